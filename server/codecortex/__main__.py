@@ -1,0 +1,3 @@
+from codecortex.cli.main import main
+
+raise SystemExit(main())
