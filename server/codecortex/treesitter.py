@@ -1,0 +1,141 @@
+"""Tree-sitter grammars from PyPI: which language a file is, a cached parser per language.
+
+Every module that parses code goes through here so that grammar loading happens once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from pathlib import PurePath
+
+from tree_sitter import Language, Parser, Tree
+
+EXTENSIONS: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+}
+
+# LSP languageId -> our grammar name
+LANGUAGE_IDS: dict[str, str] = {
+    "python": "python",
+    "javascript": "javascript",
+    "javascriptreact": "javascript",
+    "typescript": "typescript",
+    "typescriptreact": "tsx",
+    "go": "go",
+    "rust": "rust",
+    "java": "java",
+}
+
+
+def _loader(name: str) -> Callable[[], object]:
+    if name == "python":
+        import tree_sitter_python as mod
+
+        return mod.language
+    if name == "javascript":
+        import tree_sitter_javascript as mod_js
+
+        return mod_js.language
+    if name == "typescript":
+        import tree_sitter_typescript as mod_ts
+
+        return mod_ts.language_typescript
+    if name == "tsx":
+        import tree_sitter_typescript as mod_tsx
+
+        return mod_tsx.language_tsx
+    if name == "go":
+        import tree_sitter_go as mod_go
+
+        return mod_go.language
+    if name == "rust":
+        import tree_sitter_rust as mod_rs
+
+        return mod_rs.language
+    if name == "java":
+        import tree_sitter_java as mod_java
+
+        return mod_java.language
+    raise KeyError(name)
+
+
+SUPPORTED: tuple[str, ...] = ("python", "javascript", "typescript", "tsx", "go", "rust", "java")
+
+
+def language_for_path(path: str | PurePath) -> str | None:
+    """The grammar name for a file path, or None when no grammar covers it."""
+    return EXTENSIONS.get(PurePath(str(path)).suffix.lower())
+
+
+def normalise_language(language: str | None) -> str | None:
+    """Map an LSP languageId or a grammar name to a grammar name we ship."""
+    if not language:
+        return None
+    language = language.lower()
+    if language in SUPPORTED:
+        return language
+    return LANGUAGE_IDS.get(language)
+
+
+@cache
+def get_language(name: str) -> Language:
+    """The tree-sitter Language for a grammar name (raises KeyError for unknown names)."""
+    return Language(_loader(name)())
+
+
+_local = threading.local()
+
+
+def get_parser(name: str) -> Parser:
+    """A parser for `name`, one per thread (tree-sitter parsers are not thread-safe)."""
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(name)
+    if parser is None:
+        parser = parsers[name] = Parser(get_language(name))
+    return parser
+
+
+def parse(text: str | bytes, language: str) -> Tree:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return get_parser(language).parse(data)
+
+
+def syntax_error_count(text: str | bytes, language: str) -> int:
+    """Number of ERROR / MISSING nodes in the parse of `text` (0 for clean code)."""
+    tree = parse(text, language)
+    if not tree.root_node.has_error:
+        return 0
+    count = 0
+    cursor = tree.walk()
+    visited_children = False
+    while True:
+        node = cursor.node
+        if not visited_children:
+            if node is not None and (node.is_error or node.is_missing):
+                count += 1
+                visited_children = True  # don't descend into an error subtree
+            elif node is not None and node.has_error and cursor.goto_first_child():
+                continue
+            else:
+                visited_children = True
+        if cursor.goto_next_sibling():
+            visited_children = False
+        elif not cursor.goto_parent():
+            break
+    return count
