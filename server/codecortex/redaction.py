@@ -22,7 +22,7 @@ def _ph(kind: str) -> str:
 
 # --- 1. PEM private keys (also a truncated block without its END line) -----------------------
 _PEM_RE = re.compile(
-    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----"
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----"
     r"(?:.*?-----END \1PRIVATE KEY\2-----|.*\Z)",
     re.DOTALL,
 )
@@ -212,6 +212,8 @@ def _key_kind(key: str) -> str | None:
     parts = [p.lower() for p in _SPLIT_KEY_RE.findall(key)]
     if not parts:
         return None
+    if parts[0] in ("max", "min", "num", "n"):  # max_tokens, num_tokens
+        return None
     if parts[-1] in _NON_SECRET_SUFFIXES or "_".join(parts[-2:]) in _NON_SECRET_SUFFIXES:
         return None
     low = key.lower()
@@ -234,6 +236,8 @@ def _looks_like_value(value: str, *, quoted: bool) -> bool:
         return False
     if _TEMPLATE_VALUE_RE.match(v):
         return False
+    if re.fullmatch(r"-?\d{1,7}(?:\.\d+)?", v):
+        return False
     if quoted:
         return True
     # unquoted: reject code expressions, type annotations, references and small numbers
@@ -242,8 +246,6 @@ def _looks_like_value(value: str, *, quoted: bool) -> bool:
     if any(c in v for c in "()[]{};,<>"):
         return False
     if _DOTTED_REF_RE.match(v):
-        return False
-    if re.fullmatch(r"-?\d{1,7}(?:\.\d+)?", v):
         return False
     return True
 

@@ -1,0 +1,38 @@
+"""Model access for synthesis and analysis: settings, a typed-error chat client with structured
+output, versioned prompt templates and token budgeting. Nothing here talks to the database."""
+
+from .budget import estimate_tokens, fit_to_budget
+from .client import AsyncTokenBucket, LLMClient, LLMResult
+from .errors import (
+    LLMAuthError,
+    LLMBadResponse,
+    LLMError,
+    LLMNotConfigured,
+    LLMRateLimited,
+    LLMRefused,
+    LLMRequestError,
+    LLMTimeout,
+    LLMUnavailable,
+)
+from .prompts import PromptTemplate, load_templates
+from .settings import LLMSettings
+
+__all__ = [
+    "AsyncTokenBucket",
+    "LLMAuthError",
+    "LLMBadResponse",
+    "LLMClient",
+    "LLMError",
+    "LLMNotConfigured",
+    "LLMRateLimited",
+    "LLMRefused",
+    "LLMRequestError",
+    "LLMResult",
+    "LLMSettings",
+    "LLMTimeout",
+    "LLMUnavailable",
+    "PromptTemplate",
+    "estimate_tokens",
+    "fit_to_budget",
+    "load_templates",
+]
