@@ -60,11 +60,15 @@ VARIANTS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("Cannot access attribute", "attr"),
         ("is not a known attribute of module", "module-attr"),
     ],
+    ("pyright", "reportRedeclaration"): [
+        ("Function declaration", "function"),
+        ("Method declaration", "method"),
+        ("Class declaration", "class"),
+    ],
     ("gcc", ""): [
         ("undeclared (first use in this function)", "undeclared"),
         ("expected", "syntax-expected"),
     ],
-    ("rustc", ""): [],
 }
 
 
