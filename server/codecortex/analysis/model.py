@@ -1,8 +1,8 @@
 """Plain data types produced by the analysis engine (no tree-sitter objects cross this boundary).
 
-Lines and columns are 0-based, like LSP and `codecortex.diagnostics`. Every type has `to_json()` (a dict
-of JSON-safe values, for JSONB columns and the CLI) and, where the engine needs to read it back,
-`from_json()`.
+Lines and columns are 0-based, like LSP and `codecortex.diagnostics`. Every type has `to_json()`
+(a dict of JSON-safe values, for JSONB columns and the CLI) and, where the engine needs to read
+it back, `from_json()`.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class ImportInfo:
     """One import as written: `module` is the source text ("os.path", "..pkg.mod", "./util", "fmt").
 
     `names` are the imported names (for `from m import a, b` / `import {a} from "m"`), `alias` the
-    local name bound to the module itself (`import numpy as np` -> "np"). `local` marks imports
+    local name bound to the module itself (`import numpy as np` -> "np"), `bindings` every local
+    name the statement binds (aliases applied). `local` marks imports
     inside a function body and `type_only` those under `if TYPE_CHECKING:` / `import type`; both
     are ignored when looking for import cycles.
     """
@@ -105,6 +106,7 @@ class ImportInfo:
     kind: str = "import"
     local: bool = False
     type_only: bool = False
+    bindings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,7 @@ class ImportInfo:
             "names": list(self.names),
             "line": self.line,
             "alias": self.alias,
+            "bindings": list(self.bindings),
             "kind": self.kind,
             "local": self.local,
             "type_only": self.type_only,
@@ -127,6 +130,7 @@ class ImportInfo:
             kind=data.get("kind", "import"),
             local=bool(data.get("local", False)),
             type_only=bool(data.get("type_only", False)),
+            bindings=list(data.get("bindings", [])),
         )
 
 

@@ -1,0 +1,748 @@
+"""Per-file structure from tree-sitter queries: symbols, metrics, imports, exports, calls.
+
+`analyze_source` runs one structure query per file (see `languages.py`) and a single sweep over the
+captured nodes sorted by position to attribute decision points and nesting to the innermost
+definition; no Python walk over the whole tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from tree_sitter import Node, QueryCursor
+
+from codecortex.treesitter import language_for_path, normalise_language, parse
+
+from ._text import LineIndex
+from .languages import ATTR_FIELDS, queries
+from .model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
+
+__all__ = ["analyze_source", "definitions", "is_test_path"]
+
+_JS_LIKE = frozenset({"javascript", "typescript", "tsx"})
+
+_TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing", "testdata"})
+_TEST_NAME = re.compile(
+    r"(^test_.*\.py$|_test\.py$|^conftest\.py$|_test\.go$|\.(test|spec)\.[cm]?[jt]sx?$"
+    r"|Tests?\.java$|^Test.*\.java$|_test\.rs$)"
+)
+
+
+def is_test_path(path: str) -> bool:
+    """True for files that are tests by the usual naming conventions of each ecosystem."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    if _TEST_NAME.search(p.name):
+        return True
+    return any(part.lower() in _TEST_DIRS for part in p.parts[:-1])
+
+
+@dataclass(slots=True, eq=False)
+class _Def:
+    """A definition found by the structure query, before it becomes a SymbolInfo."""
+
+    node: Node
+    kind: str  # function | class | method | interface | container
+    name: str
+    parent: _Def | None
+    qualified: str
+    complexity: int = 1
+    nesting: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(src: bytes, node: Node | None) -> str:
+    if node is None:
+        return ""
+    return src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
+def _strip_type(name: str) -> str:
+    for ch in "<[(":
+        cut = name.find(ch)
+        if cut >= 0:
+            name = name[:cut]
+    return name.strip()
+
+
+def _def_name(node: Node, language: str, src: bytes) -> tuple[str, str | None]:
+    """(name, explicit parent name) for a definition node; parent name only for Go methods."""
+    t = node.type
+    if t in ("arrow_function", "function_expression"):
+        parent = node.parent
+        if parent is not None and parent.type == "variable_declarator":
+            return _text(src, parent.child_by_field_name("name")), None
+        name = node.child_by_field_name("name")
+        return (_text(src, name) if name is not None else "<anonymous>"), None
+    if t == "impl_item":
+        return _strip_type(_text(src, node.child_by_field_name("type"))), None
+    if t == "method_declaration" and language == "go":
+        recv = node.child_by_field_name("receiver")
+        recv_type = ""
+        if recv is not None:
+            for param in recv.named_children:
+                if param.type == "parameter_declaration":
+                    recv_type = _text(src, param.child_by_field_name("type"))
+                    break
+        recv_type = _strip_type(recv_type.lstrip("*").strip())
+        return _text(src, node.child_by_field_name("name")), recv_type or None
+    name = node.child_by_field_name("name")
+    if name is None:
+        return (
+            "default"
+            if node.parent is not None and node.parent.type == "export_statement"
+            else "<anonymous>"
+        ), None
+    return _text(src, name), None
+
+
+def definitions(
+    root: Node, language: str, src: bytes, captures: dict[str, list[Node]]
+) -> list[_Def]:
+    """Definitions (incl. Rust impl containers) in document order with parents and qualified names.
+
+    Decision points and nesting from `captures` are attributed to the innermost definition.
+    """
+    items: list[tuple[int, int, int, Node, str]] = []
+    for key in ("def.function", "def.class", "def.method", "def.interface", "def.container"):
+        kind = key[4:]
+        for n in captures.get(key, ()):
+            items.append((n.start_byte, -n.end_byte, 0, n, kind))
+    elseif = {(n.start_byte, n.end_byte) for n in captures.get("elseif", ())}
+    for n in captures.get("nest", ()):
+        if (n.start_byte, n.end_byte) not in elseif:
+            items.append((n.start_byte, -n.end_byte, 1, n, "nest"))
+    for n in captures.get("branch", ()):
+        items.append((n.start_byte, -n.end_byte, 2, n, "branch"))
+    items.sort(key=lambda it: (it[0], it[1], it[2]))
+
+    defs: list[_Def] = []
+    # stack entries: (end_byte, owning definition, nesting depth inside that definition)
+    stack: list[tuple[int, _Def | None, int]] = []
+    seen_defs: set[tuple[int, int]] = set()
+    for start, neg_end, _order, node, kind in items:
+        end = -neg_end
+        while stack and stack[-1][0] <= start:
+            stack.pop()
+        owner = stack[-1][1] if stack else None
+        if kind == "branch":
+            if owner is not None:
+                owner.complexity += 1
+        elif kind == "nest":
+            depth = (stack[-1][2] + 1) if stack else 1
+            if owner is not None and depth > owner.nesting:
+                owner.nesting = depth
+            stack.append((end, owner, depth))
+        else:
+            key = (start, end)
+            if key in seen_defs:  # same node captured by two patterns
+                continue
+            seen_defs.add(key)
+            name, explicit_parent = _def_name(node, language, src)
+            if explicit_parent is not None:
+                qualified = f"{explicit_parent}.{name}"
+            elif owner is not None:
+                qualified = f"{owner.qualified}.{name}"
+            else:
+                qualified = name
+            if (
+                kind == "function"
+                and owner is not None
+                and owner.kind
+                in (
+                    "class",
+                    "interface",
+                    "container",
+                )
+            ):
+                kind = "method"
+            if kind == "method" and explicit_parent is None and owner is None:
+                kind = "function"
+            d = _Def(node, kind, name, owner, qualified)
+            if explicit_parent is not None:
+                d.extra["parent_name"] = explicit_parent
+            defs.append(d)
+            stack.append((end, d, 0))
+    return defs
+
+
+# --------------------------------------------------------------------------- per-language details
+
+
+def _python_docstring(body: Node | None) -> bool:
+    if body is None:
+        return False
+    for child in body.named_children:
+        if child.type == "comment":
+            continue
+        if child.type == "expression_statement":
+            first = child.named_child(0)
+            return first is not None and first.type == "string"
+        return False
+    return False
+
+
+def _doc_comment(node: Node, language: str, src: bytes) -> bool:
+    target = node
+    if node.type in ("arrow_function", "function_expression"):
+        decl = node.parent
+        if decl is not None and decl.parent is not None:
+            target = decl.parent  # lexical_declaration / variable_declaration
+    parent = target.parent
+    if parent is not None and parent.type == "export_statement":
+        target = parent
+    if language == "go" and node.type == "type_spec" and parent is not None:
+        target = parent
+    prev = target.prev_named_sibling
+    if language == "rust":
+        while prev is not None and prev.type == "attribute_item":
+            prev = prev.prev_named_sibling
+    if prev is None or "comment" not in prev.type:
+        return False
+    if prev.end_point[0] < target.start_point[0] - 1:
+        return False
+    head = src[prev.start_byte : prev.start_byte + 3]
+    if language == "go":
+        return True
+    if language == "rust":
+        return head in (b"///", b"/**")
+    return head == b"/**"
+
+
+def _params(node: Node, language: str, src: bytes, kind: str) -> int:
+    if language == "python":
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return 0
+        count = 0
+        for i, p in enumerate(params.named_children):
+            if p.type in ("comment", "keyword_separator", "positional_separator"):
+                continue
+            if i == 0 and kind == "method" and p.type == "identifier":
+                if src[p.start_byte : p.end_byte] in (b"self", b"cls"):
+                    continue
+            count += 1
+        return count
+    if language in _JS_LIKE:
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return 1 if node.child_by_field_name("parameter") is not None else 0
+        return sum(1 for p in params.named_children if p.type != "comment")
+    if language == "go":
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return 0
+        count = 0
+        for p in params.named_children:
+            if p.type in ("parameter_declaration", "variadic_parameter_declaration"):
+                names = p.children_by_field_name("name")
+                count += max(1, len(names))
+        return count
+    if language == "rust":
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return 0
+        return sum(1 for p in params.named_children if p.type == "parameter")
+    if language == "java":
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return 0
+        return sum(
+            1 for p in params.named_children if p.type in ("formal_parameter", "spread_parameter")
+        )
+    return 0
+
+
+def _bases(node: Node, language: str, src: bytes) -> list[str]:
+    out: list[str] = []
+    if language == "python":
+        sup = node.child_by_field_name("superclasses")
+        if sup is not None:
+            for arg in sup.named_children:
+                if arg.type in ("identifier", "attribute", "subscript"):
+                    out.append(_strip_type(_text(src, arg)))
+    elif language in _JS_LIKE:
+        for child in node.named_children:
+            if child.type != "class_heritage":
+                continue
+            for h in child.named_children:
+                if h.type == "extends_clause":
+                    value = h.child_by_field_name("value")
+                    if value is not None:
+                        out.append(_strip_type(_text(src, value)))
+                elif h.type == "implements_clause":
+                    out.extend(_strip_type(_text(src, t)) for t in h.named_children)
+                elif h.type in ("identifier", "member_expression"):
+                    out.append(_text(src, h))
+    elif language == "java":
+        for child in node.named_children:
+            if child.type == "superclass":
+                out.extend(_strip_type(_text(src, t)) for t in child.named_children)
+            elif child.type in ("super_interfaces", "extends_interfaces"):
+                for tl in child.named_children:
+                    out.extend(_strip_type(_text(src, t)) for t in tl.named_children)
+    return [b for b in out if b]
+
+
+def _is_public(d: _Def, language: str, src: bytes) -> bool:
+    name = d.name
+    parent = d.parent
+    if parent is not None and parent.kind in ("function", "method"):
+        return False  # nested helper
+    if language == "python":
+        if name.startswith("_"):
+            return False
+        return parent is None or parent.extra.get("public", True)
+    if language in _JS_LIKE:
+        node = d.node
+        if parent is None:
+            target = node
+            if node.type in ("arrow_function", "function_expression") and node.parent is not None:
+                target = node.parent.parent or node
+            return (
+                target is not None
+                and target.parent is not None
+                and (target.parent.type == "export_statement")
+            )
+        if not parent.extra.get("public", True):
+            return False
+        name_node = node.child_by_field_name("name")
+        if name_node is not None and name_node.type == "private_property_identifier":
+            return False
+        for child in node.children:
+            if child.type == "accessibility_modifier":
+                return _text(src, child) == "public"
+        return True
+    if language == "go":
+        return name[:1].isupper()
+    if language == "rust":
+        if parent is not None and parent.kind == "interface":
+            return parent.extra.get("public", True)
+        return any(child.type == "visibility_modifier" for child in d.node.children)
+    if language == "java":
+        if parent is not None and parent.kind == "interface":
+            return bool(parent.extra.get("public", True))
+        for child in d.node.children:
+            if child.type == "modifiers":
+                return b"public" in src[child.start_byte : child.end_byte].split()
+        return False
+    return not name.startswith("_")
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def _string_value(src: bytes, node: Node) -> str:
+    raw = _text(src, node)
+    if len(raw) >= 2 and raw[0] in "\"'`" and raw[-1] == raw[0]:
+        return raw[1:-1]
+    return raw
+
+
+def _python_type_checking(node: Node, src: bytes) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type not in ("function_definition", "module"):
+        if parent.type == "if_statement":
+            cond = parent.child_by_field_name("condition")
+            if cond is not None and b"TYPE_CHECKING" in src[cond.start_byte : cond.end_byte]:
+                return True
+        parent = parent.parent
+    return False
+
+
+def _python_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
+    out: list[ImportInfo] = []
+    if node.type == "import_statement":
+        for name in node.children_by_field_name("name"):
+            if name.type == "aliased_import":
+                module = _text(src, name.child_by_field_name("name"))
+                alias = _text(src, name.child_by_field_name("alias"))
+                out.append(ImportInfo(module, [], line, alias, "import", bindings=[alias]))
+            else:
+                module = _text(src, name)
+                out.append(
+                    ImportInfo(module, [], line, None, "import", bindings=[module.split(".")[0]])
+                )
+        return out
+    module = _text(src, node.child_by_field_name("module_name"))
+    names: list[str] = []
+    bindings: list[str] = []
+    for name in node.children_by_field_name("name"):
+        if name.type == "aliased_import":
+            names.append(_text(src, name.child_by_field_name("name")))
+            bindings.append(_text(src, name.child_by_field_name("alias")))
+        else:
+            n = _text(src, name)
+            names.append(n)
+            bindings.append(n)
+    if not names:
+        for child in node.named_children:
+            if child.type == "wildcard_import":
+                names.append("*")
+    return [ImportInfo(module, names, line, None, "from", bindings=bindings)]
+
+
+def _js_import(node: Node, src: bytes, line: int, capture: str) -> list[ImportInfo]:
+    if capture == "import.require":
+        module = _string_value(src, node)
+        bindings: list[str] = []
+        call = node.parent.parent if node.parent is not None else None
+        decl = call.parent if call is not None else None
+        if decl is not None and decl.type == "await_expression":
+            decl = decl.parent
+        if decl is not None and decl.type == "variable_declarator":
+            name = decl.child_by_field_name("name")
+            if name is not None and name.type == "identifier":
+                bindings.append(_text(src, name))
+            elif name is not None and name.type == "object_pattern":
+                for prop in name.named_children:
+                    if prop.type == "shorthand_property_identifier_pattern":
+                        bindings.append(_text(src, prop))
+        return [ImportInfo(module, [], line, None, "require", bindings=bindings)]
+    source = node.child_by_field_name("source")
+    if source is None:
+        return []
+    module = _string_value(src, source)
+    names: list[str] = []
+    bindings = []
+    alias: str | None = None
+    type_only = any(c.type == "type" for c in node.children[:3])
+    kind = "reexport" if node.type == "export_statement" else "import"
+    for child in node.named_children:
+        if child.type == "import_clause":
+            for part in child.named_children:
+                if part.type == "identifier":
+                    names.append("default")
+                    bindings.append(_text(src, part))
+                elif part.type == "namespace_import":
+                    ident = part.named_child(0)
+                    alias = _text(src, ident)
+                    bindings.append(alias)
+                    names.append("*")
+                elif part.type == "named_imports":
+                    for spec in part.named_children:
+                        if spec.type != "import_specifier":
+                            continue
+                        nm = _text(src, spec.child_by_field_name("name"))
+                        al = spec.child_by_field_name("alias")
+                        names.append(nm)
+                        bindings.append(_text(src, al) if al is not None else nm)
+        elif child.type == "export_clause":
+            for spec in child.named_children:
+                if spec.type == "export_specifier":
+                    names.append(_text(src, spec.child_by_field_name("name")))
+    if kind == "reexport" and not names:
+        names.append("*")
+    return [ImportInfo(module, names, line, alias, kind, type_only=type_only, bindings=bindings)]
+
+
+def _go_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
+    path = _string_value(src, node.child_by_field_name("path"))
+    name = node.child_by_field_name("name")
+    alias = _text(src, name) if name is not None else None
+    binding = alias if alias not in (None, "_", ".") else path.rsplit("/", 1)[-1]
+    return [ImportInfo(path, [], line, alias, "import", bindings=[binding] if binding else [])]
+
+
+def _rust_use_paths(node: Node, src: bytes, prefix: str, out: list[tuple[str, str, str]]) -> None:
+    """Flatten a use tree into (module path, imported name, local binding)."""
+    t = node.type
+    if t in ("scoped_identifier", "identifier", "crate", "self", "super", "metavariable"):
+        full = _text(src, node).replace(" ", "")
+        full = f"{prefix}::{full}" if prefix else full
+        mod, _, name = full.rpartition("::")
+        out.append((mod or full, name, name))
+    elif t == "use_as_clause":
+        full = _text(src, node.child_by_field_name("path")).replace(" ", "")
+        full = f"{prefix}::{full}" if prefix else full
+        mod, _, name = full.rpartition("::")
+        out.append((mod or full, name, _text(src, node.child_by_field_name("alias"))))
+    elif t == "scoped_use_list":
+        path = node.child_by_field_name("path")
+        p = _text(src, path).replace(" ", "") if path is not None else ""
+        new_prefix = f"{prefix}::{p}" if prefix and p else (p or prefix)
+        lst = node.child_by_field_name("list")
+        if lst is not None:
+            for child in lst.named_children:
+                _rust_use_paths(child, src, new_prefix, out)
+    elif t == "use_list":
+        for child in node.named_children:
+            _rust_use_paths(child, src, prefix, out)
+    elif t == "use_wildcard":
+        full = _text(src, node).replace(" ", "").removesuffix("::*")
+        full = f"{prefix}::{full}" if prefix else full
+        out.append((full, "*", ""))
+
+
+def _rust_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
+    if node.type == "mod_item":
+        name = _text(src, node.child_by_field_name("name"))
+        return [ImportInfo(name, [], line, None, "mod", bindings=[name])]
+    arg = node.child_by_field_name("argument")
+    if arg is None:
+        return []
+    flat: list[tuple[str, str, str]] = []
+    _rust_use_paths(arg, src, "", flat)
+    by_module: dict[str, ImportInfo] = {}
+    for mod, name, binding in flat:
+        info = by_module.setdefault(mod, ImportInfo(mod, [], line, None, "use"))
+        info.names.append(name)
+        if binding:
+            info.bindings.append(binding)
+    return list(by_module.values())
+
+
+def _java_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
+    name = None
+    wildcard = False
+    static = False
+    for child in node.children:
+        if child.type in ("scoped_identifier", "identifier"):
+            name = _text(src, child)
+        elif child.type == "asterisk":
+            wildcard = True
+        elif child.type == "static":
+            static = True
+    if name is None:
+        return []
+    kind = "static" if static else "import"
+    if wildcard:
+        return [ImportInfo(name, ["*"], line, None, kind)]
+    module, _, last = name.rpartition(".")
+    if static:
+        return [ImportInfo(module, [last], line, None, kind, bindings=[last])]
+    return [ImportInfo(name, [], line, None, kind, bindings=[last])]
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _python_all(node: Node, src: bytes) -> list[str] | None:
+    assign = node.parent
+    if assign is None:
+        return None
+    right = assign.child_by_field_name("right")
+    if right is None or right.type not in ("list", "tuple"):
+        return None
+    names = []
+    for el in right.named_children:
+        if el.type == "string":
+            names.append(_string_value(src, el))
+    return names
+
+
+def _js_exports(node: Node, src: bytes) -> list[str]:
+    out: list[str] = []
+    if any(c.type == "default" for c in node.children):
+        return ["default"]
+    decl = node.child_by_field_name("declaration")
+    if decl is not None:
+        if decl.type in ("lexical_declaration", "variable_declaration"):
+            for d in decl.named_children:
+                if d.type == "variable_declarator":
+                    out.append(_text(src, d.child_by_field_name("name")))
+        else:
+            name = decl.child_by_field_name("name")
+            if name is not None:
+                out.append(_text(src, name))
+        return out
+    for child in node.named_children:
+        if child.type == "export_clause":
+            for spec in child.named_children:
+                if spec.type == "export_specifier":
+                    alias = spec.child_by_field_name("alias")
+                    out.append(_text(src, alias or spec.child_by_field_name("name")))
+    return out
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _line_count(text: str) -> int:
+    if not text:
+        return 0
+    n = text.count("\n")
+    return n if text.endswith("\n") else n + 1
+
+
+def analyze_source(
+    path: str,
+    text: str,
+    language: str | None = None,
+    *,
+    collect_calls: bool = True,
+    keep_tree: bool = True,
+    src: bytes | None = None,
+) -> FileAnalysis:
+    """Symbols, metrics, imports, exports and (optionally) calls of one file.
+
+    `language` is a grammar name or LSP languageId; when it is missing or unknown the path's
+    extension decides, and a file without a grammar yields an analysis with no symbols.
+    `keep_tree` keeps the parsed tree on the result (`FileAnalysis.tree`) so that the file rules can
+    reuse it.
+    """
+    if src is None:
+        src = text.encode("utf-8", errors="surrogatepass")
+    lang = normalise_language(language) or language_for_path(path)
+    analysis = FileAnalysis(
+        path=path,
+        language=lang or (language or ""),
+        line_count=_line_count(text),
+        sha256=hashlib.sha256(src).hexdigest(),
+        is_test=is_test_path(path),
+        size_bytes=len(src),
+    )
+    if lang is None:
+        return analysis
+    tree = parse(src, lang)
+    root = tree.root_node
+    analysis.has_syntax_errors = root.has_error
+    q = queries(lang)
+    caps = QueryCursor(q.structure).captures(root)
+    defs = definitions(root, lang, src, caps)
+    index = LineIndex(src, text.isascii() if len(text) == len(src) else False)
+
+    # imports ---------------------------------------------------------------------------------
+    imports: list[ImportInfo] = []
+    import_nodes: list[tuple[Node, str]] = [(n, "import") for n in caps.get("import", ())]
+    import_nodes += [(n, "import.require") for n in caps.get("import.require", ())]
+    if import_nodes:
+        def_spans = [
+            (d.node.start_byte, d.node.end_byte) for d in defs if d.kind in ("function", "method")
+        ]
+        for node, capture in import_nodes:
+            line = node.start_point[0]
+            if lang == "python":
+                found = _python_import(node, src, line)
+            elif lang in _JS_LIKE:
+                found = _js_import(node, src, line, capture)
+            elif lang == "go":
+                found = _go_import(node, src, line)
+            elif lang == "rust":
+                found = _rust_import(node, src, line)
+            else:
+                found = _java_import(node, src, line)
+            if not found:
+                continue
+            start = node.start_byte
+            local = any(s <= start < e for s, e in def_spans)
+            type_only = lang == "python" and _python_type_checking(node, src)
+            for info in found:
+                info.local = local
+                info.type_only = info.type_only or type_only
+            imports.extend(found)
+        imports.sort(key=lambda i: i.line)
+    analysis.imports = imports
+
+    # exports ---------------------------------------------------------------------------------
+    dunder_all: list[str] | None = None
+    top_assigned: list[str] = []
+    exports: list[str] = []
+    if lang == "python":
+        for n in caps.get("assign.top", ()):
+            name = _text(src, n)
+            if name == "__all__":
+                found_all = _python_all(n, src)
+                if found_all is not None:
+                    dunder_all = found_all
+            elif not name.startswith("_"):
+                top_assigned.append(name)
+    elif lang in _JS_LIKE:
+        for n in caps.get("export", ()):
+            exports.extend(_js_exports(n, src))
+
+    # symbols ---------------------------------------------------------------------------------
+    symbols: list[SymbolInfo] = []
+    public_set = set(dunder_all) if dunder_all is not None else None
+    exported_names = set(exports)
+    for d in defs:
+        node = d.node
+        public = _is_public(d, lang, src)
+        if lang == "python" and d.parent is None and public_set is not None:
+            public = d.name in public_set
+        if lang in _JS_LIKE and d.parent is None and not public and d.name in exported_names:
+            public = True
+        d.extra["public"] = public
+        if d.kind == "container":
+            continue
+        if lang == "python":
+            has_doc = _python_docstring(node.child_by_field_name("body"))
+        else:
+            has_doc = _doc_comment(node, lang, src)
+        sr = node.start_point[0]
+        er = node.end_point[0]
+        parent_name = d.extra.get("parent_name")
+        if parent_name is None and d.parent is not None:
+            parent_name = d.parent.qualified
+        symbols.append(
+            SymbolInfo(
+                kind=d.kind,
+                name=d.name,
+                qualified_name=d.qualified,
+                parent=parent_name,
+                range=index.range_of(node),
+                params=_params(node, lang, src, d.kind) if d.kind in ("function", "method") else 0,
+                complexity=d.complexity,
+                max_nesting=d.nesting,
+                line_count=er - sr + 1,
+                has_doc=has_doc,
+                is_public=public and not (d.name.startswith("__") and d.name.endswith("__")),
+                bases=_bases(node, lang, src) if d.kind in ("class", "interface") else [],
+            )
+        )
+    analysis.symbols = symbols
+    analysis.top_level_definitions = sum(1 for s in symbols if s.parent is None)
+
+    if lang == "python":
+        if dunder_all is not None:
+            exports = list(dunder_all)
+        else:
+            exports = [s.name for s in symbols if s.parent is None and s.is_public]
+            exports += top_assigned
+    elif lang in ("go", "rust", "java"):
+        exports = [s.name for s in symbols if s.parent is None and s.is_public]
+    seen: set[str] = set()
+    analysis.exports = [e for e in exports if e and not (e in seen or seen.add(e))]
+
+    public_syms = [s for s in symbols if s.is_public]
+    if public_syms:
+        analysis.doc_coverage = sum(1 for s in public_syms if s.has_doc) / len(public_syms)
+
+    # calls -----------------------------------------------------------------------------------
+    if collect_calls and imports:
+        bound = {b for i in imports for b in i.bindings}
+        if bound:
+            analysis.calls = _calls(root, lang, src, q.calls, bound)
+
+    if keep_tree:
+        analysis.tree = tree
+    return analysis
+
+
+def _calls(root: Node, lang: str, src: bytes, query: Any, bound: set[str]) -> list[CallRef]:
+    caps = QueryCursor(query).captures(root)
+    out: list[CallRef] = []
+    seen: set[tuple[str | None, str]] = set()
+    for n in caps.get("call.name", ()):
+        name = src[n.start_byte : n.end_byte].decode("utf-8", errors="replace")
+        if name in bound and (None, name) not in seen:
+            seen.add((None, name))
+            out.append(CallRef(name, n.start_point[0]))
+    recv_field, member_field = ATTR_FIELDS[lang]
+    for n in caps.get("call.attr", ()):
+        recv = n.child_by_field_name(recv_field)
+        if recv is None:
+            continue
+        receiver = src[recv.start_byte : recv.end_byte].decode("utf-8", errors="replace")
+        if receiver not in bound:
+            continue
+        member = n.child_by_field_name(member_field)
+        name = _text(src, member)
+        if (receiver, name) not in seen:
+            seen.add((receiver, name))
+            out.append(CallRef(name, n.start_point[0], receiver))
+    out.sort(key=lambda c: c.line)
+    return out
