@@ -295,7 +295,7 @@ def _prepare(tool: str, code: str, message: str) -> tuple[str, str]:
 # say what they are ("... from star imports: os, sys", "... unused named argument(s): b").
 _TAIL_LIST = re.compile(
     r"\b(?P<what>imports?|modules?|packages?|names?|arguments?|argument\(s\)|variables?|"
-    r"attributes?|fields?|keys?|properties|members?|placeholders?|placeholder\\(s\\))"
+    r"attributes?|fields?|keys?|properties|members?|placeholders?|placeholder\(s\))"
     r":\s+(?P<list>[A-Za-z_][\w.]*(?:,\s*[A-Za-z_][\w.]*)*)\s*$",
     re.I,
 )
@@ -377,6 +377,9 @@ _SECURITY_WORDS = re.compile(
 )
 _PERF_WORDS = re.compile(
     r"\b(?:performance|inefficient|slow|unnecessary (?:copy|clone|alloc))", re.I
+)
+_PERF_WORDS = re.compile(
+    r"\b(?:performance|inefficient|unnecessary (?:copy|clone|allocation))", re.I
 )
 _INTEGRATION_WORDS = re.compile(
     r"(?:cannot find module|could not be resolved|no module named|cannot import|"
@@ -500,6 +503,23 @@ _TS_REFACTOR = {
 _TS_LEARNING = {"6385", "6387", "80001", "80002", "80003", "80004", "80005", "80006", "80007"}
 _RUST_INTEGRATION = {"E0432", "E0433", "E0463", "E0583", "E0412"}
 _ESLINT_SECURITY = ("no-eval", "no-implied-eval", "no-new-func", "no-script-url", "security/")
+_ESLINT_ERRORS = {
+    "no-undef",
+    "no-dupe-keys",
+    "no-redeclare",
+    "no-const-assign",
+    "no-func-assign",
+    "no-import-assign",
+    "getter-return",
+    "no-dupe-args",
+    "no-obj-calls",
+    "constructor-super",
+    "no-this-before-super",
+    "valid-typeof",
+    "use-isnan",
+    "for-direction",
+    "",
+}
 _ESLINT_INTEGRATION = (
     "import/no-unresolved",
     "n/no-missing-import",
@@ -542,7 +562,7 @@ def classify_problem_type(sig: Signature, severity: int = 1) -> str:
         "clippy::unnecessary_to_owned",
     ):
         return "performance"
-    if "performance" in lcode or lcode.startswith("perf"):
+    if "performance" in lcode or lcode.startswith("perf") or _PERF_WORDS.search(text):
         return "performance"
 
     # integration: imports, modules, packages, I/O with the outside world

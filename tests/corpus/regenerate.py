@@ -88,7 +88,9 @@ def variant(tool: str, code: str, message: str) -> str:
     return f"{tool}:{code}"
 
 
-def entry(tool: str, code: str, message: str, where: str, group: str | None = None) -> dict[str, Any]:
+def entry(
+    tool: str, code: str, message: str, where: str, group: str | None = None
+) -> dict[str, Any]:
     return {
         "tool": tool,
         "code": code,
