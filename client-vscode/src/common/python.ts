@@ -3,11 +3,7 @@
  * (`environments.getActiveEnvironmentPath` / `resolveEnvironment`). Typed here, not imported,
  * so that the Python extension stays optional.
  */
-import { execFile } from 'node:child_process';
-
 import * as vscode from 'vscode';
-
-import { PYTHON_PACKAGE } from '../core/constants';
 
 const PYTHON_EXTENSION = 'ms-python.python';
 
@@ -54,13 +50,4 @@ export async function onDidChangeInterpreter(
 ): Promise<vscode.Disposable | undefined> {
   const python = await api();
   return python?.environments.onDidChangeActiveEnvironmentPath(listener);
-}
-
-/** Whether `python -c "import codecortex"` succeeds (within 20 s). */
-export function hasServerModule(python: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile(python, ['-c', `import ${PYTHON_PACKAGE}.cli`], { timeout: 20_000 }, (error) => {
-      resolve(error === null);
-    });
-  });
 }

@@ -4,6 +4,8 @@
  * 2. the Python extension's interpreter, when it has the package -> `<python> -m codecortex serve`;
  * 3. `codecortex` on PATH -> `codecortex serve`.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { PYTHON_PACKAGE } from './constants';
@@ -18,7 +20,7 @@ export interface ServerCommand {
 
 export type Resolution =
   | { ok: true; server: ServerCommand; notes: string[] }
-  | { ok: false; message: string; notes: string[] };
+  | { ok: false; message: string; notes: string[]; installCommand?: string };
 
 export interface ResolveInputs {
   /** Value of `codecortex.server.path` ('' when unset). */
@@ -34,6 +36,34 @@ export interface ResolveInputs {
   hasServerModule: (python: string) => Promise<boolean>;
   /** Whether a file exists and may be executed. */
   isExecutable: (file: string) => boolean;
+}
+
+/** Whether `file` is an existing regular file that may be executed. */
+export function isExecutableFile(file: string): boolean {
+  try {
+    if (!fs.statSync(file).isFile()) {
+      return false;
+    }
+    if (process.platform !== 'win32') {
+      fs.accessSync(file, fs.constants.X_OK);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `python -c "import <module>"` succeeds within the timeout. */
+export function canImport(
+  python: string,
+  module: string = PYTHON_PACKAGE,
+  timeoutMs = 20_000,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(python, ['-c', `import ${module}`], { timeout: timeoutMs }, (error) => {
+      resolve(error === null);
+    });
+  });
 }
 
 /** Expands `~`, `${userHome}`, `${workspaceFolder}` and makes relative paths absolute. */
@@ -85,12 +115,16 @@ export function findOnPath(
   return undefined;
 }
 
+/** The command that installs the server (into `python` when known). */
+export function installCommand(python: string | undefined): string {
+  return python === undefined
+    ? `pip install ${PYTHON_PACKAGE}`
+    : `"${python}" -m pip install ${PYTHON_PACKAGE}`;
+}
+
 /** The message shown when no server can be started, with the way to fix it. */
 export function notFoundMessage(python: string | undefined): string {
-  const install =
-    python === undefined
-      ? `pip install ${PYTHON_PACKAGE}`
-      : `"${python}" -m pip install ${PYTHON_PACKAGE}`;
+  const install = installCommand(python);
   return (
     'CodeCortex: the language server was not found. ' +
     `Install it with \`${install}\`` +
@@ -139,9 +173,11 @@ export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resol
     return { ok: true, notes, server: { command: onPath, args: ['serve'], origin: 'path' } };
   }
   notes.push('No `codecortex` on PATH.');
+  const interpreter = python === '' ? undefined : python;
   return {
     ok: false,
     notes,
-    message: notFoundMessage(python === '' ? undefined : python),
+    message: notFoundMessage(interpreter),
+    installCommand: installCommand(interpreter),
   };
 }

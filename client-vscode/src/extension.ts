@@ -1,0 +1,40 @@
+/** Entry point: wires the modules of src/common together. */
+import type * as vscode from 'vscode';
+
+import { registerCommands, showCommandResult } from './common/commands';
+import { registerConfigWatcher } from './common/configWatcher';
+import { registerDiagnosticsForwarding } from './common/diagnostics';
+import { createLog, errorMessage } from './common/log';
+import { ServerManager } from './common/server';
+import { registerStatusBar } from './common/statusBar';
+import { ViewProvider } from './common/views';
+
+let manager: ServerManager | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = createLog();
+  const views = ViewProvider.register();
+  manager = new ServerManager(log, (command, args, result) => {
+    showCommandResult(views.provider, command, args, result).catch((err: unknown) => {
+      log.warn(`Showing the result of ${command}: ${errorMessage(err)}`);
+    });
+  });
+  context.subscriptions.push(
+    log,
+    views.disposable,
+    manager,
+    registerStatusBar(manager),
+    registerDiagnosticsForwarding(manager),
+    registerConfigWatcher(manager),
+    registerCommands(manager, views.provider, log),
+  );
+  // Not awaited: starting the server (and its database) must not hold up VS Code.
+  manager.restart('activation').catch((err: unknown) => {
+    log.error(`Starting the server: ${errorMessage(err)}`);
+  });
+}
+
+export async function deactivate(): Promise<void> {
+  await manager?.stop();
+  manager = undefined;
+}
