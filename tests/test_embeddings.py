@@ -271,3 +271,20 @@ async def test_openai_embedder_endpoint_down() -> None:
     with pytest.raises(LLMUnavailable, match="cannot reach"):
         await emb.embed(["a"])
     await emb.aclose()
+
+
+def test_openai_embedder_survives_a_new_event_loop(fake_openai: FakeOpenAI) -> None:
+    emb = _embedder(fake_openai)
+    first = asyncio.run(emb.embed(["same text"]))
+    second = asyncio.run(emb.embed(["same text"]))  # the old loop is closed by now
+    assert first == second
+    assert len(fake_openai.requests_to("embeddings")) == 2
+
+
+def test_importing_embeddings_does_not_import_openai() -> None:
+    code = (
+        "import sys, codecortex.embeddings, codecortex.llm, codecortex.redaction; "
+        "print('openai' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

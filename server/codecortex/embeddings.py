@@ -228,7 +228,7 @@ class OpenAIEmbedder:
             backoff_cap=backoff_cap,
             max_retry_after=max_retry_after,
         )
-        self._clients: dict[int, Any] = {}
+        self._bound: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._lock = threading.Lock()
 
     # -- dimension ------------------------------------------------------------------------------
@@ -271,24 +271,18 @@ class OpenAIEmbedder:
         )
 
     def _client(self) -> Any:
+        """The client for the running loop (AsyncOpenAI's pool is bound to one loop)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._clients.get(id(loop))
-            if client is None:
-                # AsyncOpenAI's connection pool is bound to the loop that first used it.
-                self._clients = {k: v for k, v in self._clients.items() if k == id(loop)}
-                client = self._make_client()
-                self._clients[id(loop)] = client
-            return client
+            if self._bound is None or self._bound[0] is not loop:
+                self._bound = (loop, self._make_client())
+            return self._bound[1]
 
     async def aclose(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            try:
-                await client.close()
-            except Exception:  # pragma: no cover - closing a client bound to a dead loop
-                pass
+            bound, self._bound = self._bound, None
+        if bound is not None and bound[0] is asyncio.get_running_loop():
+            await bound[1].close()
 
     # -- embedding --------------------------------------------------------------------------------
     async def _embed_batch(self, client: Any, batch: list[str]) -> list[list[float]]:
@@ -328,10 +322,12 @@ class OpenAIEmbedder:
         return vectors
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        texts = [redact(t)[0] if t else " " for t in texts]
         if not texts:
             return []
-        client = self._client()
+        return await self._embed_with(self._client(), texts)
+
+    async def _embed_with(self, client: Any, texts: list[str]) -> list[list[float]]:
+        texts = [redact(t)[0] if t else " " for t in texts]
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             out.extend(await self._embed_batch(client, texts[start : start + self.batch_size]))
@@ -342,10 +338,13 @@ class OpenAIEmbedder:
         thread: use ``await embed`` there)."""
 
         async def run() -> list[list[float]]:
+            if not texts:
+                return []
+            client = self._make_client()  # a private client for this short-lived loop
             try:
-                return await self.embed(texts)
+                return await self._embed_with(client, list(texts))
             finally:
-                await self.aclose()
+                await client.close()
 
         try:
             asyncio.get_running_loop()

@@ -165,6 +165,7 @@ class LLMClient:
         import openai
 
         s = self.settings
+        client: openai.AsyncOpenAI
         if s.provider == "azure":
             client = openai.AsyncAzureOpenAI(
                 azure_endpoint=s.base_url,

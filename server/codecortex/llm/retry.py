@@ -12,9 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import openai
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import (
     LLMAuthError,
@@ -24,6 +22,9 @@ from .errors import (
     LLMTimeout,
     LLMUnavailable,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 T = TypeVar("T")
 
@@ -76,6 +77,8 @@ def classify(exc: BaseException, *, what: str, timeout: float) -> LLMError:
     """Map an ``openai`` SDK / asyncio exception to a typed :class:`LLMError`."""
     if isinstance(exc, LLMError):
         return exc
+    import openai  # imported lazily: it costs ~0.4 s and most processes never call a model
+
     if isinstance(exc, (openai.APITimeoutError, TimeoutError, asyncio.TimeoutError)):
         return LLMTimeout(f"{what} did not answer within {timeout:g} s (setting llm.timeout)")
     if isinstance(exc, openai.APIConnectionError):
