@@ -155,7 +155,7 @@ def load_settings(
     errors: list[str] = []
     for spec in SPECS:
         raw = env.get(spec.env)
-        if raw is None or raw == "" and spec.type is not str:
+        if raw is None or (raw == "" and spec.type is not str):
             continue
         try:
             values[spec.attr] = _coerce(spec, raw)

@@ -54,9 +54,13 @@ class JobContext:
     async def progress(self, fraction: float, message: str | None = None) -> None:
         async with self.connection() as conn:
             cancelled = await q.report_progress(
-                conn, self.job.job_id, self.worker_id, fraction, message,
+                conn,
+                self.job.job_id,
+                self.worker_id,
+                fraction,
+                message,
                 lease_seconds=self.lease_seconds,
-            )  # fmt: skip
+            )
         if self.on_progress is not None:
             maybe = self.on_progress(self.job, fraction, message)
             if maybe is not None:
@@ -87,9 +91,11 @@ class JobRunner:
         """Claim and run one job; returns it (with its final state) or None when idle."""
         async with self.connection() as conn:
             job = await q.claim(
-                conn, self.worker_id, job_types or list(self.handlers),
+                conn,
+                self.worker_id,
+                job_types or list(self.handlers),
                 lease_seconds=self.lease_seconds,
-            )  # fmt: skip
+            )
         if job is None:
             return None
         handler = self.handlers.get(job.job_type)

@@ -124,6 +124,15 @@ def start_embedded(data_dir: Path) -> str:
                         f"(log: {pgdata / 'log'})"
                     ) from None
             _embedded[pgdata] = server
+        else:
+            # Joined before: make sure it is still up (it may have been stopped or crashed).
+            try:
+                with server._lock:
+                    server.ensure_postgres_running()
+            except Exception as exc:
+                raise DatabaseUnavailable(
+                    f"could not restart the embedded PostgreSQL in {pgdata}: {exc}"
+                ) from None
     url: str = server.get_uri()
     return url
 

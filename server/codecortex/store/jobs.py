@@ -85,9 +85,15 @@ async def enqueue(
     row = await cur.fetchone()
     if row is None:  # finished between the two statements: enqueue again
         return await enqueue(
-            conn, job_type, payload, priority=priority, max_attempts=max_attempts,
-            dedupe_key=dedupe_key, user_id=user_id, repo_id=repo_id,
-        )  # fmt: skip
+            conn,
+            job_type,
+            payload,
+            priority=priority,
+            max_attempts=max_attempts,
+            dedupe_key=dedupe_key,
+            user_id=user_id,
+            repo_id=repo_id,
+        )
     return str(_first(row))
 
 

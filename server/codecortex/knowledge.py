@@ -1,0 +1,231 @@
+"""Knowledge items: the workspace's docs chunked by heading, plus notes and snippets.
+
+Docs are re-ingested incrementally: a chunk whose content hash is already stored is kept, new
+chunks are added, chunks that disappeared from the file are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from codecortex.embeddings import Embedder, HashEmbedder
+from codecortex.store import knowledge as store
+from codecortex.store import solutions as solution_store
+
+DOC_SUFFIXES = {".md", ".markdown", ".rst", ".txt", ".adoc"}
+SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", "build", "dist", ".tox"}
+MAX_CHUNK_CHARS = 4000
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
+
+
+@dataclass
+class Chunk:
+    title: str
+    content: str
+    line_start: int  # 1-based
+    line_end: int
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.title}\x00{self.content}".encode()).hexdigest()
+
+
+def chunk_document(text: str, suffix: str) -> list[Chunk]:
+    """Split a Markdown / reStructuredText / plain text document at its headings."""
+    lines = text.splitlines()
+    starts: list[tuple[int, str]] = []
+    in_fence = False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if in_fence:
+            continue
+        if suffix in (".md", ".markdown"):
+            m = _MD_HEADING.match(line)
+            if m:
+                starts.append((i, m.group(2)))
+        elif (
+            suffix == ".rst"
+            and i > 0
+            and _RST_UNDERLINE.match(line)
+            and lines[i - 1].strip()
+            and len(line.strip()) >= len(lines[i - 1].strip())
+        ):
+            starts.append((i - 1, lines[i - 1].strip()))
+    if not starts or starts[0][0] != 0:
+        starts.insert(0, (0, ""))
+    chunks: list[Chunk] = []
+    for n, (start, title) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
+        body = "\n".join(lines[start:end]).strip()
+        if not body:
+            continue
+        for offset in range(0, len(body), MAX_CHUNK_CHARS):
+            chunks.append(Chunk(title, body[offset : offset + MAX_CHUNK_CHARS], start + 1, end))
+    return chunks
+
+
+def iter_doc_files(root: Path, max_file_size: int = 2_000_000) -> Iterable[Path]:
+    """README, docs/ and other Markdown/rst/text files, honouring .gitignore inside git."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        candidates = [root / p for p in out.splitlines()]
+    except (OSError, subprocess.SubprocessError):
+        candidates = [p for p in root.rglob("*") if not any(part in SKIP_DIRS for part in p.parts)]
+    for path in candidates:
+        if path.suffix.lower() in DOC_SUFFIXES and path.is_file():
+            if any(part in SKIP_DIRS for part in path.relative_to(root).parts):
+                continue
+            try:
+                if path.stat().st_size <= max_file_size:
+                    yield path
+            except OSError:
+                continue
+
+
+def read_text_file(path: Path, max_file_size: int) -> tuple[str | None, str | None]:
+    """(text, None) or (None, reason) for binary, non-UTF-8, huge or unreadable files."""
+    try:
+        size = path.stat().st_size
+        if size > max_file_size:
+            return None, f"larger than {max_file_size} bytes ({size})"
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if b"\x00" in data[:8192]:
+        return None, "binary file"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+
+
+ProgressFn = Callable[[float, str], Awaitable[None]]
+
+
+async def ingest_file(
+    conn: psycopg.AsyncConnection[Any],
+    embedder: Embedder,
+    repo_id: Any,
+    root: Path,
+    path: Path,
+    max_file_size: int = 2_000_000,
+) -> tuple[int, int]:
+    """Sync one doc file's chunks; returns (added, removed)."""
+    rel = path.relative_to(root).as_posix()
+    existing = await store.doc_hashes(conn, repo_id, rel)
+    text, _reason = read_text_file(path, max_file_size) if path.exists() else (None, "deleted")
+    chunks = chunk_document(text, path.suffix.lower()) if text is not None else []
+    wanted = {c.content_hash: c for c in chunks}
+    stale = [item_id for h, item_id in existing.items() if h not in wanted]
+    await store.delete_items(conn, stale)
+    added: list[tuple[Any, str, str]] = []
+    for h, chunk in wanted.items():
+        if h in existing:
+            continue
+        item_id = await store.add_item(
+            conn,
+            store.NewItem(
+                kind="doc",
+                title=chunk.title or rel,
+                content=chunk.content,
+                content_hash=h,
+                repo_id=repo_id,
+                source_path=rel,
+                line_start=chunk.line_start,
+                line_end=chunk.line_end,
+                visibility="team",
+            ),
+        )
+        added.append((item_id, f"{chunk.title}\n{chunk.content}", h))
+    await embed_items(conn, embedder, added)
+    return len(added), len(stale)
+
+
+async def embed_items(
+    conn: psycopg.AsyncConnection[Any], embedder: Embedder, rows: list[tuple[Any, str, str]]
+) -> None:
+    if not rows or not isinstance(embedder, HashEmbedder):
+        return  # remote embedders are filled in by the backfill job
+    vectors = embedder.embed_array([t for _, t, _ in rows])
+    await solution_store.upsert_embeddings(
+        conn,
+        "item",
+        [(i, v, h) for (i, _, h), v in zip(rows, vectors, strict=True)],
+        embedder.name,
+    )
+
+
+async def ingest_workspace(
+    conn: psycopg.AsyncConnection[Any],
+    embedder: Embedder,
+    repo_id: Any,
+    root: Path,
+    *,
+    max_file_size: int = 2_000_000,
+    progress: ProgressFn | None = None,
+) -> dict[str, int]:
+    files = sorted(iter_doc_files(root, max_file_size))
+    known = await store.doc_paths(conn, repo_id)
+    present = {p.relative_to(root).as_posix() for p in files}
+    added = removed = 0
+    for n, path in enumerate(files):
+        a, r = await ingest_file(conn, embedder, repo_id, root, path, max_file_size)
+        added, removed = added + a, removed + r
+        if progress is not None:
+            await progress((n + 1) / max(len(files), 1), path.relative_to(root).as_posix())
+    for rel in known - present:  # files deleted since the last run
+        _a, r = await ingest_file(conn, embedder, repo_id, root, root / rel, max_file_size)
+        removed += r
+    return {"files": len(files), "added": added, "removed": removed}
+
+
+async def add_note(
+    conn: psycopg.AsyncConnection[Any],
+    embedder: Embedder,
+    *,
+    user_id: Any,
+    repo_id: Any,
+    text: str,
+    title: str = "",
+    tags: list[str] | None = None,
+    kind: str = "note",
+    source_path: str | None = None,
+    line_start: int | None = None,
+    visibility: str = "private",
+) -> Any:
+    title = title or text.strip().splitlines()[0][:80] if text.strip() else title
+    h = hashlib.sha256(f"{kind}\x00{title}\x00{text}".encode()).hexdigest()
+    item_id = await store.add_item(
+        conn,
+        store.NewItem(
+            kind=kind,
+            title=title,
+            content=text,
+            content_hash=h,
+            user_id=user_id,
+            repo_id=repo_id,
+            source_path=source_path,
+            line_start=line_start,
+            tags=list(tags or []),
+            visibility=visibility,
+        ),
+    )
+    await embed_items(conn, embedder, [(item_id, f"{title}\n{text}", h)])
+    return item_id

@@ -1,0 +1,532 @@
+"""LSP handlers: each translates between the protocol and `Service` calls, nothing more.
+
+Every handler is wrapped so that one failing feature logs and answers empty instead of breaking
+the request or the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from codecortex import presentation
+from codecortex.diagnostics import Range
+from codecortex.lsp import convert
+from codecortex.lsp.server import CodeCortexServer
+from codecortex.workspace import language_of, uri_to_path
+
+log = logging.getLogger(__name__)
+
+CMD_SEARCH = "codecortex.search"
+CMD_ADD_NOTE = "codecortex.addNote"
+CMD_SHOW_SOLUTIONS = "codecortex.showSolutions"
+CMD_STATS = "codecortex.stats"
+CMD_REINDEX = "codecortex.reindex"
+CMD_RECORD_FIX = "codecortex.recordFix"
+CMD_REJECT_FIX = "codecortex.rejectFix"
+CMD_IGNORE = "codecortex.ignore"
+CMD_SAVE_SOLUTION = "codecortex.saveSolution"
+HINT_CODE = "known-fix"
+
+
+def guarded(default: Any = None) -> Callable[..., Any]:
+    """Log and return `default` instead of letting a handler's exception escape."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def inner(ls: CodeCortexServer, *args: Any) -> Any:
+            try:
+                return await fn(ls, *args)
+            except Exception as exc:
+                log.exception("%s failed", fn.__name__)
+                ls.log(f"{fn.__name__} failed: {exc}", "error")
+                return default
+
+        return inner
+
+    return wrap
+
+
+def document_text(ls: CodeCortexServer, uri: str) -> tuple[str, int | None, str | None] | None:
+    """(text, version, languageId) of an open document, or None when the editor never opened it."""
+    doc = ls.workspace.text_documents.get(uri)
+    if doc is None:
+        return None
+    return doc.source, doc.version, doc.language_id
+
+
+def publish_hints(ls: CodeCortexServer, uri: str) -> None:
+    ls._publish_handles.pop(uri, None)
+    state = ls.service.documents.get(uri)
+    diagnostics: list[types.Diagnostic] = []
+    if state is not None and ls.settings.hints:
+        for view in state.views:
+            message = presentation.hint_message(view)
+            if message is None:
+                continue
+            diagnostics.append(
+                types.Diagnostic(
+                    range=convert.to_lsp_range(view.diagnostic.range),
+                    message=message,
+                    severity=types.DiagnosticSeverity.Hint,
+                    source="codecortex",
+                    code=HINT_CODE,
+                    data={"problem": str(view.problem_id), "signature": view.signature.key},
+                )
+            )
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(
+            uri=uri, diagnostics=diagnostics, version=state.version if state else None
+        )
+    )
+
+
+def register(server: CodeCortexServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CodeCortexServer, params: types.InitializeParams) -> None:
+        caps = params.capabilities
+        ls.document_changes = bool(
+            caps.workspace
+            and caps.workspace.workspace_edit
+            and caps.workspace.workspace_edit.document_changes
+        )
+        ls.apply_settings(params.initialization_options or {})
+        folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+        if not folders and params.root_uri:
+            folders = [uri_to_path(params.root_uri)]
+        ls._folders = [f for f in folders if f is not None]  # type: ignore[attr-defined]
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: CodeCortexServer, params: types.InitializedParams) -> None:
+        async def boot() -> None:
+            await ls.service.start(getattr(ls, "_folders", []))
+            ls.started.set()
+            if ls.service.db.state == "connected":
+                ls.service.spawn(index_with_progress(ls), "index docs")
+            ls.service.spawn(watch_workspace(ls), "watch workspace")
+
+        ls.service.spawn(boot(), "start")
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: CodeCortexServer, *args: Any) -> None:
+        await ls.service.flush(timeout=5)
+        await ls.service.stop()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: CodeCortexServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        settings = convert.plain(params.settings)
+        if not settings or (isinstance(settings, dict) and "codecortex" not in settings):
+            try:
+                (settings,) = await ls.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="codecortex")])
+                )
+            except Exception as exc:
+                ls.log(f"could not read the codecortex settings: {exc}", "warning")
+                return
+        ls.apply_settings(convert.plain(settings) or {})
+        for uri in list(ls.service.documents):
+            publish_hints(ls, uri)
+
+    @server.feature("codecortex/diagnostics")
+    def forwarded_diagnostics(ls: CodeCortexServer, params: Any) -> None:
+        try:
+            uri, version, diagnostics = convert.parse_forwarded(params)
+        except convert.MalformedParams as exc:
+            ls.log(f"ignored malformed codecortex/diagnostics notification: {exc}", "warning")
+            return
+        opened = document_text(ls, uri)
+        if opened is None:
+            ls.log(f"ignored diagnostics for {uri}: the document is not open", "warning")
+            return
+        text, doc_version, language_id = opened
+        if version is not None and doc_version is not None and version != doc_version:
+            log.debug("stale diagnostics for %s (v%s, document v%s)", uri, version, doc_version)
+            return
+        language = language_of(uri_to_path(uri), language_id)
+        ls.service.on_diagnostics(uri, doc_version, text, language, diagnostics)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: CodeCortexServer, params: types.DidSaveTextDocumentParams) -> None:
+        if ls.settings.detect_on_save:
+            ls.service.spawn(detect(ls, params.text_document.uri), "detect on save")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: CodeCortexServer, params: types.DidOpenTextDocumentParams) -> None:
+        if ls.settings.detect_on_save:
+            ls.service.spawn(detect(ls, params.text_document.uri), "detect on open")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CodeCortexServer, params: types.DidCloseTextDocumentParams) -> None:
+        state = ls.service.documents.get(params.text_document.uri)
+        if state is not None and not state.pending:
+            ls.service.documents.pop(params.text_document.uri, None)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True
+        ),
+    )
+    @guarded(default=None)
+    async def code_action(
+        ls: CodeCortexServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        return code_actions_for(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @guarded(default=None)
+    async def code_action_resolve(ls: CodeCortexServer, action: types.CodeAction) -> Any:
+        return action
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded(default=None)
+    async def hover(ls: CodeCortexServer, params: types.HoverParams) -> types.Hover | None:
+        pos = params.position
+        views = ls.service.views_at(
+            params.text_document.uri, Range.of(pos.line, pos.character, pos.line, pos.character)
+        )
+        text = presentation.hover_markdown(views)
+        if text is None:
+            return None
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+            range=convert.to_lsp_range(views[0].diagnostic.range),
+        )
+
+    # --- commands -------------------------------------------------------------------------------
+
+    @server.command(CMD_SEARCH)
+    @guarded(default={"results": [], "error": "search failed"})
+    async def search(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        query = str(args[0]) if args else ""
+        if not query.strip():
+            return {"results": []}
+        hits = await ls.service.search(query)
+        root = ls.service.folders[0] if ls.service.folders else None
+        return {"results": [presentation.search_result_json(h, root) for h in hits]}
+
+    @server.command(CMD_ADD_NOTE)
+    @guarded(default={"error": "could not add the note"})
+    async def add_note(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        arg = convert.plain(args[0]) if args else {}
+        if isinstance(arg, str):
+            arg = {"text": arg}
+        text = str(arg.get("text") or "").strip()
+        if not text:
+            return {"error": "a note needs text"}
+        tags = [str(t) for t in arg.get("tags") or []]
+        note_id = await ls.service.add_note(text, str(arg.get("title") or ""), tags)
+        return {"id": str(note_id)}
+
+    @server.command(CMD_SHOW_SOLUTIONS)
+    @guarded(default={"problems": []})
+    async def show_solutions(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        uri = str(args[0]) if args else ""
+        line = int(args[1]) if len(args) > 1 and args[1] is not None else None
+        state = ls.service.documents.get(uri)
+        problems = []
+        for view in state.views if state else []:
+            if line is not None and not (
+                view.diagnostic.range.start.line <= line <= view.diagnostic.range.end.line
+            ):
+                continue
+            problems.append(
+                {
+                    "message": view.diagnostic.message,
+                    "signature": view.signature.key,
+                    "history": {k: _jsonable(v) for k, v in (view.history or {}).items()},
+                    "solutions": [
+                        {
+                            "id": str(f.solution["id"]),
+                            "title": presentation.fix_title(f),
+                            "diff": f.solution.get("diff") or "",
+                            "reuseCount": int(f.solution.get("reuse_count") or 0),
+                            "timeToSolveSeconds": f.solution.get("time_to_solve_seconds"),
+                            "confidence": round(f.confidence, 3),
+                        }
+                        for f in view.fixes
+                    ],
+                }
+            )
+        return {"problems": problems}
+
+    @server.command(CMD_STATS)
+    @guarded(default={"error": "stats unavailable"})
+    async def stats(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        from codecortex.stats import collect_stats
+
+        async with ls.service.db.connection() as conn:
+            return await collect_stats(conn, ls.service.user_id)
+
+    @server.command(CMD_REINDEX)
+    @guarded(default={"queued": False})
+    async def reindex(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        ls.service.spawn(index_with_progress(ls), "reindex")
+        return {"queued": True}
+
+    @server.command(CMD_RECORD_FIX)
+    @guarded(default=None)
+    async def record_fix(ls: CodeCortexServer, *args: Any) -> None:
+        solution_id = str(args[0])
+        problem_id = str(args[1]) if len(args) > 1 and args[1] else None
+        await ls.service.record_fix_applied(solution_id, problem_id)
+
+    @server.command(CMD_REJECT_FIX)
+    @guarded(default=None)
+    async def reject_fix(ls: CodeCortexServer, *args: Any) -> None:
+        await ls.service.record_fix_rejected(str(args[0]))
+
+    @server.command(CMD_IGNORE)
+    @guarded(default=None)
+    async def ignore(ls: CodeCortexServer, *args: Any) -> None:
+        await ls.service.ignore_signature(str(args[0]))
+
+    @server.command(CMD_SAVE_SOLUTION)
+    @guarded(default={"saved": False})
+    async def save_solution(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        solution_id = await ls.service.save_resolved_as_solution(str(args[0]), str(args[1]))
+        if solution_id is None:
+            ls.show_once(f"save:{args[1]}", "CodeCortex: that change could not be saved.")
+            return {"saved": False}
+        return {"saved": True, "id": str(solution_id)}
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (int, float, str)) or value is None:
+        return value
+    return str(value)
+
+
+def code_actions_for(
+    ls: CodeCortexServer, params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    service = ls.service
+    opened = document_text(ls, uri)
+    if opened is None:
+        return []
+    text, version, language_id = opened
+    rng = convert.from_lsp_range(params.range)
+    views = service.views_at(uri, rng)
+    unknown = [
+        d
+        for d in params.context.diagnostics
+        if d.source != "codecortex"
+        and not any(convert.from_lsp_range(d.range) == v.diagnostic.range for v in views)
+    ]
+    if unknown:  # diagnostics we have not seen yet: record them (no resolution from a subset)
+        language = language_of(uri_to_path(uri), language_id)
+        service.on_diagnostics(
+            uri,
+            version,
+            text,
+            language,
+            [convert.from_lsp_diagnostic(d) for d in unknown],
+            tools=set(),
+            method="code_action",
+        )
+    actions: list[types.CodeAction] = []
+    for view in views:
+        fixes = service.fixes_for(uri, view, text, version)
+        lsp_diag = types.Diagnostic(
+            range=convert.to_lsp_range(view.diagnostic.range),
+            message=view.diagnostic.message,
+            source=view.diagnostic.source or None,
+            code=view.diagnostic.code or None,
+        )
+        for n, fix in enumerate(fixes[:3]):
+            actions.append(
+                types.CodeAction(
+                    title=presentation.fix_title(fix),
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    is_preferred=(n == 0 and fix.confidence >= ls.settings.replay_min_confidence),
+                    edit=convert.workspace_edit(
+                        uri, version, fix.replay.edits, ls.document_changes
+                    ),
+                    command=types.Command(
+                        title="Record that the fix was applied",
+                        command=CMD_RECORD_FIX,
+                        arguments=[str(fix.solution["id"]), str(view.problem_id)],
+                    ),
+                )
+            )
+        if fixes:
+            actions.append(
+                types.CodeAction(
+                    title="CodeCortex: past fix not helpful",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    command=types.Command(
+                        title="Not helpful",
+                        command=CMD_REJECT_FIX,
+                        arguments=[str(fixes[0].solution["id"])],
+                    ),
+                )
+            )
+        if view.fixes or (view.history or {}).get("fixed"):
+            actions.append(
+                types.CodeAction(
+                    title=f"CodeCortex: show past solutions ({len(view.fixes)})",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    command=types.Command(
+                        title="Show past solutions",
+                        command=CMD_SHOW_SOLUTIONS,
+                        arguments=[uri, view.diagnostic.range.start.line],
+                    ),
+                )
+            )
+        actions.append(
+            types.CodeAction(
+                title=f"CodeCortex: ignore '{view.signature.template[:50]}'",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[lsp_diag],
+                command=types.Command(
+                    title="Ignore", command=CMD_IGNORE, arguments=[view.signature.key]
+                ),
+            )
+        )
+    state = service.documents.get(uri)
+    for resolved in state.resolved if state else []:
+        if resolved.solution_id is None and resolved.before_text is not None:
+            line = resolved.problem.get("line_number") or 0
+            if abs(line - rng.start.line) <= 3:
+                actions.append(
+                    types.CodeAction(
+                        title="CodeCortex: save this change as a solution "
+                        f"({(resolved.problem.get('error_message') or '')[:40]})",
+                        kind=types.CodeActionKind.QuickFix,
+                        command=types.Command(
+                            title="Save as solution",
+                            command=CMD_SAVE_SOLUTION,
+                            arguments=[uri, str(resolved.problem["id"])],
+                        ),
+                    )
+                )
+    return actions
+
+
+async def index_with_progress(ls: CodeCortexServer) -> None:
+    """Index the workspace docs with work-done progress the user can cancel."""
+    token = str(uuid.uuid4())
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception:
+        token = ""
+    if token:
+        ls.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title="CodeCortex: indexing docs", cancellable=True, percentage=0
+            ),
+        )
+    cancelled = ls.work_done_progress.tokens.get(token) if token else None
+
+    async def progress(fraction: float, message: str) -> None:
+        if cancelled is not None and cancelled.cancelled():
+            raise asyncio.CancelledError
+        if token:
+            ls.work_done_progress.report(
+                token,
+                types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
+            )
+
+    message = "done"
+    try:
+        result = await ls.service.index_docs(progress)
+        message = f"{result['files']} doc files, {result['added']} chunks added"
+    except asyncio.CancelledError:
+        message = "cancelled"
+    except Exception as exc:
+        message = f"failed: {exc}"
+        ls.log(f"indexing docs failed: {exc}", "error")
+    finally:
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            ls.work_done_progress.tokens.pop(token, None)
+
+
+async def watch_workspace(ls: CodeCortexServer) -> None:
+    """Re-ingest docs changed outside the editor (git checkout, generators)."""
+    from watchfiles import awatch
+
+    from codecortex.knowledge import DOC_SUFFIXES, SKIP_DIRS
+
+    roots = [str(info.root) for info in ls.service.repo_infos.values()]
+    if not roots:
+        return
+
+    def interesting(change: Any, path: str) -> bool:
+        p = Path(path)
+        return p.suffix.lower() in DOC_SUFFIXES and not any(part in SKIP_DIRS for part in p.parts)
+
+    async for changes in awatch(*roots, watch_filter=interesting, debounce=400, step=100):
+        paths = sorted({Path(p) for _c, p in changes})
+        ignored = await _git_ignored(paths)
+        paths = [p for p in paths if p not in ignored]
+        if not paths or ls.service.db.state != "connected":
+            continue
+        try:
+            changed = await ls.service.reingest(paths)
+            ls.log(f"re-indexed {len(paths)} changed doc file(s) ({changed} chunks changed)")
+        except Exception as exc:
+            ls.log(f"re-indexing changed docs failed: {exc}", "warning")
+
+
+async def _git_ignored(paths: list[Path]) -> set[Path]:
+    if not paths:
+        return set()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "check-ignore",
+            "--stdin",
+            cwd=paths[0].parent if paths[0].parent.exists() else None,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate("\n".join(str(p) for p in paths).encode())
+    except OSError:
+        return set()
+    return {Path(line) for line in out.decode().splitlines() if line}
+
+
+async def detect(ls: CodeCortexServer, uri: str) -> None:
+    """detectOnSave: run the installed detectors on one file and observe their result."""
+    from codecortex.detectors import run_detectors
+
+    path = uri_to_path(uri)
+    opened = document_text(ls, uri)
+    if path is None or opened is None:
+        return
+    text, version, language_id = opened
+    root = next((f for f in ls.service.folders if f in path.parents), path.parent)
+    run = await run_detectors([path], root=root)
+    for tool, error in run.errors.items():
+        ls.log(f"detector {tool} failed: {error}", "warning")
+    diagnostics = run.diagnostics.get(path.resolve(), [])
+    tools = {tool for tool, files in run.checked.items() if path.resolve() in files}
+    from codecortex.signatures import normalise_tool
+
+    ls.service.on_diagnostics(
+        uri,
+        version,
+        text,
+        language_of(path, language_id),
+        diagnostics,
+        tools={normalise_tool(t) for t in tools},
+        method="detector",
+    )

@@ -1,0 +1,430 @@
+"""The language server's engine: editor-agnostic state behind the thin `lsp/` layer.
+
+It owns the database connection (kept alive across outages), the developer's identity, the
+workspace repositories and a per-document cache of what is known about each open problem.
+Diagnostics are processed in the background, in order, per document; `code_actions` and `hover`
+read only the cache. Observations made while the database is down are queued and written when
+it is back, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from codecortex import memory as mem
+from codecortex.config import Settings
+from codecortex.database import Database, DatabaseDown
+from codecortex.diagnostics import Diagnostic, Range
+from codecortex.embeddings import make_embedder
+from codecortex.knowledge import add_note, ingest_file, ingest_workspace
+from codecortex.memory import Identity, Memory, ProblemView, Resolved
+from codecortex.store import identity as identity_store
+from codecortex.store import problems as problem_store
+from codecortex.store import solutions as solution_store
+from codecortex.workspace import RepoInfo, repo_info, uri_to_path, user_name
+
+log = logging.getLogger(__name__)
+MAX_PENDING_PER_DOCUMENT = 200
+
+
+class Client(Protocol):
+    """What the engine needs from the editor connection (implemented by the lsp layer)."""
+
+    def log(self, message: str, level: str = "info") -> None: ...
+    def show_once(self, key: str, message: str, level: str = "warning") -> None: ...
+    def status(self, payload: dict[str, Any]) -> None: ...
+    def views_changed(self, uri: str) -> None: ...
+
+
+@dataclass
+class PendingObservation:
+    version: int | None
+    text: str
+    language: str | None
+    diagnostics: list[Diagnostic]
+    tools: set[str] | None
+    method: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class DocumentState:
+    uri: str
+    path: str
+    language: str | None
+    version: int | None = None
+    text: str = ""
+    views: list[ProblemView] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
+    pending: list[PendingObservation] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
+
+
+class Service:
+    def __init__(self, settings: Settings, client: Client) -> None:
+        self.settings = settings
+        self.client = client
+        self.db = Database(settings, on_state=self._db_state)
+        self.memory = Memory(settings, self._make_embedder(settings))
+        self.user_id: Any = None
+        self.user_name = ""
+        self.user_email: str | None = None
+        self.folders: list[Path] = []
+        self.repos: dict[Path, Any] = {}
+        self.repo_infos: dict[Path, RepoInfo] = {}
+        self.documents: dict[str, DocumentState] = {}
+        self.counts = {"problems": 0, "solutions": 0}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.db.on_connected.append(self._after_connect)
+
+    @staticmethod
+    def _make_embedder(settings: Settings) -> Any:
+        import os
+
+        if settings.embedder == "openai":
+            return make_embedder(
+                "openai",
+                model=settings.embedding_model,
+                base_url=settings.embedding_base_url or settings.llm_base_url or None,
+                api_key=os.environ.get("CODECORTEX_OPENAI_API_KEY")
+                or os.environ.get("OPENAI_API_KEY"),
+            )
+        return make_embedder("hash")
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed: %r", name, t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def start(self, folders: list[Path]) -> None:
+        self.folders = [f.resolve() for f in folders]
+        name, email = await user_name(self.settings.user, self.folders[0] if folders else None)
+        self.user_name, self.user_email = name, email
+        for folder in self.folders:
+            self.repo_infos[folder] = await repo_info(folder)
+        await self.db.start()
+
+    async def stop(self) -> None:
+        for doc in self.documents.values():
+            if doc.worker is not None:
+                doc.worker.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.db.close()
+
+    async def _db_state(self, state: str, error: str | None) -> None:
+        if state == "down":
+            self.client.log(f"database unavailable: {error}; will retry", "error")
+            self.client.show_once(
+                "db-down",
+                f"CodeCortex: database unavailable ({error}). Problems are kept in memory "
+                "and saved when it is back.",
+            )
+        elif state == "connected":
+            self.client.log(f"database connected: {self.db.target and self.db.target.describe()}")
+        self.publish_status()
+
+    async def _after_connect(self) -> None:
+        async with self.db.connection() as conn:
+            self.user_id = await identity_store.ensure_user(conn, self.user_name, self.user_email)
+            for folder, info in self.repo_infos.items():
+                self.repos[folder] = await identity_store.ensure_repo(
+                    conn,
+                    str(info.root),
+                    name=info.name,
+                    remote_url=info.remote,
+                    default_branch=info.branch,
+                    head_sha=info.head,
+                )
+            await self._refresh_counts(conn)
+        self.publish_status()
+        for doc in self.documents.values():  # write what was seen while we were down
+            if doc.pending:
+                self._kick(doc)
+
+    async def _refresh_counts(self, conn: Any) -> None:
+        cur = await conn.execute(
+            "SELECT (SELECT COUNT(*) FROM detected_problems WHERE user_id = %(u)s) AS problems,"
+            " (SELECT COUNT(*) FROM past_solutions WHERE user_id = %(u)s"
+            "  OR visibility = 'team') AS solutions",
+            {"u": self.user_id},
+        )
+        row = await cur.fetchone()
+        if row:
+            self.counts = {"problems": int(row["problems"]), "solutions": int(row["solutions"])}
+
+    def publish_status(self) -> None:
+        self.client.status({"database": self.db.state, **self.counts})
+
+    def update_settings(self, settings: Settings) -> None:
+        embedder_changed = (settings.embedder, settings.embedding_model) != (
+            self.settings.embedder,
+            self.settings.embedding_model,
+        )
+        self.settings = settings
+        self.memory.settings = settings
+        if embedder_changed:
+            self.memory.embedder = self._make_embedder(settings)
+
+    # --- identity helpers ------------------------------------------------------------------
+
+    def repo_for(self, path: Path | None) -> Any:
+        if path is None:
+            return None
+        for folder, repo_id in self.repos.items():
+            if path == folder or folder in path.parents:
+                return repo_id
+        return None
+
+    def identity(self, path: Path | None = None) -> Identity:
+        return Identity(
+            self.user_id, self.user_name, self.repo_for(path), self.settings.default_visibility
+        )
+
+    # --- diagnostics in --------------------------------------------------------------------
+
+    def document(self, uri: str, language: str | None) -> DocumentState:
+        doc = self.documents.get(uri)
+        if doc is None:
+            path = uri_to_path(uri)
+            doc = self.documents[uri] = DocumentState(uri, str(path) if path else uri, language)
+        if language:
+            doc.language = language
+        return doc
+
+    def on_diagnostics(
+        self,
+        uri: str,
+        version: int | None,
+        text: str,
+        language: str | None,
+        diagnostics: list[Diagnostic],
+        *,
+        tools: set[str] | None = None,
+        method: str = "editor",
+    ) -> None:
+        """Queue an observation of a document; processed in order in the background."""
+        doc = self.document(uri, language)
+        doc.pending.append(
+            PendingObservation(version, text, doc.language, diagnostics, tools, method)
+        )
+        if len(doc.pending) > MAX_PENDING_PER_DOCUMENT:
+            # Keep the first (the problems' "before") and the latest ones.
+            del doc.pending[1 : len(doc.pending) - MAX_PENDING_PER_DOCUMENT // 2]
+        self._kick(doc)
+
+    def _kick(self, doc: DocumentState) -> None:
+        if doc.worker is None or doc.worker.done():
+            doc.worker = self.spawn(self._drain(doc), f"observe {doc.uri}")
+
+    async def _drain(self, doc: DocumentState) -> None:
+        path = uri_to_path(doc.uri)
+        while doc.pending:
+            if self.db.state != "connected" or self.user_id is None:
+                return  # resumed by _after_connect
+            obs = doc.pending[0]
+            ident = self.identity(path)
+            try:
+                async with self.db.connection() as conn:
+                    async with conn.transaction():
+                        result = await self.memory.observe(
+                            conn,
+                            ident,
+                            doc.path,
+                            obs.text,
+                            obs.language,
+                            obs.diagnostics,
+                            tools=obs.tools,
+                            detection_method=obs.method,
+                            version=obs.version,
+                        )
+                    doc.pending.pop(0)
+                    if doc.pending:
+                        continue  # only the latest state is worth recalling
+                    await self.memory.recall(conn, ident, obs.text, obs.language, result.views)
+                    if result.new or result.resolved:
+                        await self._refresh_counts(conn)
+            except DatabaseDown:
+                return
+            except Exception as exc:
+                log.exception("processing diagnostics for %s failed", doc.uri)
+                self.client.log(f"could not process diagnostics for {doc.uri}: {exc}", "error")
+                doc.pending.pop(0)
+                continue
+            if obs.tools is not None and not obs.tools:  # a partial set: add, don't replace
+                known = {str(v.problem_id) for v in result.views}
+                doc.views = [v for v in doc.views if str(v.problem_id) not in known] + result.views
+            else:
+                doc.views = result.views
+            doc.version = obs.version
+            doc.text = obs.text
+            if result.resolved:
+                doc.resolved = (result.resolved + doc.resolved)[:20]
+                learned = [r for r in result.resolved if r.solution_id]
+                if learned:
+                    self.client.log(f"learned {len(learned)} fix(es) in {doc.path}")
+            self.publish_status()
+            self.client.views_changed(doc.uri)
+
+    async def flush(self, timeout: float = 30) -> None:
+        """Wait until every queued observation is processed (tests, shutdown)."""
+        workers = [d.worker for d in self.documents.values() if d.worker and not d.worker.done()]
+        if workers:
+            await asyncio.wait(workers, timeout=timeout)
+
+    # --- cache reads (never touch the database) ----------------------------------------------
+
+    def views_at(self, uri: str, rng: Range) -> list[ProblemView]:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return []
+        return [v for v in doc.views if _overlaps(v.diagnostic.range, rng)]
+
+    def fixes_for(self, uri: str, view: ProblemView, text: str, version: int | None) -> list[Any]:
+        """The view's fixes, replayed again (CPU only) if the document changed since."""
+        doc = self.documents.get(uri)
+        if doc is None or version is None or version == doc.version or not view.fixes:
+            return view.fixes
+        return self.memory.replay_candidates(
+            view, [f.solution for f in view.fixes], text, doc.language
+        )
+
+    # --- user actions (background writes) ------------------------------------------------------
+
+    async def record_fix_applied(self, solution_id: str, problem_id: str | None) -> None:
+        async with self.db.connection() as conn:
+            sol = await solution_store.get_solution(conn, solution_id)
+            if sol is None:
+                return
+            saved = max(0, int(sol.get("time_to_solve_seconds") or 0) - 5)
+            await solution_store.record_reuse(conn, solution_id, saved)
+
+    async def record_fix_rejected(self, solution_id: str) -> None:
+        async with self.db.connection() as conn:
+            await solution_store.record_reject(conn, solution_id)
+        for doc in self.documents.values():
+            for view in doc.views:
+                view.fixes = [f for f in view.fixes if str(f.solution["id"]) != solution_id]
+            self.client.views_changed(doc.uri)
+
+    async def ignore_signature(self, signature: str) -> None:
+        async with self.db.connection() as conn:
+            await problem_store.ignore_signature(conn, self.user_id, signature)
+        for doc in self.documents.values():
+            before = len(doc.views)
+            doc.views = [v for v in doc.views if v.signature.key != signature]
+            if len(doc.views) != before:
+                self.client.views_changed(doc.uri)
+
+    async def save_resolved_as_solution(self, uri: str, problem_id: str) -> Any:
+        """'Save this change as a solution' for a problem resolved without a learned fix."""
+        from codecortex.learning import LearnedChange, learn_change
+
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        entry = next((r for r in doc.resolved if str(r.problem["id"]) == problem_id), None)
+        if entry is None:
+            return None
+        if entry.before_text is None:
+            return None
+        async with self.db.connection() as conn:
+            learned = learn_change(
+                entry.before_text,
+                doc.text,
+                mem._range_of(entry.problem),
+                doc.language,
+                max_diff_lines=self.settings.max_diff_lines * 4,
+            )
+            if not isinstance(learned, LearnedChange):
+                return None
+            return await self.memory.save_solution(
+                conn,
+                self.identity(uri_to_path(uri)),
+                entry.problem,
+                learned,
+                entry.seconds,
+                source="manual",
+            )
+
+    async def add_note(self, text: str, title: str = "", tags: list[str] | None = None) -> Any:
+        async with self.db.connection() as conn:
+            return await add_note(
+                conn,
+                self.memory.embedder,
+                user_id=self.user_id,
+                repo_id=next(iter(self.repos.values()), None),
+                text=text,
+                title=title,
+                tags=tags,
+                visibility=self.settings.default_visibility,
+            )
+
+    async def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        async with self.db.connection() as conn:
+            return await self.memory.search(conn, self.identity(), query, limit)
+
+    async def index_docs(
+        self, progress: Callable[[float, str], Awaitable[None]] | None = None
+    ) -> dict[str, int]:
+        totals = {"files": 0, "added": 0, "removed": 0}
+        for n, (folder, repo_id) in enumerate(self.repos.items()):
+
+            async def report(fraction: float, message: str, n: int = n) -> None:
+                if progress is not None:
+                    await progress((n + fraction) / max(len(self.repos), 1), message)
+
+            async with self.db.connection() as conn:
+                result = await ingest_workspace(
+                    conn,
+                    self.memory.embedder,
+                    repo_id,
+                    self.repo_infos[folder].root,
+                    max_file_size=self.settings.max_file_size,
+                    progress=report,
+                )
+            for key in totals:
+                totals[key] += result[key]
+        return totals
+
+    async def reingest(self, paths: list[Path]) -> int:
+        """Re-ingest doc files changed outside the editor (watchfiles)."""
+        changed = 0
+        async with self.db.connection() as conn:
+            for path in paths:
+                for folder, repo_id in self.repos.items():
+                    root = self.repo_infos[folder].root
+                    if root in path.parents:
+                        added, removed = await ingest_file(
+                            conn,
+                            self.memory.embedder,
+                            repo_id,
+                            root,
+                            path,
+                            self.settings.max_file_size,
+                        )
+                        changed += added + removed
+        return changed
+
+
+def _overlaps(a: Range, b: Range) -> bool:
+    a_start = (a.start.line, a.start.character)
+    a_end = (a.end.line, a.end.character)
+    b_start = (b.start.line, b.start.character)
+    b_end = (b.end.line, b.end.character)
+    return a_start <= b_end and b_start <= a_end

@@ -1,0 +1,187 @@
+"""Detected problems, file snapshots and ignored signatures (dict-row connections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+@dataclass
+class NewProblem:
+    user_id: Any
+    repo_id: Any
+    problem_type: str
+    signature: str
+    values: list[str]
+    tool: str
+    code: str
+    language: str | None
+    severity: int
+    file_path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    code_context: str
+    context: dict[str, Any]
+    detection_method: str
+    confidence: float = 1.0
+
+
+async def insert_problem(conn: psycopg.AsyncConnection[Any], p: NewProblem) -> Any:
+    cur = await conn.execute(
+        """
+        INSERT INTO detected_problems (user_id, repo_id, problem_type, problem_signature,
+            signature_values, confidence_score, tool, code, language, severity, file_path,
+            line_number, column_number, end_line, end_column, error_message, code_context,
+            context, detection_method, detected_by_agent)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            'codecortex')
+        RETURNING id
+        """,
+        (
+            p.user_id,
+            p.repo_id,
+            p.problem_type,
+            p.signature,
+            Jsonb(p.values),
+            p.confidence,
+            p.tool,
+            p.code,
+            p.language,
+            p.severity,
+            p.file_path,
+            p.line,
+            p.column,
+            p.end_line,
+            p.end_column,
+            p.message,
+            p.code_context,
+            Jsonb(p.context),
+            p.detection_method,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row["id"]
+
+
+async def open_problems(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, file_path: str
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT * FROM detected_problems WHERE user_id = %s AND file_path = %s AND status = 'open'"
+        " ORDER BY line_number",
+        (user_id, file_path),
+    )
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def touch_problems(
+    conn: psycopg.AsyncConnection[Any], updates: list[tuple[Any, int, int, int, int, str]]
+) -> None:
+    """Seen again: new position and message, seen_count + 1."""
+    if not updates:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "UPDATE detected_problems SET line_number = %s, column_number = %s, end_line = %s,"
+            " end_column = %s, error_message = %s, seen_count = seen_count + 1,"
+            " last_seen_at = NOW() WHERE id = %s",
+            [(sl, sc, el, ec, msg, pid) for pid, sl, sc, el, ec, msg in updates],
+        )
+
+
+async def resolve_problem(
+    conn: psycopg.AsyncConnection[Any], problem_id: Any, note: str | None = None
+) -> int:
+    """Mark resolved now; returns resolution_time_seconds."""
+    cur = await conn.execute(
+        "UPDATE detected_problems SET status = 'resolved', resolved_at = NOW(),"
+        " resolution_time_seconds = GREATEST(0, EXTRACT(EPOCH FROM NOW() - detected_at))::int,"
+        " resolution_note = %s WHERE id = %s RETURNING resolution_time_seconds",
+        (note, problem_id),
+    )
+    row = await cur.fetchone()
+    return int(row["resolution_time_seconds"]) if row else 0
+
+
+async def signature_history(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, signatures: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per signature: times seen, times fixed, median/last time to fix (seconds)."""
+    if not signatures:
+        return {}
+    cur = await conn.execute(
+        """
+        SELECT problem_signature AS signature, COUNT(*) AS seen,
+            COUNT(*) FILTER (WHERE status = 'resolved') AS fixed,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_time_seconds)
+                FILTER (WHERE status = 'resolved') AS median_fix_seconds,
+            (ARRAY_AGG(resolution_time_seconds ORDER BY resolved_at DESC)
+                FILTER (WHERE status = 'resolved'))[1] AS last_fix_seconds,
+            MAX(detected_at) AS last_seen
+        FROM detected_problems
+        WHERE problem_signature = ANY(%s) AND (user_id = %s OR user_id IS NULL)
+        GROUP BY problem_signature
+        """,
+        (signatures, user_id),
+    )
+    return {r["signature"]: dict(r) for r in await cur.fetchall()}
+
+
+async def get_snapshot(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, file_path: str, tool: str
+) -> tuple[str, datetime] | None:
+    cur = await conn.execute(
+        "SELECT content, updated_at FROM file_snapshots"
+        " WHERE user_id = %s AND file_path = %s AND tool = %s",
+        (user_id, file_path, tool),
+    )
+    row = await cur.fetchone()
+    return (row["content"], row["updated_at"]) if row else None
+
+
+async def put_snapshot(
+    conn: psycopg.AsyncConnection[Any],
+    user_id: Any,
+    file_path: str,
+    tool: str,
+    content: str,
+    sha: str,
+    version: int | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO file_snapshots (user_id, file_path, tool, content, content_sha, version)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, file_path, tool) DO UPDATE SET"
+        " content = EXCLUDED.content, content_sha = EXCLUDED.content_sha,"
+        " version = EXCLUDED.version, updated_at = NOW()",
+        (user_id, file_path, tool, content, sha, version),
+    )
+
+
+async def ignore_signature(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, signature: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO ignored_signatures (user_id, problem_signature) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (user_id, signature),
+    )
+    await conn.execute(
+        "UPDATE detected_problems SET status = 'ignored'"
+        " WHERE user_id = %s AND problem_signature = %s AND status = 'open'",
+        (user_id, signature),
+    )
+
+
+async def ignored_signatures(conn: psycopg.AsyncConnection[Any], user_id: Any) -> set[str]:
+    cur = await conn.execute(
+        "SELECT problem_signature FROM ignored_signatures WHERE user_id = %s", (user_id,)
+    )
+    return {r["problem_signature"] for r in await cur.fetchall()}

@@ -1,0 +1,179 @@
+"""Hybrid retrieval in one query: exact signature, pgvector cosine (HNSW) and full-text search,
+fused by reciprocal rank, over past solutions and knowledge items visible to the user.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+RRF_K = 60
+CANDIDATES = 40
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
+
+
+def tsquery_text(text: str, max_terms: int = 24) -> str:
+    """An OR of the words in `text`, safe for to_tsquery('simple', ...)."""
+    seen: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word not in seen:
+            seen.append(word)
+        if len(seen) >= max_terms:
+            break
+    return " | ".join(seen)
+
+
+def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
+    dim = sql.Literal(int(dimension))
+    parts: list[sql.Composable] = []
+    if "solution" in kinds:
+        parts.append(
+            sql.SQL(
+                """
+        SELECT 'solution'::text AS kind, s.id, 1.0 / ({k} + ROW_NUMBER() OVER (
+                ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.created_at DESC)) AS score,
+            'signature'::text AS why, NULL::float AS similarity
+        FROM past_solutions s
+        WHERE %(signature)s::text IS NOT NULL AND s.problem_signature = %(signature)s
+          AND (s.user_id = %(user)s OR s.visibility = 'team')
+        """
+            ).format(k=sql.Literal(RRF_K))
+        )
+        parts.append(
+            sql.SQL(
+                """
+        SELECT 'solution', s.id, 1.0 / ({k} + ROW_NUMBER() OVER (
+                ORDER BY ts_rank_cd(s.search_tsv, q) DESC)), 'keyword', NULL
+        FROM (SELECT s.id, s.search_tsv FROM past_solutions s,
+                     to_tsquery('simple', %(tsquery)s) q
+              WHERE %(tsquery)s <> '' AND s.search_tsv @@ q
+                AND (s.user_id = %(user)s OR s.visibility = 'team')
+              LIMIT 200) s, to_tsquery('simple', %(tsquery)s) q
+        """
+            ).format(k=sql.Literal(RRF_K))
+        )
+    if "knowledge" in kinds:
+        parts.append(
+            sql.SQL(
+                """
+        SELECT 'knowledge', i.id, 1.0 / ({k} + ROW_NUMBER() OVER (
+                ORDER BY ts_rank_cd(i.search_tsv, q) DESC)), 'keyword', NULL
+        FROM (SELECT i.id, i.search_tsv FROM items i, to_tsquery('simple', %(tsquery)s) q
+              WHERE %(tsquery)s <> '' AND i.search_tsv @@ q
+                AND (i.user_id = %(user)s OR i.visibility = 'team' OR i.kind = 'doc')
+              LIMIT 200) i, to_tsquery('simple', %(tsquery)s) q
+        """
+            ).format(k=sql.Literal(RRF_K))
+        )
+    parts.append(
+        sql.SQL(
+            """
+        SELECT CASE v.owner_kind WHEN 'item' THEN 'knowledge' ELSE 'solution' END, v.owner_id,
+            1.0 / ({k} + ROW_NUMBER() OVER (ORDER BY v.distance)), 'semantic', 1 - v.distance
+        FROM (SELECT e.owner_kind, e.owner_id,
+                     e.embedding::vector({dim}) <=> %(vector)s::vector({dim}) AS distance
+              FROM embeddings e
+              WHERE %(vector)s::vector IS NOT NULL AND e.dimension = {dim}
+                AND e.model = %(model)s AND e.owner_kind = ANY(%(owner_kinds)s)
+              ORDER BY e.embedding::vector({dim}) <=> %(vector)s::vector({dim})
+              LIMIT {n}) v
+        """
+        ).format(k=sql.Literal(RRF_K), dim=dim, n=sql.Literal(CANDIDATES))
+    )
+    union = sql.SQL(" UNION ALL ").join(parts)
+    return sql.SQL(
+        """
+        WITH hits AS ({union}),
+        fused AS (
+            SELECT kind, id, SUM(score) AS score, ARRAY_AGG(DISTINCT why) AS why,
+                MAX(similarity) AS similarity
+            FROM hits GROUP BY kind, id
+        )
+        SELECT f.kind, f.id, f.score
+                + CASE WHEN COALESCE(s.repo_id, i.repo_id) = %(repo)s THEN 0.002 ELSE 0 END
+                AS score,
+            f.why, f.similarity,
+            s.problem_signature, s.error_pattern, s.problem_description, s.diff, s.before_text,
+            s.after_text, s.signature_values, s.language, s.reuse_count, s.reject_count,
+            s.time_to_solve_seconds, s.confidence, s.source, s.file_path AS solution_file,
+            s.created_at AS solution_created_at,
+            i.kind AS item_kind, i.title, i.content, i.source_path, i.line_start, i.tags,
+            COALESCE(su.name, iu.name) AS owner,
+            COALESCE(s.visibility, i.visibility) AS visibility,
+            COALESCE(s.created_at, i.created_at) AS created_at
+        FROM fused f
+        LEFT JOIN past_solutions s ON f.kind = 'solution' AND s.id = f.id
+        LEFT JOIN items i ON f.kind = 'knowledge' AND i.id = f.id
+        LEFT JOIN users su ON su.id = s.user_id
+        LEFT JOIN users iu ON iu.id = i.user_id
+        WHERE (s.id IS NOT NULL AND (s.user_id = %(user)s OR s.visibility = 'team'))
+           OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team'
+                                     OR i.kind = 'doc'))
+        ORDER BY score DESC
+        LIMIT %(limit)s
+        """
+    ).format(union=union)
+
+
+async def hybrid_search(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    user_id: Any,
+    text: str,
+    vector: np.ndarray | None,
+    model: str,
+    signature: str | None = None,
+    repo_id: Any = None,
+    kinds: tuple[str, ...] = ("solution", "knowledge"),
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    dimension = len(vector) if vector is not None else 384
+    params = {
+        "user": user_id,
+        "signature": signature,
+        "tsquery": tsquery_text(text),
+        "vector": np.asarray(vector, dtype=np.float32) if vector is not None else None,
+        "model": model,
+        "owner_kinds": [{"solution": "past_solution", "knowledge": "item"}[k] for k in kinds],
+        "repo": repo_id,
+        "limit": limit,
+    }
+    cur = await conn.execute(_query(dimension, kinds), params)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def log_search_results(
+    conn: psycopg.AsyncConnection[Any], problem_id: Any, results: list[dict[str, Any]]
+) -> None:
+    """Record what retrieval showed for a problem (knowledge_search_results)."""
+    if not results:
+        return
+    search_id = uuid.uuid4()
+    top = max(float(r["score"]) for r in results) or 1.0
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO knowledge_search_results (problem_id, search_id, source_type, source_id,"
+            " source_reference, relevance_score, match_type, similarity_score, excerpt, metadata)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    problem_id,
+                    search_id,
+                    r["kind"],
+                    r["id"],
+                    r.get("source_path") or r.get("solution_file"),
+                    min(1.0, float(r["score"]) / top),
+                    "hybrid" if len(r["why"]) > 1 else r["why"][0],
+                    r.get("similarity"),
+                    (r.get("error_pattern") or r.get("title") or "")[:300],
+                    Jsonb({"why": r["why"]}),
+                )
+                for r in results
+            ],
+        )

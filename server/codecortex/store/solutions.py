@@ -1,0 +1,223 @@
+"""Past solutions, their embeddings and what users did with them (dict-row connections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+VISIBLE = "(s.user_id = %(user)s OR s.visibility = 'team')"
+
+
+@dataclass
+class NewSolution:
+    user_id: Any
+    repo_id: Any
+    problem_id: Any
+    signature: str
+    values: list[str]
+    problem_type: str
+    description: str
+    error_pattern: str
+    tool: str
+    code: str
+    language: str | None
+    file_path: str | None
+    before_text: str
+    after_text: str
+    diff: str
+    context: dict[str, Any]
+    source: str
+    confidence: float
+    visibility: str
+    time_to_solve_seconds: int | None
+    content_hash: str
+    commit_sha: str | None = None
+    author: str | None = None
+
+
+async def insert_solution(conn: psycopg.AsyncConnection[Any], s: NewSolution) -> tuple[Any, bool]:
+    """Insert unless the same user already has this exact change; returns (id, created)."""
+    cur = await conn.execute(
+        """
+        INSERT INTO past_solutions (user_id, repo_id, problem_id, problem_signature,
+            signature_values, problem_type, problem_description, error_pattern, tool, code,
+            language, file_path, before_text, after_text, diff, context, source, confidence,
+            visibility, time_to_solve_seconds, content_hash, commit_sha, author)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            %s, %s, %s)
+        ON CONFLICT (user_id, content_hash) DO NOTHING
+        RETURNING id
+        """,
+        (
+            s.user_id,
+            s.repo_id,
+            s.problem_id,
+            s.signature,
+            Jsonb(s.values),
+            s.problem_type,
+            s.description,
+            s.error_pattern,
+            s.tool,
+            s.code,
+            s.language,
+            s.file_path,
+            s.before_text,
+            s.after_text,
+            s.diff,
+            Jsonb(s.context),
+            s.source,
+            s.confidence,
+            s.visibility,
+            s.time_to_solve_seconds,
+            s.content_hash,
+            s.commit_sha,
+            s.author,
+        ),
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        return row["id"], True
+    cur = await conn.execute(
+        "SELECT id FROM past_solutions WHERE user_id IS NOT DISTINCT FROM %s AND content_hash = %s",
+        (s.user_id, s.content_hash),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row["id"], False
+
+
+async def get_solution(
+    conn: psycopg.AsyncConnection[Any], solution_id: Any
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "SELECT s.*, u.name AS user_name FROM past_solutions s LEFT JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = %s",
+        (solution_id,),
+    )
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def solutions_for_signatures(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, signatures: list[str], per_signature: int = 5
+) -> dict[str, list[dict[str, Any]]]:
+    """Exact-signature solutions visible to the user, best first (fewest rejections, most reuse)."""
+    if not signatures:
+        return {}
+    cur = await conn.execute(
+        f"""
+        SELECT * FROM (
+            SELECT s.*, u.name AS user_name, ROW_NUMBER() OVER (
+                PARTITION BY s.problem_signature
+                ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.confidence DESC,
+                         s.created_at DESC) AS rank
+            FROM past_solutions s LEFT JOIN users u ON u.id = s.user_id
+            WHERE s.problem_signature = ANY(%(sigs)s) AND {VISIBLE}
+        ) ranked WHERE rank <= %(n)s
+        ORDER BY problem_signature, rank
+        """,
+        {"sigs": signatures, "user": user_id, "n": per_signature},
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in await cur.fetchall():
+        out.setdefault(row["problem_signature"], []).append(dict(row))
+    return out
+
+
+async def record_reuse(
+    conn: psycopg.AsyncConnection[Any], solution_id: Any, time_saved_seconds: int
+) -> None:
+    await conn.execute(
+        "UPDATE past_solutions SET reuse_count = reuse_count + 1, last_reused_at = NOW(),"
+        " time_saved_seconds = time_saved_seconds + GREATEST(%s, 0) WHERE id = %s",
+        (time_saved_seconds, solution_id),
+    )
+
+
+async def record_reject(conn: psycopg.AsyncConnection[Any], solution_id: Any) -> None:
+    await conn.execute(
+        "UPDATE past_solutions SET reject_count = reject_count + 1 WHERE id = %s", (solution_id,)
+    )
+
+
+async def set_visibility(
+    conn: psycopg.AsyncConnection[Any], solution_id: Any, user_id: Any, visibility: str
+) -> bool:
+    cur = await conn.execute(
+        "UPDATE past_solutions SET visibility = %s WHERE id = %s AND user_id = %s RETURNING id",
+        (visibility, solution_id, user_id),
+    )
+    return await cur.fetchone() is not None
+
+
+# --- embeddings -----------------------------------------------------------------------------
+
+
+async def ensure_vector_index(conn: psycopg.AsyncConnection[Any], dimension: int) -> None:
+    """One HNSW expression index per embedding dimension (384 ships in migration 001)."""
+    name = sql.Identifier(f"idx_embeddings_hnsw_{int(dimension)}")
+    await conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw "
+            "((embedding::vector({dim})) vector_cosine_ops) WHERE dimension = {dim}"
+        ).format(name, dim=sql.Literal(int(dimension)))
+    )
+
+
+async def upsert_embeddings(
+    conn: psycopg.AsyncConnection[Any],
+    owner_kind: str,
+    rows: list[tuple[Any, np.ndarray, str | None]],
+    model: str,
+) -> None:
+    """(owner_id, vector, content_hash) rows for one model."""
+    if not rows:
+        return
+    dimension = len(rows[0][1])
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO embeddings (owner_kind, owner_id, model, dimension, embedding,"
+            " content_hash) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (owner_kind, owner_id, model) DO UPDATE SET"
+            " embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension,"
+            " content_hash = EXCLUDED.content_hash, created_at = NOW()",
+            [
+                (owner_kind, owner_id, model, dimension, np.asarray(vec, dtype=np.float32), chash)
+                for owner_id, vec, chash in rows
+            ],
+        )
+    if owner_kind == "past_solution":
+        await conn.execute(
+            "UPDATE past_solutions s SET embed_vector_id = e.id FROM embeddings e"
+            " WHERE e.owner_kind = 'past_solution' AND e.owner_id = s.id AND e.model = %s"
+            " AND s.id = ANY(%s)",
+            (model, [r[0] for r in rows]),
+        )
+
+
+async def missing_embeddings(
+    conn: psycopg.AsyncConnection[Any], model: str, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Solutions and items that have no vector for `model` yet (for the backfill job)."""
+    cur = await conn.execute(
+        """
+        SELECT 'past_solution' AS owner_kind, s.id, s.content_hash,
+            concat_ws(E'\\n', s.error_pattern, s.problem_description, s.diff) AS text
+        FROM past_solutions s
+        WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.owner_kind = 'past_solution'
+                          AND e.owner_id = s.id AND e.model = %(model)s)
+        UNION ALL
+        SELECT 'item', i.id, i.content_hash, concat_ws(E'\\n', i.title, i.content)
+        FROM items i
+        WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.owner_kind = 'item'
+                          AND e.owner_id = i.id AND e.model = %(model)s)
+        LIMIT %(limit)s
+        """,
+        {"model": model, "limit": limit},
+    )
+    return [dict(r) for r in await cur.fetchall()]
