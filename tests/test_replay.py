@@ -561,3 +561,39 @@ def test_tokenize_ignores_whitespace_and_keeps_comments_apart() -> None:
         "`t${x}`",
         ";",
     ]
+
+
+def test_replay_in_a_long_function_searches_its_header(mypy_results: dict[str, list[Diag]]) -> None:
+    a_before, a_after, _, _ = read_case("mypy_optional_union", "py")
+    (da,) = mypy_results["mypy_optional_union__a_before.py"]
+    learned = learn_change(a_before, a_after, da.range, "python")
+    assert isinstance(learned, LearnedChange)
+    body = "".join(
+        f"    v{i} = str({i})\n    if key == v{i}:\n        return v{i}\n" for i in range(300)
+    )
+    b = "def resolve(key: str) -> str:\n" + body + "    return None\n"
+    last = b.count("\n") - 1
+    message = 'Incompatible return value type (got "None", expected "str")'
+    res = replay_fix(
+        learned.before,
+        learned.after,
+        values(da.message),
+        values(message),
+        b,
+        Range.of(last, 11, last, 15),
+        "python",
+    )
+    assert res is not None
+    assert res.new_text == b.replace("-> str:", "-> str | None:", 1)
+
+
+def test_replay_keeps_crlf_and_tabs(tmp_path: Path) -> None:
+    a_before, a_after, _, _ = read_case("e711", "py")
+    (da,) = ruff_text(tmp_path, a_before, "E711", "a.py")
+    b = "def f(x):\r\n\tif x == None:\r\n\t\treturn 1\r\n\treturn 0\r\n"
+    path = tmp_path / "crlf.py"
+    path.write_bytes(b.encode())
+    (db,) = ruff(path, "E711")
+    _, res = learn_and_replay(a_before, a_after, da, b, db, "python")
+    assert res is not None
+    assert res.new_text == b.replace("x == None", "x is None")

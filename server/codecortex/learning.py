@@ -27,6 +27,8 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tree_sitter import Node
+
 from codecortex import treesitter
 from codecortex.diagnostics import Range
 
@@ -68,8 +70,8 @@ _DEFINITION_NODES = frozenset(
 _FUNCTION_ONLY = _DEFINITION_NODES - {"class_definition", "class_declaration", "impl_item"}
 
 
-def _node_name(node: object) -> str | None:
-    name = node.child_by_field_name("name")  # type: ignore[attr-defined]
+def _node_name(node: Node) -> str | None:
+    name = node.child_by_field_name("name")
     if name is None or name.text is None:
         return None
     return bytes(name.text).decode("utf-8", "replace")

@@ -58,6 +58,7 @@ SEARCH_MARGIN_LINES = 3
 MIN_PARTIAL_COVERAGE = 0.5
 MIN_PARTIAL_CONTEXT = 3  # tokens matched around the edit, when coverage is lower
 MAX_REGION_TOKENS = 20000
+MAX_FUNCTION_LINES = 400  # larger enclosing functions: only their header is searched too
 
 
 @dataclass(slots=True)
@@ -358,6 +359,10 @@ class _Match:
     confidence: float
     kind: str
 
+    def key(self) -> tuple[float, ...]:
+        """Preference: on the problem's lines, whole, coverage, nearness."""
+        return (float(self.overlap), float(self.full), self.coverage, -float(self.distance))
+
 
 def _line_starts(text: str) -> list[int]:
     starts = [0]
@@ -391,20 +396,48 @@ _FUNCTION_NODES = frozenset(
 )
 
 
-def enclosing_function_lines(text: str, language: str, line: int, column: int) -> tuple[int, int]:
-    """0-based first/last line of the innermost function around (line, column), or (line, line)."""
+def enclosing_function_lines(
+    text: str, language: str, line: int, column: int
+) -> tuple[int, int, int] | None:
+    """(first line, last line, first body line) of the innermost function around (line, column).
+
+    0-based; None when the position is not inside a function.
+    """
     tree = treesitter.parse(text, language)
     lines = text.splitlines(keepends=True)
     if not lines:
-        return (line, line)
+        return None
     line = min(line, len(lines) - 1)
     col_bytes = len(lines[line][:column].encode("utf-8"))
     node = tree.root_node.descendant_for_point_range((line, col_bytes), (line, col_bytes))
     while node is not None:
         if node.type in _FUNCTION_NODES:
-            return (node.start_point[0], node.end_point[0])
+            body = node.child_by_field_name("body")
+            body_line = body.start_point[0] if body is not None else node.start_point[0]
+            return (node.start_point[0], node.end_point[0], body_line)
         node = node.parent
-    return (line, line)
+    return None
+
+
+def _search_segments(
+    text: str, language: str, n_lines: int, new_range: Range
+) -> list[tuple[int, int]]:
+    """Line ranges (inclusive) to search: the problem +-margin and its enclosing function (whole
+    when small, else its header, where signature fixes such as return types go)."""
+    start_line = min(new_range.start.line, n_lines - 1)
+    end_line = min(max(new_range.end.line, start_line), n_lines - 1)
+    lo = max(0, start_line - SEARCH_MARGIN_LINES)
+    hi = min(n_lines - 1, end_line + SEARCH_MARGIN_LINES)
+    func = enclosing_function_lines(text, language, start_line, new_range.start.character)
+    if func is None:
+        return [(lo, hi)]
+    fs, fe, body = func
+    if fe - fs <= MAX_FUNCTION_LINES:
+        return [(min(lo, fs), max(hi, fe))]
+    header = (fs, min(body, fs + SEARCH_MARGIN_LINES))
+    if header[1] + 1 >= lo:
+        return [(min(lo, header[0]), hi)]
+    return [header, (lo, hi)]
 
 
 def _find_match(
@@ -500,12 +533,9 @@ def _find_match(
             kind = f"partial match, {wlen}/{n} tokens"
         else:
             continue
-        key = (float(overlap), float(full), coverage, -float(distance))
-        if best_key is None or key > best_key:
-            best_key = key
-            best = _Match(
-                q, left, right, binder, full, overlap, distance, coverage, confidence, kind
-            )
+        cand = _Match(q, left, right, binder, full, overlap, distance, coverage, confidence, kind)
+        if best_key is None or cand.key() > best_key:
+            best_key, best = cand.key(), cand
     return best
 
 
@@ -582,30 +612,29 @@ def replay_fix(
     if not lines:
         return None
     starts = _line_starts(new_text)
-    start_line = min(new_range.start.line, len(lines) - 1)
-    end_line = min(max(new_range.end.line, start_line), len(lines) - 1)
-    lo = max(0, start_line - SEARCH_MARGIN_LINES)
-    hi = min(len(lines) - 1, end_line + SEARCH_MARGIN_LINES)
-    try:
-        fs, fe = enclosing_function_lines(
-            new_text, lang, start_line, min(new_range.start.character, len(lines[start_line]))
-        )
-        lo, hi = min(lo, fs), max(hi, fe)
-    except (KeyError, ValueError):
-        pass
-    region_base = starts[lo]
-    all_tokens = tokenize(new_text[region_base : starts[hi + 1]], lang, region_base)
-    new_tokens = [t for t in all_tokens if t.kind != "comment"]
-    comments = [t for t in all_tokens if t.kind == "comment"]
-    if len(new_tokens) > MAX_REGION_TOKENS:
-        return None
-
     keywords = _keywords(lang)
-    match = _find_match(
-        before, after, (c1, c2), placeholder_only, new_tokens, starts, new_range, keywords
-    )
-    if match is None:
+    found: list[tuple[tuple[float, ...], _Match, list[Token], list[Token]]] = []
+    for seg_lo, seg_hi in _search_segments(new_text, lang, len(lines), new_range):
+        base = starts[seg_lo]
+        all_tokens = tokenize(new_text[base : starts[seg_hi + 1]], lang, base)
+        seg_tokens = [t for t in all_tokens if t.kind != "comment"]
+        if len(seg_tokens) > MAX_REGION_TOKENS:
+            return None
+        seg_match = _find_match(
+            before, after, (c1, c2), placeholder_only, seg_tokens, starts, new_range, keywords
+        )
+        if seg_match is not None:
+            found.append(
+                (
+                    seg_match.key(),
+                    seg_match,
+                    seg_tokens,
+                    [t for t in all_tokens if t.kind == "comment"],
+                )
+            )
+    if not found:
         return None
+    _, match, new_tokens, comments = max(found, key=lambda f: f[0])
 
     # A fix that rewrites a placeholder-derived name into a fixed name we cannot map (e.g. the
     # suggestion of "Did you mean 'length'?" missing from the values) would be wrong elsewhere.
