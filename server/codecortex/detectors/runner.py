@@ -1,0 +1,475 @@
+"""Run real tools (ruff, mypy, pyflakes, tsc, eslint, cargo check) on files, asynchronously.
+
+Tools run as subprocesses through asyncio (never blocking an event loop), concurrently, each with
+a timeout. A tool that is missing is *skipped*; one that crashes, times out or prints something we
+cannot parse is reported in *errors* and the other tools carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codecortex.detectors import parsers
+from codecortex.detectors.parsers import DetectorOutputError, Found
+from codecortex.diagnostics import Diagnostic, Range
+
+DEFAULT_MAX_FILE_SIZE = 2_000_000
+CHUNK = 400  # files per invocation for per-file tools (keeps argv far below ARG_MAX)
+
+PY_EXT = (".py", ".pyi")
+TS_EXT = (".ts", ".tsx", ".mts", ".cts")
+JS_EXT = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
+RS_EXT = (".rs",)
+
+ESLINT_CONFIGS = (
+    "eslint.config.js",
+    "eslint.config.mjs",
+    "eslint.config.cjs",
+    "eslint.config.ts",
+    "eslint.config.mts",
+    "eslint.config.cts",
+    ".eslintrc",
+    ".eslintrc.js",
+    ".eslintrc.cjs",
+    ".eslintrc.json",
+    ".eslintrc.yml",
+    ".eslintrc.yaml",
+)
+PRUNE_DIRS = {
+    "node_modules",
+    "__pycache__",
+    "target",
+    "dist",
+    "build",
+    "venv",
+    "site-packages",
+}
+PROJECT_MARKERS = ("pyproject.toml", "package.json", "Cargo.toml", "setup.py", "setup.cfg", ".git")
+
+
+@dataclass
+class DetectorRun:
+    """Result of one run: diagnostics per absolute file path (an empty list for a file that was
+    checked and is clean), which tool checked which files, tools skipped or failed, and files
+    that were not checked at all."""
+
+    diagnostics: dict[Path, list[Diagnostic]] = field(default_factory=dict)
+    checked: dict[str, list[Path]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    skipped_files: dict[Path, str] = field(default_factory=dict)
+
+    def all(self) -> list[tuple[Path, Diagnostic]]:
+        return [(p, d) for p, ds in sorted(self.diagnostics.items()) for d in ds]
+
+
+@dataclass(frozen=True)
+class _Tool:
+    name: str
+    program: str
+    family: str  # "python" | "node" | "cargo": where to look for the executable
+    extensions: tuple[str, ...]
+
+
+TOOLS: dict[str, _Tool] = {
+    "ruff": _Tool("ruff", "ruff", "python", PY_EXT),
+    "mypy": _Tool("mypy", "mypy", "python", PY_EXT),
+    "pyflakes": _Tool("pyflakes", "pyflakes", "python", PY_EXT),
+    "tsc": _Tool("tsc", "tsc", "node", TS_EXT),
+    "eslint": _Tool("eslint", "eslint", "node", JS_EXT),
+    "cargo": _Tool("cargo", "cargo", "cargo", RS_EXT),
+}
+ALL_EXTENSIONS = frozenset(e for t in TOOLS.values() for e in t.extensions)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _is_exe(p: Path) -> bool:
+    return p.is_file() and os.access(p, os.X_OK)
+
+
+def find_executable(tool: str, root: Path | None = None) -> str | None:
+    """Path of a tool: node tools from the project's node_modules/.bin (or an ancestor's), Python
+    tools next to the running interpreter (its venv) or in the project's .venv, then PATH."""
+    spec = TOOLS[tool]
+    candidates: list[Path] = []
+    if spec.family == "node" and root is not None:
+        for d in (root, *root.parents):
+            candidates.append(d / "node_modules" / ".bin" / spec.program)
+    if spec.family == "python":
+        candidates.append(Path(sys.executable).parent / spec.program)
+        if root is not None:
+            candidates.append(root / ".venv" / "bin" / spec.program)
+    for c in candidates:
+        if _is_exe(c):
+            return str(c)
+    found = shutil.which(spec.program)
+    if found:
+        return found
+    if spec.family == "cargo":
+        home = Path.home() / ".cargo" / "bin" / spec.program
+        if _is_exe(home):
+            return str(home)
+    return None
+
+
+def available_detectors(root: Path | None = None) -> dict[str, str | None]:
+    """Tool name -> executable path, or None when not installed (for `codecortex doctor`)."""
+    root = root.resolve() if root is not None else None
+    return {name: find_executable(name, root) for name in TOOLS}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _walk(directory: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in PRUNE_DIRS)
+        for name in sorted(filenames):
+            if os.path.splitext(name)[1] in ALL_EXTENSIONS:
+                yield Path(dirpath) / name
+
+
+def _file_problem(path: Path, max_size: int) -> str | None:
+    try:
+        size = path.stat().st_size
+        if size > max_size:
+            return f"larger than {max_size} bytes ({size} bytes)"
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    if b"\x00" in data[:8192]:
+        return "binary file"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (invalid byte at offset {exc.start})"
+    return None
+
+
+def _project_root(files: list[Path]) -> Path:
+    if not files:
+        return Path.cwd().resolve()
+    common = Path(os.path.commonpath([str(f.parent) for f in files]))
+    for d in (common, *common.parents):
+        if any((d / m).exists() for m in PROJECT_MARKERS):
+            return d
+    return common
+
+
+def _nearest(start: Path, names: Iterable[str], stop: Path | None = None) -> Path | None:
+    names = tuple(names)
+    for d in (start, *start.parents):
+        if any((d / n).exists() for n in names):
+            return d
+        if stop is not None and d == stop:
+            break
+    return None
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+async def _exec(argv: list[str], cwd: Path, limit: float, tool: str) -> tuple[int, str, str]:
+    env = dict(os.environ, NO_COLOR="1", CARGO_TERM_COLOR="never", PYTHONIOENCODING="utf-8")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=str(cwd),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        raise DetectorOutputError(f"{tool} could not be started: {exc}") from exc
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), limit)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise DetectorOutputError(f"{tool} timed out after {limit:g} s") from None
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
+    rc = proc.returncode if proc.returncode is not None else -1
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def _crates(files: list[Path]) -> dict[Path, list[Path]]:
+    crates: dict[Path, list[Path]] = {}
+    for f in files:
+        crate = _nearest(f.parent, ["Cargo.toml"])
+        if crate is not None:
+            crates.setdefault(crate, []).append(f)
+    return crates
+
+
+def _chunks(files: list[Path], size: int = CHUNK) -> Iterable[list[Path]]:
+    for i in range(0, len(files), size):
+        yield files[i : i + size]
+
+
+def _merge(into: Found, more: Found) -> Found:
+    for path, diags in more.items():
+        into.setdefault(path, []).extend(diags)
+    return into
+
+
+async def _ruff(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    found: Found = {}
+    for chunk in _chunks(files):
+        argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
+        rc, out, err = await _exec([*argv, *map(str, chunk)], root, limit, "ruff")
+        _merge(found, parsers.parse_ruff(out, err, rc, root))
+    return found
+
+
+async def _mypy(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    argv = [exe, "--output", "json", *map(str, files)]
+    rc, out, err = await _exec(argv, root, limit, "mypy")
+    if rc == 2 and "--output" in err and not out.strip():
+        # mypy < 1.11 has no JSON output: use its one-line text format.
+        argv = [
+            exe,
+            "--show-column-numbers",
+            "--show-error-end",
+            "--show-error-codes",
+            "--no-error-summary",
+            "--no-pretty",
+            "--no-color-output",
+            *map(str, files),
+        ]
+        rc, out, err = await _exec(argv, root, limit, "mypy")
+        return parsers.parse_mypy_text(out, err, rc, root)
+    return parsers.parse_mypy_json(out, err, rc, root)
+
+
+async def _pyflakes(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    found: Found = {}
+    for chunk in _chunks(files):
+        rc, out, err = await _exec([exe, *map(str, chunk)], root, limit, "pyflakes")
+        _merge(found, parsers.parse_pyflakes(out, err, rc, root))
+    return found
+
+
+async def _tsc(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    project = await asyncio.to_thread(_nearest, files[0].parent, ["tsconfig.json"], root)
+    if project is not None:
+        argv = [exe, "-p", str(project), "--noEmit", "--pretty", "false"]
+    else:
+        argv = [exe, "--noEmit", "--pretty", "false", "--skipLibCheck", *map(str, files)]
+    rc, out, err = await _exec(argv, root, limit, "tsc")
+    return parsers.parse_tsc(out, err, rc, root)
+
+
+async def _eslint(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    found: Found = {}
+    for chunk in _chunks(files):
+        argv = [exe, "--format", "json", "--no-warn-ignored", *map(str, chunk)]
+        rc, out, err = await _exec(argv, root, limit, "eslint")
+        if rc == 2 and "no-warn-ignored" in err:  # ESLint < 8.56 / eslintrc mode
+            argv.remove("--no-warn-ignored")
+            rc, out, err = await _exec(argv, root, limit, "eslint")
+        _merge(found, parsers.parse_eslint(out, err, rc, root))
+    return found
+
+
+async def _cargo(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    crates = await asyncio.to_thread(_crates, files)
+    found: Found = {}
+    for crate in sorted(crates):
+        argv = [exe, "check", "--message-format=json", "--quiet"]
+        rc, out, err = await _exec(argv, crate, limit, "cargo")
+        _merge(found, parsers.parse_cargo(out, err, rc, crate))
+    return found
+
+
+_RUNNERS: dict[str, Callable[[str, list[Path], Path, float], Awaitable[Found]]] = {
+    "ruff": _ruff,
+    "mypy": _mypy,
+    "pyflakes": _pyflakes,
+    "tsc": _tsc,
+    "eslint": _eslint,
+    "cargo": _cargo,
+}
+
+
+def _precondition(tool: str, files: list[Path], root: Path) -> tuple[list[Path], str | None]:
+    """Files the tool can check, or a reason to skip it."""
+    if tool == "eslint":
+        if (
+            _nearest(files[0].parent, ESLINT_CONFIGS) is None
+            and _nearest(root, ESLINT_CONFIGS) is None
+        ):
+            return [], "no ESLint configuration"
+    if tool == "cargo":
+        in_crate = [f for f in files if _nearest(f.parent, ["Cargo.toml"]) is not None]
+        if not in_crate:
+            return [], "no Cargo.toml"
+        return in_crate, None
+    return files, None
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+_Job = tuple[str, str, list[Path]]  # tool, executable, files
+
+
+def _plan(
+    paths: list[Path],
+    root: Path | None,
+    tools: list[str] | None,
+    max_file_size: int,
+    executables: dict[str, str] | None,
+) -> tuple[DetectorRun, Path, list[_Job]]:
+    """Blocking part of a run (file system only): which files, which tools, which programs."""
+    run = DetectorRun()
+    requested: list[Path] = []
+    for p in paths:
+        p = Path(p).resolve()
+        if p.is_dir():
+            requested.extend(_walk(p))
+        elif p.exists():
+            requested.append(p)
+        else:
+            run.skipped_files[p] = "does not exist"
+    seen: set[Path] = set()
+    ok: list[Path] = []
+    for f in requested:
+        if f in seen:
+            continue
+        seen.add(f)
+        problem = _file_problem(f, max_file_size)
+        if problem:
+            run.skipped_files[f] = problem
+        else:
+            ok.append(f)
+    base = root.resolve() if root is not None else _project_root(ok or requested)
+
+    jobs: list[_Job] = []
+    for name in list(TOOLS) if tools is None else list(dict.fromkeys(tools)):
+        if name not in TOOLS:
+            run.skipped[name] = "unknown detector"
+            continue
+        files = [f for f in ok if f.suffix in TOOLS[name].extensions]
+        if not files:
+            run.skipped[name] = "no files to check"
+            continue
+        exe = (executables or {}).get(name) or find_executable(name, base)
+        if exe is None:
+            run.skipped[name] = "not installed"
+            continue
+        files, reason = _precondition(name, files, base)
+        if reason:
+            run.skipped[name] = reason
+            continue
+        jobs.append((name, exe, files))
+    return run, base, jobs
+
+
+_TOKEN = re.compile(r"[\w$]+|\"[^\"]*\"|'[^']*'|`[^`]*`|\S")
+
+
+def _widen(path: Path, diags: list[Diagnostic]) -> None:
+    """Give zero-width ranges (tsc reports only a start) the extent of the token there."""
+    lines: list[str] | None = None
+    for d in diags:
+        if d.range.start != d.range.end:
+            continue
+        if lines is None:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        ln, col = d.range.start.line, d.range.start.character
+        if ln < len(lines):
+            m = _TOKEN.match(lines[ln], col)
+            if m:
+                d.range = Range.of(ln, col, ln, m.end())
+
+
+def _finish(run: DetectorRun, jobs: list[_Job], results: list[Found | BaseException]) -> None:
+    for (name, _exe, files), result in zip(jobs, results, strict=True):
+        if isinstance(result, DetectorOutputError):
+            run.errors[name] = str(result)
+            continue
+        if isinstance(result, BaseException):
+            run.errors[name] = f"{type(result).__name__}: {result}"
+            continue
+        run.checked[name] = files
+        wanted = set(files)
+        for f in files:
+            run.diagnostics.setdefault(f, [])
+        for path, diags in result.items():
+            if path in wanted:
+                run.diagnostics[path].extend(diags)
+    for path, diags in run.diagnostics.items():
+        _widen(path, diags)
+        diags.sort(key=lambda d: (d.range.start.line, d.range.start.character, d.source, d.code))
+
+
+async def run_detectors(
+    paths: list[Path],
+    root: Path | None = None,
+    tools: list[str] | None = None,
+    timeout: float = 60,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    executables: dict[str, str] | None = None,
+) -> DetectorRun:
+    """Run the detectors that apply to `paths` (files or directories) and collect diagnostics.
+
+    `tools` limits the run to those names (default: every known tool that has files to check);
+    `timeout` applies to each tool invocation; `executables` overrides where a tool's program
+    is (tool -> path). File-system work happens on a worker thread, tools run concurrently.
+    """
+    run, base, jobs = await asyncio.to_thread(_plan, paths, root, tools, max_file_size, executables)
+    results = await asyncio.gather(
+        *(_RUNNERS[name](exe, files, base, timeout) for name, exe, files in jobs),
+        return_exceptions=True,
+    )
+    for r in results:
+        if isinstance(r, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+            raise r
+    await asyncio.to_thread(_finish, run, jobs, list(results))
+    return run
+
+
+def run_detectors_sync(
+    paths: list[Path],
+    root: Path | None = None,
+    tools: list[str] | None = None,
+    timeout: float = 60,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    executables: dict[str, str] | None = None,
+) -> DetectorRun:
+    """Blocking wrapper around run_detectors (safe to call from inside a running event loop: it
+    then runs on a helper thread)."""
+    coro_args = (paths, root, tools, timeout, max_file_size, executables)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_detectors(*coro_args))
+    box: dict[str, DetectorRun | BaseException] = {}
+
+    def target() -> None:
+        try:
+            box["run"] = asyncio.run(run_detectors(*coro_args))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["run"] = exc
+
+    t = threading.Thread(target=target, name="codecortex-detectors")
+    t.start()
+    t.join()
+    result = box["run"]
+    if isinstance(result, BaseException):
+        raise result
+    return result
