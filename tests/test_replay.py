@@ -25,6 +25,7 @@ from codecortex.replay import (
     suggestion_values,
     tokenize,
 )
+from codecortex.signatures import compute_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "replay"
@@ -36,14 +37,21 @@ class Diag:
     code: str
     message: str
     range: Range
+    source: str = "Ruff"
 
 
 _QUOTED = re.compile(r"`([^`]*)`|\"([^\"]*)\"|'([^']*)'")
 
 
-def values(message: str) -> list[str]:
-    """Placeholder values of a message: its backtick/quote-delimited parts, in order."""
+def quoted(message: str) -> list[str]:
     return [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(message)]
+
+
+def values(diag: Diag) -> list[str]:
+    """Placeholder values as the server gets them: the signature's values, plus the names the
+    message suggests (signatures drop "Did you mean 'x'?" so that the key does not depend on it)."""
+    sig = compute_signature(diag.source, diag.code, diag.message, None)
+    return [p.value for p in sig.values] + suggestion_values(diag.message)
 
 
 def tool(name: str) -> str:
@@ -114,7 +122,7 @@ def mypy_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Dia
         if m:
             f, sl, sc, el, ec, msg, code = m.groups()
             rng = Range.of(int(sl) - 1, int(sc) - 1, int(el) - 1, int(ec))
-            results[f].append(Diag(code, msg, rng))
+            results[f].append(Diag(code, msg, rng, "mypy"))
     assert any(results.values()), proc.stdout + proc.stderr
     return results
 
@@ -143,9 +151,9 @@ def ts_diags(paths: list[Path]) -> dict[str, list[Diag]]:
             if m:
                 f, ln, col, code, msg = m.groups()
                 start = int(col) - 1
-                name = values(msg)[0] if values(msg) else ""
+                name = quoted(msg)[0] if quoted(msg) else ""
                 rng = Range.of(int(ln) - 1, start, int(ln) - 1, start + len(name))
-                results[Path(f).name].append(Diag(code, msg, rng))
+                results[Path(f).name].append(Diag(code, msg, rng, "ts"))
         return results
     known = {"lenght": ("length", "string[]"), "pussh": ("push", "number[]")}
     for p in paths:
@@ -158,7 +166,7 @@ def ts_diags(paths: list[Path]) -> dict[str, list[Diag]]:
                         f"Did you mean '{good}'?"
                     )
                     rng = Range.of(ln, m.start(1), ln, m.end(1))
-                    results[p.name].append(Diag("2551", msg, rng))
+                    results[p.name].append(Diag("2551", msg, rng, "ts"))
     return results
 
 
@@ -190,8 +198,8 @@ def learn_and_replay(
     result = replay_fix(
         learned.before,
         learned.after,
-        values(da.message),
-        values(db.message),
+        values(da),
+        values(db),
         b,
         db.range,
         language,
@@ -333,8 +341,8 @@ def test_no_replay_when_code_around_differs_operator(tmp_path: Path) -> None:
     res = replay_fix(
         learned.before,
         learned.after,
-        values(da.message),
-        values(db.message),
+        values(da),
+        values(db),
         b,
         db.range,
         "python",
@@ -359,7 +367,7 @@ def test_no_replay_when_mapping_fails(mypy_results: dict[str, list[Diag]]) -> No
     b = (FIX / "mypy_attr" / "b_nosuggestion.py").read_text()
     _, result = learn_and_replay(a_before, a_after, da, b, db, "python")
     assert result is None
-    assert build_value_mapping(values(da.message), values(db.message)) is None
+    assert build_value_mapping(values(da), values(db)) is None
 
 
 def test_no_replay_when_suggested_name_is_unmapped(tmp_path: Path) -> None:
@@ -391,8 +399,8 @@ def test_no_replay_when_result_would_not_parse(tmp_path: Path) -> None:
     res = replay_fix(
         learned.before,
         learned.after,
-        values(da.message),
-        values(db.message),
+        values(da),
+        values(db),
         b,
         db.range,
         "python",
@@ -404,8 +412,8 @@ def test_no_replay_when_result_would_not_parse(tmp_path: Path) -> None:
     res2 = replay_fix(
         learned.before,
         learned.after,
-        values(da.message),
-        values(db2.message),
+        values(da),
+        values(db2),
         b2,
         db2.range,
         "python",
@@ -509,8 +517,8 @@ def test_learn_adjacent_insertion(tmp_path: Path) -> None:
     res = replay_fix(
         learned.before,
         learned.after,
-        values(d.message),
-        values(db.message),
+        values(d),
+        values(db),
         b,
         db.range,
         "python",
@@ -577,8 +585,8 @@ def test_replay_in_a_long_function_searches_its_header(mypy_results: dict[str, l
     res = replay_fix(
         learned.before,
         learned.after,
-        values(da.message),
-        values(message),
+        values(da),
+        values(Diag("return-value", message, Range.of(last, 11, last, 15), "mypy")),
         b,
         Range.of(last, 11, last, 15),
         "python",

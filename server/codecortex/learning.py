@@ -24,6 +24,7 @@ Noise gives `NoSolution(reason)` rather than a low-confidence change:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,30 +78,42 @@ def _node_name(node: Node) -> str | None:
     return bytes(name.text).decode("utf-8", "replace")
 
 
+def _hint_parts(symbol_hint: str | Sequence[str] | None) -> list[str]:
+    if not symbol_hint:
+        return []
+    if isinstance(symbol_hint, str):
+        return [p for p in re.split(r"\.|::|#", symbol_hint) if p]
+    return [str(p) for p in symbol_hint if p]
+
+
 def _enclosing_symbol(
-    text: str, language: str | None, line: int, symbol_hint: str | None
+    text: str, language: str | None, line: int, symbol_hint: str | Sequence[str] | None
 ) -> tuple[int, int] | None:
     """(first, last) 0-based lines of the function around `line` or of `symbol_hint`'s def."""
     lang = treesitter.normalise_language(language)
     if lang is None:
         return None
     tree = treesitter.parse(text, lang)
-    if symbol_hint:
+    parts = _hint_parts(symbol_hint)
+    if parts:
+        # definitions named like the hint's last part; the full path (outermost first) and
+        # nearness to the problem's line decide between several
         best: tuple[int, int] | None = None
-        best_dist = None
-        stack = [tree.root_node]
+        best_key: tuple[int, int, int] | None = None
+        stack: list[tuple[Node, tuple[str, ...]]] = [(tree.root_node, ())]
         while stack:
-            node = stack.pop()
-            if node.type in _DEFINITION_NODES and _node_name(node) == symbol_hint:
-                s, e = node.start_point[0], node.end_point[0]
-                dist = 0 if s <= line <= e else min(abs(s - line), abs(e - line))
-                if (
-                    best_dist is None
-                    or dist < best_dist
-                    or (dist == best_dist and best and (e - s) < (best[1] - best[0]))
-                ):
-                    best, best_dist = (s, e), dist
-            stack.extend(node.children)
+            node, path = stack.pop()
+            name = _node_name(node) if node.type in _DEFINITION_NODES else None
+            if name is not None:
+                path = (*path, name)
+                if name == parts[-1]:
+                    s, e = node.start_point[0], node.end_point[0]
+                    dist = 0 if s <= line <= e else min(abs(s - line), abs(e - line))
+                    full = int(list(path[-len(parts) :]) == parts)
+                    key = (-full, dist, e - s)
+                    if best_key is None or key < best_key:
+                        best, best_key = (s, e), key
+            stack.extend((child, path) for child in node.children)
         if best is not None:
             return best
     lines = text.splitlines()
@@ -175,12 +188,14 @@ def learn_change(
     language: str | None,
     *,
     max_diff_lines: int = 60,
-    symbol_hint: str | None = None,
+    symbol_hint: str | Sequence[str] | None = None,
 ) -> LearnedChange | NoSolution:
     """The minimal change near `problem_range` (a range in `before_text`) that led to `after_text`.
 
     `language` is a grammar name or LSP languageId (used for the enclosing function); the learned
-    change keeps it normalised when we have a grammar, else as given.
+    change keeps it normalised when we have a grammar, else as given. `symbol_hint` names the
+    problem's enclosing definition ("Class.method" or its parts, outermost first); when given and
+    found it is used instead of the innermost function around the problem's line.
     """
     a = before_text.splitlines(keepends=True)
     b = after_text.splitlines(keepends=True)
