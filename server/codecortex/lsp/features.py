@@ -17,6 +17,7 @@ from typing import Any
 from lsprotocol import types
 
 from codecortex import presentation
+from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Range
 from codecortex.lsp import convert
 from codecortex.lsp.server import CodeCortexServer
@@ -44,6 +45,9 @@ def guarded(default: Any = None) -> Callable[..., Any]:
         async def inner(ls: CodeCortexServer, *args: Any) -> Any:
             try:
                 return await fn(ls, *args)
+            except DatabaseDown as exc:
+                ls.log(f"{fn.__name__}: database unavailable ({exc})", "warning")
+                return default
             except Exception as exc:
                 log.exception("%s failed", fn.__name__)
                 ls.log(f"{fn.__name__} failed: {exc}", "error")

@@ -1,0 +1,165 @@
+"""Helpers for driving the real `codecortex serve` over stdio with pytest-lsp."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from codecortex.diagnostics import Range, TextEdit, apply_edits
+
+BIN = Path(sys.executable).parent
+T = TypeVar("T")
+
+
+async def start_client(
+    env: dict[str, str], root: Path, editor: str, options: dict[str, Any] | None = None
+) -> LanguageClient:
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "codecortex", "serve"], server_env=env
+    )
+    client = await config.start()
+    assert isinstance(client, LanguageClient)
+    _fix_code_action_parsing(client)
+    client.statuses = []  # type: ignore[attr-defined]
+
+    @client.feature("codecortex/status")
+    def on_status(params: Any) -> None:
+        client.statuses.append(params)  # type: ignore[attr-defined]
+
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(editor),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            initialization_options={"codecortex": options or {}},
+        )
+    )
+    return client
+
+
+def _fix_code_action_parsing(client: LanguageClient) -> None:
+    """lsprotocol's client-side hook parses every code action that carries a `command` as a
+    bare Command; tell a CodeAction (command is an object) from a Command (a string)."""
+    converter = client.protocol._converter
+
+    def hook(obj: Any, _: Any) -> Any:
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1
+) -> T:
+    """Poll `probe` until it returns something truthy (the server works in the background)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def ruff_diagnostics(path: Path, text: str) -> list[dict[str, Any]]:
+    """Real ruff findings for `text` as LSP diagnostics (what an editor's ruff integration shows)."""
+    out = subprocess.run(
+        [str(BIN / "ruff"), "check", "--output-format=json", "--no-fix", "--exit-zero",
+         "--isolated", "--select", "E,F", "--stdin-filename", str(path), "-"],
+        input=text, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    diagnostics = []
+    for item in json.loads(out):
+        loc, end = item["location"], item["end_location"]
+        diagnostics.append(
+            {
+                "range": {
+                    "start": {"line": loc["row"] - 1, "character": loc["column"] - 1},
+                    "end": {"line": end["row"] - 1, "character": end["column"] - 1},
+                },
+                "severity": 2,
+                "source": "Ruff",
+                "code": item["code"],
+                "message": item["message"],
+            }
+        )
+    return diagnostics
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
+        )
+    )
+    return uri
+
+
+def change_doc(client: LanguageClient, uri: str, text: str, version: int) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+def forward(client: LanguageClient, uri: str, version: int | None, diagnostics: list[Any]) -> None:
+    client.protocol.notify(
+        "codecortex/diagnostics", {"uri": uri, "version": version, "diagnostics": diagnostics}
+    )
+
+
+def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> str:
+    edits: list[types.TextEdit] = []
+    if edit.document_changes:
+        for change in edit.document_changes:
+            assert isinstance(change, types.TextDocumentEdit)
+            assert change.text_document.uri == uri
+            edits.extend(e for e in change.edits if isinstance(e, types.TextEdit))
+    elif edit.changes:
+        edits.extend(edit.changes[uri])
+    return apply_edits(
+        text,
+        [
+            TextEdit(
+                Range.of(e.range.start.line, e.range.start.character, e.range.end.line,
+                         e.range.end.character),
+                e.new_text,
+            )
+            for e in edits
+        ],
+    )  # fmt: skip
+
+
+async def command(client: LanguageClient, name: str, *args: Any) -> Any:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(args))
+    )
+
+
+async def code_actions(client: LanguageClient, uri: str, diag: dict[str, Any]) -> list[Any]:
+    r = diag["range"]
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(**r["start"]), end=types.Position(**r["end"])),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    return list(result or [])
