@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -179,6 +180,15 @@ def _nearest(start: Path, names: Iterable[str], stop: Path | None = None) -> Pat
 # --------------------------------------------------------------------------- subprocesses
 
 
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Stop a tool and whatever it spawned (its process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    await proc.wait()
+
+
 async def _exec(argv: list[str], cwd: Path, limit: float, tool: str) -> tuple[int, str, str]:
     env = dict(os.environ, NO_COLOR="1", CARGO_TERM_COLOR="never", PYTHONIOENCODING="utf-8")
     try:
@@ -189,18 +199,17 @@ async def _exec(argv: list[str], cwd: Path, limit: float, tool: str) -> tuple[in
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
+            start_new_session=True,  # its own process group, so a timeout can stop helpers too
         )
     except OSError as exc:
         raise DetectorOutputError(f"{tool} could not be started: {exc}") from exc
     try:
         out, err = await asyncio.wait_for(proc.communicate(), limit)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await _kill(proc)
         raise DetectorOutputError(f"{tool} timed out after {limit:g} s") from None
     except asyncio.CancelledError:
-        proc.kill()
-        await proc.wait()
+        await _kill(proc)
         raise
     rc = proc.returncode if proc.returncode is not None else -1
     return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
