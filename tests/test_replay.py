@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from codecortex.diagnostics import Range, apply_edits
 from codecortex.learning import LearnedChange, NoSolution, learn_change
 from codecortex.replay import (
@@ -88,7 +89,7 @@ def ruff_text(tmp_path: Path, text: str, code: str, name: str = "snippet.py") ->
 
 _MYPY_LINE = re.compile(r"^(.*?):(\d+):(\d+):(\d+):(\d+): error: (.*?)  \[([\w-]+)\]$")
 MYPY_FLAGS = ["--show-column-numbers", "--show-error-end", "--no-error-summary"]
-MYPY_CASES = ["mypy_optional_union", "mypy_optional_typing", "mypy_attr"]
+MYPY_CASES = ["mypy_optional_union", "mypy_optional_typing", "mypy_attr", "mypy_missing_return"]
 
 
 @pytest.fixture(scope="module")
@@ -605,3 +606,28 @@ def test_replay_keeps_crlf_and_tabs(tmp_path: Path) -> None:
     _, res = learn_and_replay(a_before, a_after, da, b, db, "python")
     assert res is not None
     assert res.new_text == b.replace("x == None", "x is None")
+
+
+def test_learn_uses_symbol_path_hint(mypy_results: dict[str, list[Diag]]) -> None:
+    before = (
+        "class Store:\n"
+        "    def lookup(self, key: str) -> str:\n"
+        "        if key:\n"
+        "            return key\n"
+        "        return None\n"
+        "\n"
+        "    def other(self) -> int:\n"
+        "        return 1\n"
+    )
+    after = before.replace("key: str) -> str:", "key: str) -> str | None:").replace(
+        "-> int:", "-> float:"
+    )
+    problem = Range.of(4, 15, 4, 19)  # the `None` of `return None`, as mypy reports it
+    for hint in (["Store", "lookup"], "Store.lookup", None):
+        learned = learn_change(before, after, problem, "python", symbol_hint=hint)
+        assert isinstance(learned, LearnedChange), hint
+        assert learned.before == "    def lookup(self, key: str) -> str:\n"
+        assert learned.after == "    def lookup(self, key: str) -> str | None:\n"
+    # a hint naming no definition falls back to the function around the problem
+    missing = learn_change(before, after, problem, "python", symbol_hint="Nowhere.gone")
+    assert isinstance(missing, LearnedChange) and "str | None" in missing.after

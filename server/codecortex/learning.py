@@ -5,7 +5,8 @@ it disappeared (`after_text`), find the problem's region in the new text through
 opcodes of difflib, mapping old lines to new ones; the enclosing function via tree-sitter when the
 change is not next to the problem) and keep the minimal changed hunk(s) touching or next to it:
 
-- hunks overlapping the problem's lines or at most one unchanged line away are "near"; the learned
+- hunks overlapping the problem's lines, or at most one unchanged line away and inside the
+  problem's enclosing function (when it has one), are "near"; the learned
   region is the problem's lines (whole lines) plus those hunks (confidence 0.9 when a hunk
   overlaps the problem's lines, 0.75 when only adjacent ones changed);
 - otherwise the hunks inside the problem's enclosing function (or the definition named by
@@ -166,6 +167,15 @@ def unified_region_diff(
     return "".join(out), changed
 
 
+def _in_symbol(op: tuple[str, int, int, int, int], symbol: tuple[int, int]) -> bool:
+    """Whether a line hunk touches the definition spanning lines symbol[0]..symbol[1]."""
+    _, i1, i2, _, _ = op
+    fs, fe = symbol
+    if i1 == i2:  # an insertion before old line i1: inside, or right after its last line
+        return fs < i1 <= fe + 1
+    return i1 <= fe and i2 > fs
+
+
 def _map_boundary(opcodes: Sequence[tuple[str, int, int, int, int]], x: int, upper: bool) -> int:
     """New-text line boundary for old-text line boundary `x` (0..len(old))."""
     for tag, i1, i2, j1, _ in opcodes:
@@ -220,8 +230,13 @@ def learn_change(
         _, i1, i2, _, _ = op
         return i1 <= el and i2 > sl
 
-    near = [op for op in hunks if is_near(op)]
-    symbol: tuple[int, int] | None = None
+    symbol = _enclosing_symbol(before_text, language, sl, symbol_hint)
+    # hunks next to (not on) the problem's lines count only inside its enclosing function
+    near = [
+        op
+        for op in hunks
+        if is_near(op) and (overlaps(op) or symbol is None or _in_symbol(op, symbol))
+    ]
     problem_lines = el - sl + 1
 
     # noise: the problem went away because its code was deleted with much around it
@@ -234,8 +249,6 @@ def learn_change(
                 f"the problem's lines were deleted together with {removed - problem_lines} "
                 "surrounding lines"
             )
-        if symbol is None:
-            symbol = _enclosing_symbol(before_text, language, sl, symbol_hint)
         if symbol is not None and i1 <= symbol[0] and symbol[1] < i2 and added * 2 < removed:
             return NoSolution("the problem's enclosing definition was deleted")
 
@@ -248,11 +261,10 @@ def learn_change(
         else:
             confidence, reason = 0.75, "change next to the problem's lines"
     else:
-        symbol = _enclosing_symbol(before_text, language, sl, symbol_hint)
         if symbol is None:
             return NoSolution("nothing changed near the problem; it vanished without a nearby edit")
         fs, fe = symbol
-        selected = [op for op in hunks if op[1] <= fe and max(op[2], op[1] + 1) > fs]
+        selected = [op for op in hunks if _in_symbol(op, symbol)]
         if not selected:
             return NoSolution(
                 "nothing changed near the problem or in its enclosing definition; "
@@ -262,8 +274,8 @@ def learn_change(
         hi = max(op[2] for op in selected)
         confidence, reason = 0.6, f"change in the enclosing definition (lines {fs + 1}-{fe + 1})"
 
-    new_lo = _map_boundary(opcodes, lo, upper=False)
-    new_hi = max(new_lo, _map_boundary(opcodes, hi, upper=True))
+    new_lo = min(_map_boundary(opcodes, lo, upper=False), *(op[3] for op in selected))
+    new_hi = max(new_lo, _map_boundary(opcodes, hi, upper=True), *(op[4] for op in selected))
     before_lines, after_lines = a[lo:hi], b[new_lo:new_hi]
     diff, changed = unified_region_diff(before_lines, after_lines, lo, new_lo)
     if changed == 0:
