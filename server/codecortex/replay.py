@@ -11,14 +11,19 @@ it fixed. To offer it on a new problem:
    ``count_total`` when ``temp`` -> ``count``);
 2. both are tokenised (identifiers, numbers, strings, punctuation; whitespace and comments
    ignored) and diffed token by token: that is the edit to re-apply;
-3. the mapped "before" is searched near the new problem (its lines +-3 and the enclosing
-   function), token by token: tokens that came from placeholder values, keywords and punctuation
+3. the mapped "before" is searched near the new problem (its lines +-3 and its enclosing
+   function: whole up to 400 lines, else its header), token by token; the match on the
+   problem's lines wins, then a whole match, then coverage, then nearness: tokens that came from placeholder values, keywords and punctuation
    must be equal; other identifiers and literals may be renamed consistently (bound one-to-one);
    the tokens around the edit may cover only part of the old "before" (a partial match);
 4. the token edit is applied on the matched new tokens, copying the spacing of the old "after"
    between the kept tokens around each change and re-indenting inserted line breaks to the new
    code's indentation;
 5. the result must re-parse with no more tree-sitter syntax errors than the new document had.
+
+A fix that replaces a placeholder-derived name by a fixed name that nothing maps (typically the
+suggestion of "Did you mean 'length'?" when the values lack it) is refused: pass
+`suggestion_values(message)` appended to both value lists to replay such rename fixes.
 
 Confidence (0..1): 0.95 for an exact token match of the whole mapped "before"; 0.8-0.9 for a whole
 match with renamed identifiers/literals; 0.85-0.9 for a partial match when the edit only swaps
