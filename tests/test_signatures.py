@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from codecortex.signatures import (
     PROBLEM_TYPES,
     Placeholder,
@@ -306,3 +307,16 @@ def test_map_values_skips_locations_and_conflicts() -> None:
     )
     # "int" would map to both "int" and "str": ambiguous, so it is left out.
     assert map_values(old2, new2) == {"+": "+"}
+
+
+def test_clang_and_rust_analyzer_styles() -> None:
+    # clang's documented formats (clang itself is not installed where the corpus was made).
+    a = compute_signature("clangd", "-Wunused-variable", "unused variable 'count'")
+    b = compute_signature("clang", "[-Wunused-variable]", "unused variable 'total'")
+    assert a.tool == "clang" and a.key == b.key
+    c = compute_signature("clang", "", "use of undeclared identifier 'foo'")
+    d = compute_signature("clang", "", "use of undeclared identifier 'bar'")
+    assert c.key == d.key and c.values == (Placeholder("name", "foo"),)
+    ra = compute_signature("rust-analyzer", "E0425", "cannot find value `gamma` in this scope")
+    rc = compute_signature("rustc", "E0425", "cannot find value `delta` in this scope")
+    assert ra.key == rc.key
