@@ -52,7 +52,11 @@ class FixOption:
 
     @property
     def confidence(self) -> float:
-        return float(self.replay.confidence) * float(self.solution.get("confidence") or 1.0)
+        """Replay confidence, lowered for weakly learned fixes (learned confidence below 0.9,
+        i.e. not a change on the problem's own lines) and for fixes developers rejected."""
+        learned = float(self.solution.get("confidence") or 1.0)
+        rejects = min(int(self.solution.get("reject_count") or 0), 3)
+        return float(self.replay.confidence) * min(1.0, learned / 0.9) * (1 - 0.1 * rejects)
 
 
 @dataclass

@@ -22,6 +22,10 @@ EXIT_ERROR = 2
 # command name -> (module, help). Modules define add_arguments(parser) and async run(args, settings).
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("codecortex.cli.serve", "run the language server (stdio, or --tcp HOST:PORT)"),
+    "check": ("codecortex.cli.check", "run detectors, record problems, print known fixes"),
+    "search": ("codecortex.cli.search", "search past solutions and knowledge"),
+    "note": ("codecortex.cli.note", "add notes and snippets to your knowledge"),
+    "stats": ("codecortex.cli.stats", "what CodeCortex has learned and how much it helped"),
     "db": ("codecortex.cli.db", "database status and migrations"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
 }

@@ -1,0 +1,96 @@
+"""`codecortex check` end to end through the real executable, real ruff and the real database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import codecortex_exe
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    (root / "ruff.toml").write_text('[lint]\nselect = ["E", "F"]\n')
+    return root
+
+
+def check(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [codecortex_exe(), "check", "--tools", "ruff", *args],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_learn_then_replay_through_the_cli(repo: Path, cli_env, fresh_db: str) -> None:
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    a = repo / "report.py"
+    a.write_text("def total(rows):\n    if rows == None:\n        return 0\n    return sum(rows)\n")
+    first = check(repo, env, "report.py")
+    assert first.returncode == 1, first.stderr
+    assert "report.py:2:" in first.stdout and "E711" in first.stdout
+
+    a.write_text("def total(rows):\n    if rows is None:\n        return 0\n    return sum(rows)\n")
+    second = check(repo, env, "report.py")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resolved" in second.stdout and "learned its fix" in second.stdout
+
+    b = repo / "users.py"
+    b_text = (
+        "class Users:\n    def find(self, name):\n        found = self.lookup(name)\n"
+        "        if found == None:\n            raise KeyError(name)\n        return found\n"
+    )
+    b.write_text(b_text)
+    offered = check(repo, env, "--json", "users.py")
+    assert offered.returncode == 1
+    report = json.loads(offered.stdout)
+    (problem,) = report["problems"]
+    assert problem["code"] == "E711" and problem["line"] == 4
+    assert problem["fixes"], "the learned fix should be offered"
+    assert "+        if found is None:" in problem["fixes"][0]["diff"]
+    assert b.read_text() == b_text  # offering does not touch the file
+
+    fixed = check(repo, env, "--fix", "users.py")
+    assert "[fixed]" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert b.read_text() == b_text.replace("found == None", "found is None")
+
+    clean = check(repo, env, "users.py")
+    assert clean.returncode == 0, clean.stdout
+    assert "0 problem(s)" in clean.stdout
+
+
+def test_fix_is_not_offered_when_the_code_around_differs(repo: Path, cli_env, fresh_db) -> None:
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    a = repo / "a.py"
+    a.write_text("import os\nimport sys\n\nprint(sys.argv)\n")
+    check(repo, env, "a.py")
+    a.write_text("import sys\n\nprint(sys.argv)\n")
+    assert "learned its fix" in check(repo, env, "a.py").stdout
+    # A different problem (undefined name) must not get the unused-import fix.
+    c = repo / "c.py"
+    c.write_text("print(undefined_thing)\n")
+    report = json.loads(check(repo, env, "--json", "c.py").stdout)
+    assert [p["code"] for p in report["problems"]] == ["F821"]
+    assert report["problems"][0]["fixes"] == []
+
+
+def test_search_and_notes(repo: Path, cli_env, fresh_db) -> None:
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    added = subprocess.run(
+        [codecortex_exe(), "note", "add", "--tag", "db",
+         "Use connection pooling for PostgreSQL in request handlers"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert added.returncode == 0 and "added note" in added.stdout
+    found = subprocess.run(
+        [codecortex_exe(), "search", "--json", "postgresql pooling"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    results = json.loads(found.stdout)["results"]
+    assert results and results[0]["kind"] == "knowledge"
+    assert "pooling" in results[0]["snippet"]
+    assert set(results[0]["why"]) >= {"keyword", "semantic"}
