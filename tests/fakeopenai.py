@@ -46,6 +46,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+
 from codecortex.embeddings import HashEmbedder
 
 ENDPOINTS = ("chat", "embeddings", "models")

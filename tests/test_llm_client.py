@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codecortex.llm import (
     AsyncTokenBucket,
     LLMAuthError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codecortex.redaction import redact, redact_messages, redact_value
 
 GH = "ghp_" + "A1b2C3d4E5" * 4

@@ -50,7 +50,7 @@ async def test_modified_applied_migration_is_refused(fresh_db: str) -> None:
         original = [Migration(1, "001_a.sql", "CREATE TABLE a (x int);")]
         await migrate(conn, original)
         changed = [Migration(1, "001_a.sql", "CREATE TABLE a (x bigint);")]
-        with pytest.raises(MigrationError, match="001_a.sql was changed"):
+        with pytest.raises(MigrationError, match=r"001_a\.sql was changed"):
             await migrate(conn, changed)
         assert [s.status for s in await migration_status(conn, changed)] == ["modified"]
     finally:
