@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,8 +113,17 @@ def ruff(work: Path) -> list[dict[str, Any]]:
     exe = find_tool("ruff")
     assert exe, "ruff not found"
     out = run(
-        [exe, "check", "--isolated", "--select", "ALL", "--output-format=json", "--no-fix",
-         "--exit-zero", "python/ruff_cases.py"],
+        [
+            exe,
+            "check",
+            "--isolated",
+            "--select",
+            "ALL",
+            "--output-format=json",
+            "--no-fix",
+            "--exit-zero",
+            "python/ruff_cases.py",
+        ],
         work,
     )
     return [
@@ -126,8 +136,17 @@ def mypy(work: Path) -> list[dict[str, Any]]:
     exe = find_tool("mypy")
     assert exe, "mypy not found"
     out = run(
-        [exe, "--output", "json", "--no-incremental", "--cache-dir", os.devnull,
-         "--config-file", "", "python/mypy_cases.py"],
+        [
+            exe,
+            "--output",
+            "json",
+            "--no-incremental",
+            "--cache-dir",
+            os.devnull,
+            "--config-file",
+            "",
+            "python/mypy_cases.py",
+        ],
         work,
     )
     res = []
@@ -157,8 +176,13 @@ def pyflakes(work: Path) -> list[dict[str, Any]]:
     for m in rep.items:
         text = m.message % m.message_args
         res.append(
-            entry("pyflakes", "", text, f"pyflakes_cases.py:{m.lineno}",
-                  group=f"pyflakes:{type(m).__name__}")
+            entry(
+                "pyflakes",
+                "",
+                text,
+                f"pyflakes_cases.py:{m.lineno}",
+                group=f"pyflakes:{type(m).__name__}",
+            )
         )
     return res
 
@@ -186,7 +210,6 @@ def tsc(work: Path, node_bin: Path | None) -> list[dict[str, Any]]:
         return []
     out = run([exe, "-p", ".", "--pretty", "false"], work / "ts")
     res = []
-    import re
 
     for line in out.splitlines():
         m = re.match(r"^(.*)\((\d+),(\d+)\): (error|warning) TS(\d+): (.*)$", line)
@@ -207,8 +230,13 @@ def eslint(work: Path, node_bin: Path | None) -> list[dict[str, Any]]:
         for d in f["messages"]:
             rule = d.get("ruleId") or ""
             res.append(
-                entry("eslint", rule, d["message"], f"cases.js:{d['line']}",
-                      group=f"eslint:{rule}:{d.get('messageId', '')}")
+                entry(
+                    "eslint",
+                    rule,
+                    d["message"],
+                    f"cases.js:{d['line']}",
+                    group=f"eslint:{rule}:{d.get('messageId', '')}",
+                )
             )
     return res
 
@@ -240,9 +268,20 @@ def rust(work: Path) -> list[dict[str, Any]]:
         return res
     for src in ("rust/src/main.rs", "rust_borrow.rs"):
         out = subprocess.run(
-            [rustc, "--edition", "2021", "--error-format=json", "--emit=metadata", "-o",
-             str(work / "out.rmeta"), src],
-            cwd=work, capture_output=True, text=True, check=False,
+            [
+                rustc,
+                "--edition",
+                "2021",
+                "--error-format=json",
+                "--emit=metadata",
+                "-o",
+                str(work / "out.rmeta"),
+                src,
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stderr
         res += _rust_messages(out, "rustc", Path(src).name)
     if cargo is not None:
@@ -265,7 +304,11 @@ def gcc(work: Path) -> list[dict[str, Any]]:
         for src in ("c/cases.c", "c/warnings.c"):
             out = subprocess.run(
                 [exe, "-fsyntax-only", "-Wall", "-Wextra", "-fdiagnostics-format=json", src],
-                cwd=work, capture_output=True, text=True, env=env, check=False,
+                cwd=work,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
             ).stderr
             for d in json.loads(out):
                 if d["kind"] not in ("error", "warning"):
@@ -287,8 +330,9 @@ def tracebacks(work: Path) -> list[dict[str, Any]]:
         )
         last = proc.stderr.strip().splitlines()[-1]
         exc = last.partition(":")[0].rsplit(".", 1)[-1]
-        res.append(entry("python", exc, last, f"tracebacks.py:{snippet!r}",
-                         group=f"python:{exc}:{label}"))
+        res.append(
+            entry("python", exc, last, f"tracebacks.py:{snippet!r}", group=f"python:{exc}:{label}")
+        )
     return res
 
 
@@ -302,8 +346,14 @@ def main() -> int:
         work = Path(tmp) / "fixtures"
         shutil.copytree(FIXTURES, work)
         entries = (
-            ruff(work) + mypy(work) + pyflakes(work) + pyright(work, node_bin)
-            + tsc(work, node_bin) + eslint(work, node_bin) + rust(work) + gcc(work)
+            ruff(work)
+            + mypy(work)
+            + pyflakes(work)
+            + pyright(work, node_bin)
+            + tsc(work, node_bin)
+            + eslint(work, node_bin)
+            + rust(work)
+            + gcc(work)
             + tracebacks(work)
         )
     text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
