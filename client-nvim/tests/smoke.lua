@@ -84,6 +84,17 @@ test('legacy (0.10) path starts on FileType', function()
   eq(#vim.api.nvim_get_autocmds({ group = 'codecortex', event = 'FileType' }), 0, 'setup again replaces it')
 end)
 
+test('start_server = false only defines commands and forwarding', function()
+  vim.lsp.enable('codecortex', false)
+  vim.lsp.config('codecortex', { cmd = { 'sentinel' } })
+  codecortex.setup({ cmd = { 'true' }, start_server = false })
+  eq(vim.lsp.config.codecortex.cmd, { 'sentinel' }, 'the server config is left alone')
+  check(vim.api.nvim_get_commands({}).CodeCortexStats ~= nil, 'commands defined')
+  eq(#vim.api.nvim_get_autocmds({ group = 'codecortex', event = 'DiagnosticChanged' }), 1, 'forwarding on')
+  codecortex.setup({ cmd = { 'true' } })
+  eq(vim.lsp.config.codecortex.cmd, { 'true' }, 'setup() configures the server again')
+end)
+
 test('vim.diagnostic -> LSP Diagnostic', function()
   local d = {
     lnum = 2,

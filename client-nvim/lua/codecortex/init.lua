@@ -45,6 +45,8 @@ M.user_commands = {
 --- @field debounce_ms integer per-buffer delay before forwarding
 --- @field on_attach fun(client: vim.lsp.Client, bufnr: integer)?
 --- @field capabilities table?
+--- @field start_server boolean false: only commands and forwarding (you start the server yourself,
+---   e.g. with nvim-lspconfig; its client must be named "codecortex")
 M.defaults = {
   cmd = { 'codecortex', 'serve' },
   filetypes = nil,
@@ -64,6 +66,7 @@ M.defaults = {
   debounce_ms = 300,
   on_attach = nil,
   capabilities = nil,
+  start_server = true,
 }
 
 --- @type codecortex.Options
@@ -429,6 +432,9 @@ function M.setup(opts)
   define_commands()
   start_forwarding(opts)
 
+  if not opts.start_server then
+    return
+  end
   local config = M.client_config(opts)
   if vim.lsp.config ~= nil and vim.lsp.enable ~= nil and not opts._legacy_start then
     vim.lsp.config(M.NAME, config)

@@ -40,6 +40,9 @@ export function cell(value: unknown): string {
 }
 
 function scalar(key: string, value: unknown): string {
+  if (value === null || value === undefined) {
+    return '–';
+  }
   if (typeof value === 'number' && /Seconds$/.test(key)) {
     return formatDuration(value);
   }

@@ -84,6 +84,8 @@ describe('render', () => {
         { signature: 'E|501', count: 3 },
       ],
       byLanguage: { python: 30, go: 10 },
+      avgSolveSeconds: null,
+      solutionsBySource: {},
     });
     assert.match(md, /^# CodeCortex statistics/);
     assert.match(md, /\| Problems \| 1,200 \|/);
@@ -91,6 +93,8 @@ describe('render', () => {
     assert.match(md, /## Top signatures\n\n\| Signature \| Count \|\n\| --- \| --- \|\n\| F401 \{name\} imported but unused \| 12 \|/);
     assert.match(md, /\| E\\\|501 \| 3 \|/);
     assert.match(md, /## By language[\s\S]*\| Python \| 30 \|/);
+    assert.match(md, /\| Avg solve \| – \|/);
+    assert.match(md, /## Solutions by source/);
     assert.match(statsMarkdown('nope'), /no statistics/);
   });
 
