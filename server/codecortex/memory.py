@@ -23,7 +23,7 @@ from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.learning import LearnedChange, learn_change
-from codecortex.replay import ReplayResult, replay_fix
+from codecortex.replay import ReplayResult, replay_fix, suggestion_values
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
 from codecortex.store import problems as problem_store
 from codecortex.store import retrieval as retrieval_store
@@ -104,6 +104,12 @@ def _range_of(row: dict[str, Any]) -> Range:
         row["end_line"] if row["end_line"] is not None else row["line_number"] or 0,
         row["end_column"] if row["end_column"] is not None else row["column_number"] or 0,
     )
+
+
+def replay_values(values: list[str], message: str) -> list[str]:
+    """Placeholder values plus the names the message suggests ("Did you mean 'length'?"):
+    signatures leave suggestions out of the key, but a rename fix needs them mapped."""
+    return [str(v) for v in values] + suggestion_values(message)
 
 
 def solution_text(error_pattern: str, description: str, diff: str) -> str:
@@ -295,7 +301,7 @@ class Memory:
                 repo_id=ident.repo_id,
                 problem_id=problem.get("id"),
                 signature=problem["problem_signature"],
-                values=list(problem.get("signature_values") or []),
+                values=replay_values(list(problem.get("signature_values") or []), error_pattern),
                 problem_type=problem.get("problem_type") or "error",
                 description=description,
                 error_pattern=error_pattern,
@@ -376,7 +382,9 @@ class Memory:
         language: str | None,
     ) -> list[FixOption]:
         """Replay each candidate solution on `text`; CPU only (no database)."""
-        new_values = [p.value for p in view.signature.values]
+        new_values = replay_values(
+            [p.value for p in view.signature.values], view.diagnostic.message
+        )
         options: list[FixOption] = []
         seen_results: set[str] = set()
         for sol in solutions:

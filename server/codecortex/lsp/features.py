@@ -36,6 +36,15 @@ CMD_IGNORE = "codecortex.ignore"
 CMD_SAVE_SOLUTION = "codecortex.saveSolution"
 HINT_CODE = "known-fix"
 
+# Extension points for feature modules (synthesis, insights): each module listed in
+# FEATURE_MODULES has `setup(server)`, which may append code action providers, add resolvers
+# (by `action.data["kind"]`), diagnostics publishers and commands.
+FEATURE_MODULES: list[str] = []
+ActionProvider = Callable[[CodeCortexServer, str, Range, str, "int | None"], list[types.CodeAction]]
+ACTION_PROVIDERS: list[ActionProvider] = []
+RESOLVERS: dict[str, Callable[[CodeCortexServer, types.CodeAction], Any]] = {}
+DIAGNOSTIC_PROVIDERS: list[Callable[[CodeCortexServer, str], list[types.Diagnostic]]] = []
+
 
 def guarded(default: Any = None) -> Callable[..., Any]:
     """Log and return `default` instead of letting a handler's exception escape."""
@@ -85,6 +94,11 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
                     data={"problem": str(view.problem_id), "signature": view.signature.key},
                 )
             )
+    for provider in DIAGNOSTIC_PROVIDERS:
+        try:
+            diagnostics.extend(provider(ls, uri))
+        except Exception:
+            log.exception("diagnostics provider %s failed", provider)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(
             uri=uri, diagnostics=diagnostics, version=state.version if state else None
@@ -93,6 +107,11 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
 
 
 def register(server: CodeCortexServer) -> None:
+    import importlib
+
+    for module in FEATURE_MODULES:
+        importlib.import_module(module).setup(server)
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodeCortexServer, params: types.InitializeParams) -> None:
         caps = params.capabilities
@@ -189,7 +208,11 @@ def register(server: CodeCortexServer) -> None:
     @server.feature(types.CODE_ACTION_RESOLVE)
     @guarded(default=None)
     async def code_action_resolve(ls: CodeCortexServer, action: types.CodeAction) -> Any:
-        return action
+        data = action.data if isinstance(action.data, dict) else convert.plain(action.data)
+        resolver = RESOLVERS.get((data or {}).get("kind", "")) if isinstance(data, dict) else None
+        if resolver is None:
+            return action
+        return await resolver(ls, action)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(default=None)
@@ -402,6 +425,11 @@ def code_actions_for(
                 ),
             )
         )
+    for provider in ACTION_PROVIDERS:
+        try:
+            actions.extend(provider(ls, uri, rng, text, version))
+        except Exception:
+            log.exception("code action provider %s failed", provider)
     state = service.documents.get(uri)
     for resolved in state.resolved if state else []:
         if resolved.solution_id is None and resolved.before_text is not None:
