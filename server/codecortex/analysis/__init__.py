@@ -1,0 +1,58 @@
+"""Editor-agnostic code analysis with tree-sitter: symbols, relationships, insights.
+
+No storage here: callers persist `FileAnalysis`, `Relationship` and `Insight` (all have to_json()).
+"""
+
+from __future__ import annotations
+
+from .context import enclosing_context, find_symbol_range
+from .insights import AnalysisThresholds, run_file_rules, run_project_rules
+from .model import (
+    CallRef,
+    CodeContext,
+    FileAnalysis,
+    ImportInfo,
+    Insight,
+    Priority,
+    Relationship,
+    SymbolInfo,
+)
+from .relations import resolve_imports
+from .symbols import analyze_source, is_test_path
+from .workspace import (
+    IncrementalResult,
+    SkippedFile,
+    SourceFile,
+    WorkspaceAnalysis,
+    affected_files,
+    analyze_workspace,
+    iter_source_files,
+    reanalyze_file,
+)
+
+__all__ = [
+    "AnalysisThresholds",
+    "CallRef",
+    "CodeContext",
+    "FileAnalysis",
+    "ImportInfo",
+    "IncrementalResult",
+    "Insight",
+    "Priority",
+    "Relationship",
+    "SkippedFile",
+    "SourceFile",
+    "SymbolInfo",
+    "WorkspaceAnalysis",
+    "affected_files",
+    "analyze_source",
+    "analyze_workspace",
+    "enclosing_context",
+    "find_symbol_range",
+    "is_test_path",
+    "iter_source_files",
+    "reanalyze_file",
+    "resolve_imports",
+    "run_file_rules",
+    "run_project_rules",
+]

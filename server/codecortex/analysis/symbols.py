@@ -746,3 +746,8 @@ def _calls(root: Node, lang: str, src: bytes, query: Any, bound: set[str]) -> li
             out.append(CallRef(name, n.start_point[0], receiver))
     out.sort(key=lambda c: c.line)
     return out
+
+
+from .relations import resolve_imports  # noqa: E402  (re-exported: part of this module's API)
+
+__all__ += ["resolve_imports"]

@@ -1,0 +1,742 @@
+"""Tree-sitter query rules: security issues and performance traps in code.
+
+Each language has one rules query; every pattern's outer capture names the rule (`@eval`,
+`@shell`, `@sql`, ...). The handlers look only at the matched nodes and their few ancestors.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+
+from tree_sitter import Node, Query, QueryCursor
+
+from codecortex.diagnostics import TextEdit
+from codecortex.treesitter import get_language, parse
+
+from ._text import LineIndex
+from .insights import InsightBuilder
+from .model import FileAnalysis
+
+__all__ = ["run_code_rules"]
+
+_PYTHON_RULES = r"""
+(call function: (identifier) @fn arguments: (argument_list . (_) @arg)
+  (#any-of? @fn "eval" "exec")) @eval
+(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
+  arguments: (argument_list . (_) @arg
+    (keyword_argument name: (identifier) @kw value: (true) @val))
+  (#eq? @kw "shell")) @shell
+(call function: (identifier) @fn
+  arguments: (argument_list . (_) @arg
+    (keyword_argument name: (identifier) @kw value: (true) @val))
+  (#eq? @kw "shell")) @shell
+(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
+  arguments: (argument_list . (_) @arg)
+  (#eq? @mod "os") (#any-of? @fn "system" "popen")) @ossystem
+(call function: (attribute attribute: (identifier) @fn) arguments: (argument_list . (_) @arg)
+  (#any-of? @fn "execute" "executemany" "executescript" "mogrify" "raw")) @sql
+(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
+  arguments: (argument_list) @args
+  (#eq? @mod "yaml") (#any-of? @fn "load" "load_all")) @yaml
+(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
+  (#any-of? @mod "pickle" "cPickle" "_pickle" "dill")
+  (#any-of? @fn "load" "loads" "Unpickler")) @pickle
+(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
+  arguments: (argument_list) @args
+  (#eq? @mod "hashlib") (#any-of? @fn "md5" "sha1" "new")) @weakhash
+(call arguments: (argument_list
+  (keyword_argument name: (identifier) @kw value: (false)) @kwarg)
+  (#eq? @kw "verify")) @verify
+(augmented_assignment left: (identifier) @var operator: "+="
+  right: [(string) (concatenated_string) (identifier) (binary_operator) (call) (subscript)
+          (attribute)] @rhs) @concat
+(call function: (attribute attribute: (identifier) @fn)
+  (#any-of? @fn "execute" "query" "fetchrow" "fetchval" "raw")) @dbcall
+(assignment left: (identifier) @var
+  right: [(string) (concatenated_string)
+          (binary_operator left: [(string) (concatenated_string) (binary_operator)])
+          (call function: (attribute object: (string) attribute: (identifier) @_f)
+            (#eq? @_f "format"))] @rhs) @assign
+"""
+
+_JS_RULES = r"""
+(call_expression function: (identifier) @fn arguments: (arguments . (_) @arg)
+  (#eq? @fn "eval")) @eval
+(new_expression constructor: (identifier) @fn arguments: (arguments (_) @arg .)
+  (#eq? @fn "Function")) @eval
+(assignment_expression left: (member_expression property: (property_identifier) @prop)
+  right: (_) @rhs (#any-of? @prop "innerHTML" "outerHTML")) @html
+(augmented_assignment_expression left: (member_expression property: (property_identifier) @prop)
+  right: (_) @rhs (#any-of? @prop "innerHTML" "outerHTML")) @html
+(call_expression
+  function: (member_expression object: (identifier) @obj property: (property_identifier) @fn)
+  arguments: (arguments . (_) @rhs)
+  (#eq? @obj "document") (#any-of? @fn "write" "writeln")) @html
+(call_expression
+  function: [(identifier) @fn (member_expression property: (property_identifier) @fn)]
+  arguments: (arguments . (_) @arg) (#any-of? @fn "exec" "execSync")) @cpexec
+(call_expression function: (member_expression property: (property_identifier) @fn)
+  arguments: (arguments . (_) @arg) (#any-of? @fn "query" "execute" "raw")) @sql
+(call_expression function: (member_expression property: (property_identifier) @fn)
+  (#any-of? @fn "query" "execute")) @dbcall
+"""
+
+_GO_RULES = r"""
+(call_expression function: (selector_expression field: (field_identifier) @fn)
+  arguments: (argument_list . (_) @arg) (#any-of? @fn "Query" "QueryRow" "Exec")) @sql
+(call_expression function: (selector_expression field: (field_identifier) @fn)
+  arguments: (argument_list . (_) . (_) @arg)
+  (#any-of? @fn "QueryContext" "QueryRowContext" "ExecContext")) @sql
+(call_expression function: (selector_expression field: (field_identifier) @fn)
+  (#any-of? @fn "Query" "QueryRow" "Exec" "QueryContext" "QueryRowContext" "ExecContext"))
+  @dbcall
+"""
+
+_JAVA_RULES = r"""
+(method_invocation name: (identifier) @fn arguments: (argument_list . (_) @arg)
+  (#any-of? @fn "executeQuery" "executeUpdate" "execute" "prepareStatement" "addBatch"
+    "createQuery" "createNativeQuery")) @sql
+(method_invocation name: (identifier) @fn (#any-of? @fn "executeQuery" "executeUpdate")) @dbcall
+"""
+
+_RULES = {
+    "python": _PYTHON_RULES,
+    "javascript": _JS_RULES,
+    "typescript": _JS_RULES,
+    "tsx": _JS_RULES,
+    "go": _GO_RULES,
+    "java": _JAVA_RULES,
+}
+
+_LOOPS = {
+    "python": frozenset(
+        {
+            "for_statement",
+            "while_statement",
+            "list_comprehension",
+            "set_comprehension",
+            "dictionary_comprehension",
+            "generator_expression",
+        }
+    ),
+    "javascript": frozenset(
+        {"for_statement", "for_in_statement", "while_statement", "do_statement"}
+    ),
+    "go": frozenset({"for_statement"}),
+    "java": frozenset(
+        {"for_statement", "enhanced_for_statement", "while_statement", "do_statement"}
+    ),
+}
+_LOOPS["typescript"] = _LOOPS["tsx"] = _LOOPS["javascript"]
+
+_BOUNDARIES = {
+    "python": frozenset({"function_definition", "class_definition", "lambda", "module"}),
+    "javascript": frozenset(
+        {
+            "function_declaration",
+            "function_expression",
+            "arrow_function",
+            "method_definition",
+            "generator_function_declaration",
+            "class_body",
+            "program",
+        }
+    ),
+    "go": frozenset({"function_declaration", "method_declaration", "func_literal", "source_file"}),
+    "java": frozenset(
+        {"method_declaration", "constructor_declaration", "lambda_expression", "class_body"}
+    ),
+}
+_BOUNDARIES["typescript"] = _BOUNDARIES["tsx"] = _BOUNDARIES["javascript"]
+
+_SQL = re.compile(
+    r"(?is)\b(select\b.+\bfrom|insert\s+into|update\s+[\w.\"`]+\s+set|delete\s+from"
+    r"|create\s+(table|index)|drop\s+table|alter\s+table|truncate\s)\b"
+)
+_SHELL_META = re.compile(r"[|&;<>()$`*?\[\]{}~!#\n\\]|^\s*\w+=")
+_PASSWORD = re.compile(rb"(?i)pass(word|wd)?|pwd|secret|credential")
+
+
+@cache
+def _query(language: str) -> Query | None:
+    source = _RULES.get(language)
+    return Query(get_language(language), source) if source else None
+
+
+class _Ctx:
+    __slots__ = ("analysis", "b", "index", "lang", "src", "text")
+
+    def __init__(self, b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes):
+        self.b = b
+        self.analysis = analysis
+        self.lang = analysis.language
+        self.text = text
+        self.src = src
+        self.index = LineIndex(src, len(src) == len(text))
+
+    def t(self, node: Node | None) -> str:
+        if node is None:
+            return ""
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+    def loop_and_scope(self, node: Node) -> tuple[Node | None, Node | None]:
+        """(innermost loop within the same function, the function/module scope) of `node`."""
+        loops = _LOOPS[self.lang]
+        bounds = _BOUNDARIES[self.lang]
+        loop = None
+        n = node.parent
+        while n is not None:
+            t = n.type
+            if t in bounds:
+                return loop, n
+            if loop is None and t in loops:
+                loop = n
+            n = n.parent
+        return loop, None
+
+    def edit(self, start: int, end: int, new_text: str) -> TextEdit:
+        return TextEdit(self.index.range_of_offsets(start, end), new_text)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _py_string_is_fstring(node: Node) -> bool:
+    return any(c.type == "interpolation" for c in node.children)
+
+
+def _py_literal(node: Node) -> bool:
+    if node.type == "string":
+        return not _py_string_is_fstring(node)
+    if node.type == "concatenated_string":
+        return all(_py_literal(c) for c in node.named_children)
+    return False
+
+
+def _py_built(ctx: _Ctx, node: Node) -> str | None:
+    """How a Python string expression is built from variable parts, or None."""
+    t = node.type
+    if t == "string":
+        return "f-string" if _py_string_is_fstring(node) else None
+    if t == "concatenated_string":
+        return "f-string" if any(_py_built(ctx, c) for c in node.named_children) else None
+    if t == "binary_operator":
+        op = node.child_by_field_name("operator")
+        op_text = ctx.t(op)
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        has_str = any(
+            n is not None and n.type in ("string", "concatenated_string", "binary_operator")
+            for n in (left, right)
+        )
+        if op_text == "%" and left is not None and left.type in ("string", "concatenated_string"):
+            return "%-formatting"
+        if op_text == "+" and has_str:
+            return "concatenation"
+        return None
+    if t == "call":
+        fn = node.child_by_field_name("function")
+        if fn is not None and fn.type == "attribute":
+            attr = fn.child_by_field_name("attribute")
+            obj = fn.child_by_field_name("object")
+            if ctx.t(attr) == "format" and obj is not None and obj.type == "string":
+                return ".format()"
+    if t == "parenthesized_expression" and node.named_child_count == 1:
+        inner = node.named_child(0)
+        return _py_built(ctx, inner) if inner is not None else None
+    return None
+
+
+def _js_literal(node: Node) -> bool:
+    if node.type == "string":
+        return True
+    if node.type == "template_string":
+        return not any(c.type == "template_substitution" for c in node.children)
+    return False
+
+
+def _js_built(ctx: _Ctx, node: Node) -> str | None:
+    if node.type == "template_string":
+        if any(c.type == "template_substitution" for c in node.children):
+            return "template string"
+        return None
+    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if any(
+            n is not None and n.type in ("string", "template_string", "binary_expression")
+            for n in (left, right)
+        ):
+            return "concatenation"
+    return None
+
+
+def _go_built(ctx: _Ctx, node: Node) -> str | None:
+    if node.type == "call_expression":
+        fn = ctx.t(node.child_by_field_name("function"))
+        if fn in ("fmt.Sprintf", "fmt.Sprint", "strings.Join"):
+            return fn
+    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
+        return "concatenation"
+    return None
+
+
+def _java_built(ctx: _Ctx, node: Node) -> str | None:
+    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
+        return "concatenation"
+    if node.type == "method_invocation":
+        if ctx.t(node.child_by_field_name("name")) in ("format", "formatted"):
+            return "String.format"
+    return None
+
+
+_BUILT: dict[str, Callable[[_Ctx, Node], str | None]] = {
+    "python": _py_built,
+    "javascript": _js_built,
+    "typescript": _js_built,
+    "tsx": _js_built,
+    "go": _go_built,
+    "java": _java_built,
+}
+
+
+def _remove_argument(ctx: _Ctx, arg: Node) -> TextEdit:
+    prev = arg.prev_named_sibling
+    nxt = arg.next_named_sibling
+    if prev is not None and prev.type != "comment":
+        return ctx.edit(prev.end_byte, arg.end_byte, "")
+    if nxt is not None and nxt.type != "comment":
+        return ctx.edit(arg.start_byte, nxt.start_byte, "")
+    return ctx.edit(arg.start_byte, arg.end_byte, "")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _eval(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    arg = caps["arg"][0]
+    fn = ctx.t(caps["fn"][0])
+    if ctx.lang == "python":
+        if _py_literal(arg):
+            return
+        built = _py_built(ctx, arg)
+    else:
+        if _js_literal(arg):
+            return
+        built = _js_built(ctx, arg)
+    user_input = b"input(" in ctx.src[arg.start_byte : arg.end_byte]
+    critical = built is not None or user_input
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.eval",
+        title=f"{fn}() on a non-literal value",
+        summary=f"{fn}() runs code computed at run time ({built or 'a variable'}).",
+        range_=ctx.index.range_of(call),
+        severity="critical" if critical else "warning",
+        confidence=0.85 if critical else 0.6,
+        effort="hours",
+        why="Evaluating data as code lets whoever controls that data run arbitrary code.",
+        how=(
+            "Parse the data instead (ast.literal_eval / json.loads / JSON.parse) or dispatch "
+            "through a table of allowed operations."
+        ),
+        snippet=ctx.t(call),
+    )
+
+
+def _shell(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    fn = ctx.t(caps["fn"][0])
+    mod = ctx.t(caps["mod"][0]) if "mod" in caps else ""
+    if mod and mod not in ("subprocess", "sp", "asyncio"):
+        return
+    if not mod and fn not in (
+        "run",
+        "call",
+        "check_call",
+        "check_output",
+        "Popen",
+        "getoutput",
+        "getstatusoutput",
+    ):
+        return
+    arg = caps["arg"][0]
+    if arg.type == "keyword_argument":
+        return
+    val = caps["val"][0]
+    snippet = ctx.t(call)
+    rng = ctx.index.range_of(call)
+    if _py_literal(arg):
+        fix = None
+        if arg.type == "string":
+            try:
+                value = ast.literal_eval(ctx.t(arg))
+            except (ValueError, SyntaxError):
+                value = None
+            if isinstance(value, str) and value.strip() and not _SHELL_META.search(value):
+                import shlex
+
+                parts = shlex.split(value)
+                quote = ctx.t(arg).lstrip("rRuU")[:1]
+                items = [repr(p) if quote == "'" else json.dumps(p) for p in parts]
+                fix = [
+                    ctx.edit(arg.start_byte, arg.end_byte, "[" + ", ".join(items) + "]"),
+                    ctx.edit(val.start_byte, val.end_byte, "False"),
+                ]
+        ctx.b.add(
+            type_="security_issue",
+            rule="security.subprocess_shell",
+            title=f"{fn}() runs a fixed command through the shell",
+            summary="shell=True is not needed for a fixed command; pass an argument list.",
+            range_=rng,
+            severity="info",
+            confidence=0.9,
+            effort="minutes",
+            why="Going through /bin/sh adds quoting pitfalls and an injection surface later.",
+            how="Pass the command as a list (shlex.split of the string) with shell=False.",
+            snippet=snippet,
+            fix=fix,
+        )
+        return
+    built = _py_built(ctx, arg)
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.subprocess_shell",
+        title=f"Shell command built from variables in {fn}(..., shell=True)",
+        summary=(
+            f"The command passed to {fn}() with shell=True is built with {built}; "
+            "values containing shell syntax run as commands."
+            if built
+            else f"{fn}() runs a command held in a variable through the shell."
+        ),
+        range_=rng,
+        severity="critical" if built else "warning",
+        confidence=0.9 if built else 0.55,
+        effort="minutes",
+        why="Shell metacharacters in interpolated values lead to command injection.",
+        how="Pass a list of arguments with shell=False; never interpolate into shell strings.",
+        snippet=snippet,
+        extra={"built_with": built},
+    )
+
+
+def _os_system(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    arg = caps["arg"][0]
+    built = _py_built(ctx, arg)
+    if built is None:
+        return
+    fn = ctx.t(caps["fn"][0])
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.subprocess_shell",
+        title=f"os.{fn}() with a command built from variables",
+        summary=f"os.{fn}() runs its argument through the shell; it is built with {built}.",
+        range_=ctx.index.range_of(call),
+        severity="critical",
+        confidence=0.9,
+        effort="minutes",
+        why="Shell metacharacters in interpolated values lead to command injection.",
+        how="Use subprocess.run([...], shell=False) with an argument list.",
+        snippet=ctx.t(call),
+        extra={"built_with": built},
+    )
+
+
+def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict) -> None:
+    arg = caps["arg"][0]
+    built = _BUILT[ctx.lang](ctx, arg)
+    source = arg
+    if built is None and arg.type == "identifier" and ctx.lang == "python":
+        # `sql = f"SELECT ... {x}"` earlier in the same scope, then `cur.execute(sql)`
+        _, scope = ctx.loop_and_scope(call)
+        name = ctx.t(arg)
+        for rhs, rscope in reversed(assigns.get(name, ())):
+            if rhs.start_byte < call.start_byte and rscope == (
+                scope.start_byte if scope is not None else -1
+            ):
+                built = _py_built(ctx, rhs)
+                source = rhs
+                break
+    if built is None or not _SQL.search(ctx.t(source)):
+        return
+    fn = ctx.t(caps["fn"][0])
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.sql_injection",
+        title=f"SQL built with {built} passed to {fn}()",
+        summary=f"The SQL statement given to {fn}() is built with {built} instead of parameters.",
+        range_=ctx.index.range_of(call),
+        severity="critical",
+        confidence=0.85,
+        effort="minutes",
+        why="Values spliced into SQL text allow SQL injection and break on quotes.",
+        how="Use placeholders (%s, ?, $1, :name) and pass the values as parameters.",
+        snippet=ctx.t(call),
+        extra={"built_with": built},
+    )
+
+
+def _yaml(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    args = caps["args"][0]
+    fn_node = caps["fn"][0]
+    loader_arg: Node | None = None
+    loader_text = ""
+    positional = 0
+    for a in args.named_children:
+        if a.type == "keyword_argument":
+            if ctx.t(a.child_by_field_name("name")) == "Loader":
+                loader_arg = a
+                loader_text = ctx.t(a.child_by_field_name("value"))
+        elif a.type != "comment":
+            positional += 1
+    if positional >= 2:
+        return  # loader passed positionally; leave it to a human
+    if loader_arg is not None and re.search(r"\b(C?SafeLoader|BaseLoader)\b", loader_text):
+        return
+    fn = ctx.t(fn_node)
+    safe = "safe_load_all" if fn == "load_all" else "safe_load"
+    fix = [ctx.edit(fn_node.start_byte, fn_node.end_byte, safe)]
+    if loader_arg is not None:
+        fix.append(_remove_argument(ctx, loader_arg))
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.yaml_load",
+        title=f"yaml.{fn}() without SafeLoader",
+        summary=f"yaml.{fn}() with {loader_text or 'the default loader'} can construct any object.",
+        range_=ctx.index.range_of(call),
+        severity="critical",
+        confidence=0.85,
+        effort="minutes",
+        why="Unsafe YAML loaders instantiate arbitrary Python objects from tagged documents.",
+        how=f"Use yaml.{safe}() (or Loader=yaml.SafeLoader).",
+        snippet=ctx.t(call),
+        fix=fix,
+    )
+
+
+def _pickle(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    mod, fn = ctx.t(caps["mod"][0]), ctx.t(caps["fn"][0])
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.pickle_load",
+        title=f"{mod}.{fn}() deserialises untrusted-capable data",
+        summary=f"{mod}.{fn}() executes code embedded in the data it loads.",
+        range_=ctx.index.range_of(call),
+        severity="warning",
+        confidence=0.6,
+        effort="hours",
+        why="Unpickling data from an untrusted source is remote code execution.",
+        how="Load only data you wrote yourself, or switch to JSON / a schema'd format.",
+        snippet=ctx.t(call),
+    )
+
+
+def _statement_of(node: Node) -> Node:
+    n = node
+    while n.parent is not None and n.parent.type not in ("block", "module"):
+        n = n.parent
+    return n
+
+
+def _weakhash(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    fn = ctx.t(caps["fn"][0])
+    args = caps["args"][0]
+    algo = fn
+    if fn == "new":
+        first = args.named_child(0)
+        algo = ctx.t(first).strip("'\"").lower() if first is not None else ""
+        if algo not in ("md5", "sha1"):
+            return
+    stmt = _statement_of(call)
+    context = ctx.src[stmt.start_byte : stmt.end_byte]
+    sym = ctx.b.symbol_at(call.start_point[0])
+    if not _PASSWORD.search(context) and not (
+        sym is not None and _PASSWORD.search(sym.name.encode())
+    ):
+        return
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.weak_password_hash",
+        title=f"{algo} used to hash a password",
+        summary=f"hashlib.{fn}() ({algo}) is fast and broken; it must not protect passwords.",
+        range_=ctx.index.range_of(call),
+        severity="critical",
+        confidence=0.75,
+        effort="hours",
+        why="MD5/SHA-1 password hashes are cracked at billions of guesses per second.",
+        how="Use hashlib.scrypt / pbkdf2_hmac with a salt, or argon2/bcrypt.",
+        snippet=ctx.t(call),
+    )
+
+
+def _verify(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    kwarg = caps["kwarg"][0]
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.tls_verify_disabled",
+        title="TLS certificate verification disabled (verify=False)",
+        summary="The request skips certificate checks, so any server can impersonate the host.",
+        range_=ctx.index.range_of(kwarg),
+        severity="warning",
+        confidence=0.85,
+        effort="minutes",
+        why="Without verification a man-in-the-middle can read and alter the traffic.",
+        how="Remove verify=False (or point verify= at the right CA bundle).",
+        snippet=ctx.t(call),
+        fix=[_remove_argument(ctx, kwarg)],
+    )
+
+
+def _html(ctx: _Ctx, node: Node, caps: dict[str, list[Node]]) -> None:
+    rhs = caps["rhs"][0]
+    if _js_literal(rhs):
+        return
+    built = _js_built(ctx, rhs)
+    target = ctx.t(caps["prop"][0]) if "prop" in caps else f"document.{ctx.t(caps['fn'][0])}"
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.xss_html_sink",
+        title=f"Dynamic HTML written to {target}",
+        summary=f"{target} receives {built or 'a non-literal value'}; unescaped data becomes HTML.",
+        range_=ctx.index.range_of(node),
+        severity="critical" if built else "warning",
+        confidence=0.8 if built else 0.55,
+        effort="minutes",
+        why="Markup built from data is cross-site scripting when the data is user-controlled.",
+        how="Use textContent / createElement, or sanitise (DOMPurify) before assigning.",
+        snippet=ctx.t(node),
+        extra={"built_with": built},
+    )
+
+
+def _cpexec(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+    if b"child_process" not in ctx.src:
+        return
+    arg = caps["arg"][0]
+    built = _js_built(ctx, arg)
+    if built is None:
+        return
+    fn = ctx.t(caps["fn"][0])
+    ctx.b.add(
+        type_="security_issue",
+        rule="security.child_process_exec",
+        title=f"child_process.{fn}() with a command built from a {built}",
+        summary=f"{fn}() runs its command through the shell; the command is a {built}.",
+        range_=ctx.index.range_of(call),
+        severity="critical",
+        confidence=0.85,
+        effort="minutes",
+        why="Interpolated values containing shell syntax lead to command injection.",
+        how="Use execFile/spawn with an argument array instead of a shell string.",
+        snippet=ctx.t(call),
+        extra={"built_with": built},
+    )
+
+
+def _dbcall(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], seen: set[int]) -> None:
+    loop, _scope = ctx.loop_and_scope(call)
+    if loop is None or loop.start_byte in seen:
+        return
+    seen.add(loop.start_byte)
+    fn = ctx.t(caps["fn"][0])
+    ctx.b.add(
+        type_="performance",
+        rule="performance.query_in_loop",
+        title=f"Database call {fn}() inside a loop",
+        summary=f"{fn}() runs once per iteration (N+1 queries).",
+        range_=ctx.index.range_of(call),
+        severity="warning",
+        confidence=0.6,
+        effort="hours",
+        why="One round trip per item multiplies latency and database load.",
+        how="Fetch or write in one statement (IN / ANY($1), executemany, bulk insert, a join).",
+        snippet=ctx.t(call),
+    )
+
+
+def _concat(ctx: _Ctx, node: Node, caps: dict[str, list[Node]], str_vars: set, seen: set) -> None:
+    loop, scope = ctx.loop_and_scope(node)
+    if loop is None:
+        return
+    var = ctx.t(caps["var"][0])
+    rhs = caps["rhs"][0]
+    scope_key = scope.start_byte if scope is not None else -1
+    is_str = rhs.type in ("string", "concatenated_string") or (scope_key, var) in str_vars
+    if not is_str:
+        return
+    key = (loop.start_byte, var)
+    if key in seen:
+        return
+    seen.add(key)
+    ctx.b.add(
+        type_="performance",
+        rule="performance.string_concat_in_loop",
+        title=f"String built with += in a loop ({var})",
+        summary=f"{var} grows by += inside a loop; each step may copy the whole string.",
+        range_=ctx.index.range_of(node),
+        severity="info",
+        confidence=0.7,
+        effort="minutes",
+        why="Repeated concatenation is quadratic in the worst case.",
+        how="Collect the parts in a list and ''.join() them after the loop (or use io.StringIO).",
+        snippet=f"{var} +=",
+    )
+
+
+def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None:
+    """Run the language's query rules over the file (reusing `analysis.tree` when present)."""
+    lang = analysis.language
+    query = _query(lang) if lang in _RULES else None
+    if query is None:
+        return
+    src = text.encode("utf-8", errors="surrogatepass")
+    tree = analysis.tree if analysis.tree is not None else parse(src, lang)
+    ctx = _Ctx(b, analysis, text, src)
+    matches = QueryCursor(query).matches(tree.root_node)
+    if not matches:
+        return
+    rest = [caps for _idx, caps in matches if "assign" not in caps]
+    # string-valued assignments per scope, only when a `+=` or `execute(name)` rule needs them
+    assigns: dict[str, list[tuple[Node, int]]] = {}
+    str_vars: set[tuple[int, str]] = set()
+    if any("concat" in c or ("sql" in c and c["arg"][0].type == "identifier") for c in rest):
+        for _idx, caps in matches:
+            if "assign" not in caps:
+                continue
+            var = ctx.t(caps["var"][0])
+            rhs = caps["rhs"][0]
+            _, scope = ctx.loop_and_scope(caps["assign"][0])
+            scope_key = scope.start_byte if scope is not None else -1
+            if rhs.type in ("string", "concatenated_string"):
+                str_vars.add((scope_key, var))
+            assigns.setdefault(var, []).append((rhs, scope_key))
+    seen_loops: set[int] = set()
+    seen_concat: set[tuple[int, str]] = set()
+    for caps in rest:
+        if "eval" in caps:
+            _eval(ctx, caps["eval"][0], caps)
+        elif "shell" in caps:
+            _shell(ctx, caps["shell"][0], caps)
+        elif "ossystem" in caps:
+            _os_system(ctx, caps["ossystem"][0], caps)
+        elif "sql" in caps:
+            _sql(ctx, caps["sql"][0], caps, assigns)
+        elif "yaml" in caps:
+            _yaml(ctx, caps["yaml"][0], caps)
+        elif "pickle" in caps:
+            _pickle(ctx, caps["pickle"][0], caps)
+        elif "weakhash" in caps:
+            _weakhash(ctx, caps["weakhash"][0], caps)
+        elif "verify" in caps:
+            _verify(ctx, caps["verify"][0], caps)
+        elif "html" in caps:
+            _html(ctx, caps["html"][0], caps)
+        elif "cpexec" in caps:
+            _cpexec(ctx, caps["cpexec"][0], caps)
+        elif "dbcall" in caps:
+            _dbcall(ctx, caps["dbcall"][0], caps, seen_loops)
+        elif "concat" in caps:
+            _concat(ctx, caps["concat"][0], caps, str_vars, seen_concat)

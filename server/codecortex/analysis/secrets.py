@@ -1,0 +1,158 @@
+"""Hard-coded secrets: well-known credential formats and `password = "..."`-style literals.
+
+Runs over the text of any file (language-agnostic). Findings never contain the secret itself:
+titles name the kind of secret and `detail.preview` shows at most its first four characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+
+from codecortex.diagnostics import Range
+
+from .insights import InsightBuilder
+
+__all__ = ["SECRET_PATTERNS", "scan_secrets"]
+
+# (rule kind, human name, literal that must occur in the text, regex, confidence)
+SECRET_PATTERNS: list[tuple[str, str, tuple[str, ...], str, float]] = [
+    (
+        "aws_access_key",
+        "AWS access key id",
+        ("AKIA", "ASIA"),
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        0.9,
+    ),
+    (
+        "aws_secret_key",
+        "AWS secret access key",
+        ("aws_secret", "AWS_SECRET", "aws_Secret", "awsSecret", "AwsSecret"),
+        r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"'][A-Za-z0-9/+=]{40}[\"']",
+        0.9,
+    ),
+    (
+        "github_token",
+        "GitHub token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,})",
+        0.9,
+    ),
+    ("slack_token", "Slack token", ("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0.85),
+    ("stripe_key", "Stripe live key", ("k_live_",), r"\b[sr]k_live_[0-9a-zA-Z]{20,}", 0.9),
+    ("google_api_key", "Google API key", ("AIza",), r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.8),
+    (
+        "private_key",
+        "private key block",
+        ("PRIVATE KEY",),
+        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----",
+        0.95,
+    ),
+]
+_COMPILED = [(k, h, lits, re.compile(p), c) for k, h, lits, p, c in SECRET_PATTERNS]
+
+# `name = "literal"` where the name contains one of these words (found with str.find, then the
+# assignment is matched right after the word)
+_CREDENTIAL_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "access_token",
+    "accesstoken",
+    "auth_token",
+    "authtoken",
+    "api_token",
+    "bearer_token",
+    "refresh_token",
+    "private_key",
+    "privatekey",
+)
+_AFTER_WORD = re.compile(
+    r"[A-Za-z0-9_]*[\"']?[ \t]*(?::=|[:=])[ \t]*(?P<q>[\"'])(?P<value>[^\"'\n]{4,200})(?P=q)"
+)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_PLACEHOLDER = re.compile(
+    r"(?i)^\W*$|[{}<>$%]|\s|\.\.\.|^x+$|\*{3}|changeme|change_me|example|dummy|placeholder|"
+    r"your[_-]|redacted|sample|fake|not.?a.?secret|^(none|null|true|false|test|secret|password)$"
+)
+
+
+def _credential_literals(text: str) -> list[tuple[int, int, str, str]]:
+    """(value start, value end, variable name, value) of `password = "..."`-style literals."""
+    lower = text.lower()
+    out: list[tuple[int, int, str, str]] = []
+    seen: set[int] = set()
+    for word in _CREDENTIAL_WORDS:
+        pos = lower.find(word)
+        while pos >= 0:
+            m = _AFTER_WORD.match(text, pos + len(word))
+            if m:
+                begin = pos
+                while begin > 0 and text[begin - 1] in _NAME_CHARS:
+                    begin -= 1
+                if begin not in seen:
+                    seen.add(begin)
+                    name_end = m.start("q")
+                    name = text[begin:name_end].rstrip(" \t:=\"'")
+                    out.append((m.start("value"), m.end("value"), name, m.group("value")))
+            pos = lower.find(word, pos + len(word))
+    out.sort()
+    return out
+
+
+def _preview(value: str) -> str:
+    return value[:4] + "…" if len(value) > 4 else "…"
+
+
+def scan_secrets(b: InsightBuilder, text: str) -> None:
+    """Add a `security.hardcoded_secret` insight for each credential-looking literal in `text`."""
+    found: list[tuple[int, int, str, str, str, str, float]] = []
+    for kind, human, literals, regex, confidence in _COMPILED:
+        if not any(lit in text for lit in literals):
+            continue
+        for m in regex.finditer(text):
+            found.append((m.start(), m.end(), kind, human, kind, m.group(0), confidence))
+    for start, end, name, value in _credential_literals(text):
+        if _PLACEHOLDER.search(value) or value.lower() == name.lower():
+            continue
+        if re.fullmatch(r"[A-Z_]+", value) or re.fullmatch(r"[a-z_]+\.[a-z_.]+", value):
+            continue  # an identifier-like constant ("PASSWORD", "auth.token"), not a secret
+        found.append((start, end, "password_literal", "hard-coded credential", name, value, 0.7))
+    if not found:
+        return
+    line_starts = [0]
+    pos = text.find("\n")
+    while pos >= 0:
+        line_starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    test = b.is_test
+    for start, end, kind, human, name, secret, confidence in sorted(found):
+        sl = bisect_right(line_starts, start) - 1
+        el = bisect_right(line_starts, end) - 1
+        rng = Range.of(sl, start - line_starts[sl], el, end - line_starts[el])
+        digest = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:16]
+        b.add(
+            type_="security_issue",
+            rule="security.hardcoded_secret",
+            title=(
+                f"Hard-coded credential in {name}"
+                if kind == "password_literal"
+                else f"Hard-coded {human}"
+            ),
+            summary=f"A {human} is written in the source; anyone with the code has it.",
+            range_=rng,
+            severity="warning" if test else "critical",
+            confidence=round(confidence * (0.6 if test else 1.0), 2),
+            effort="hours",
+            why="Secrets in source end up in every clone, backup, log and fork of the repository.",
+            how=(
+                "Revoke/rotate it, then load it from the environment or a secret manager "
+                "(and purge it from git history)."
+            ),
+            snippet=f"{kind}:{name}:{digest}",
+            extra={"secret_kind": kind, "preview": _preview(secret), "secret_sha256": digest},
+        )
