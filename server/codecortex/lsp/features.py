@@ -156,6 +156,7 @@ def register(server: CodeCortexServer) -> None:
                 ls.log(f"could not read the codecortex settings: {exc}", "warning")
                 return
         ls.apply_settings(convert.plain(settings) or {})
+        ls.log("settings updated")
         for uri in list(ls.service.documents):
             publish_hints(ls, uri)
 
@@ -453,7 +454,10 @@ def code_actions_for(
 async def index_with_progress(ls: CodeCortexServer) -> None:
     """Index the workspace docs with work-done progress the user can cancel."""
     token = str(uuid.uuid4())
+    window = ls.client_capabilities.window
     try:
+        if window is None or not window.work_done_progress:
+            raise RuntimeError("client does not support work done progress")
         await ls.work_done_progress.create_async(token)
     except Exception:
         token = ""
