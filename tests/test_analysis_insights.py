@@ -81,7 +81,9 @@ def test_go_java_js_security_and_loops() -> None:
         ("performance.query_in_loop", "SaveAll"),
         ("security.sql_injection", "FindUser"),
     ]
-    java = [i for i in _insights("java/Complex.java") if i.type not in ("refactor", "documentation")]
+    java = [
+        i for i in _insights("java/Complex.java") if i.type not in ("refactor", "documentation")
+    ]
     assert _rules(java) == [
         ("performance.query_in_loop", "Complex.saveAll"),
         ("security.sql_injection", "Complex.findUser"),
@@ -153,7 +155,9 @@ def test_mechanical_fixes_apply_and_clear_the_finding(rule: str, expected_line: 
 
 def test_built_shell_command_has_no_fix_and_is_critical() -> None:
     found = _insights("python/insecure.py")
-    built = next(i for i in found if i.rule == "security.subprocess_shell" and i.symbol == "list_dir")
+    built = next(
+        i for i in found if i.rule == "security.subprocess_shell" and i.symbol == "list_dir"
+    )
     assert built.fix is None and built.severity == "critical"
     assert built.detail["built_with"] == "f-string"
     assert {"rule", "why", "how_to_fix"} <= built.detail.keys()

@@ -699,6 +699,9 @@ def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None
     if not matches:
         return
     rest = [caps for _idx, caps in matches if "assign" not in caps]
+    # match order is not guaranteed to follow the document; fingerprints of repeated findings
+    # depend on it
+    rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
     # string-valued assignments per scope, only when a `+=` or `execute(name)` rule needs them
     assigns: dict[str, list[tuple[Node, int]]] = {}
     str_vars: set[tuple[int, str]] = set()

@@ -609,6 +609,7 @@ def analyze_source(
     imports: list[ImportInfo] = []
     import_nodes: list[tuple[Node, str]] = [(n, "import") for n in caps.get("import", ())]
     import_nodes += [(n, "import.require") for n in caps.get("import.require", ())]
+    import_nodes.sort(key=lambda item: item[0].start_byte)  # capture lists are not in order
     if import_nodes:
         def_spans = [
             (d.node.start_byte, d.node.end_byte) for d in defs if d.kind in ("function", "method")
@@ -634,7 +635,6 @@ def analyze_source(
                 info.local = local
                 info.type_only = info.type_only or type_only
             imports.extend(found)
-        imports.sort(key=lambda i: i.line)
     analysis.imports = imports
 
     # exports ---------------------------------------------------------------------------------
@@ -642,7 +642,7 @@ def analyze_source(
     top_assigned: list[str] = []
     exports: list[str] = []
     if lang == "python":
-        for n in caps.get("assign.top", ()):
+        for n in sorted(caps.get("assign.top", ()), key=lambda n: n.start_byte):
             name = _text(src, n)
             if name == "__all__":
                 found_all = _python_all(n, src)
@@ -651,7 +651,7 @@ def analyze_source(
             elif not name.startswith("_"):
                 top_assigned.append(name)
     elif lang in _JS_LIKE:
-        for n in caps.get("export", ()):
+        for n in sorted(caps.get("export", ()), key=lambda n: n.start_byte):
             exports.extend(_js_exports(n, src))
 
     # symbols ---------------------------------------------------------------------------------
@@ -726,13 +726,13 @@ def _calls(root: Node, lang: str, src: bytes, query: Any, bound: set[str]) -> li
     caps = QueryCursor(query).captures(root)
     out: list[CallRef] = []
     seen: set[tuple[str | None, str]] = set()
-    for n in caps.get("call.name", ()):
+    for n in sorted(caps.get("call.name", ()), key=lambda n: n.start_byte):
         name = src[n.start_byte : n.end_byte].decode("utf-8", errors="replace")
         if name in bound and (None, name) not in seen:
             seen.add((None, name))
             out.append(CallRef(name, n.start_point[0]))
     recv_field, member_field = ATTR_FIELDS[lang]
-    for n in caps.get("call.attr", ()):
+    for n in sorted(caps.get("call.attr", ()), key=lambda n: n.start_byte):
         recv = n.child_by_field_name(recv_field)
         if recv is None:
             continue
