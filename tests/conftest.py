@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fakeopenai import fake_openai_fixture  # noqa: F401  (the `fake_openai` fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

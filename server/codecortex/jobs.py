@@ -80,15 +80,25 @@ class JobRunner:
         *,
         lease_seconds: float = 60,
         on_progress: ProgressCallback | None = None,
+        on_finish: Callable[[Job], Awaitable[None] | None] | None = None,
     ) -> None:
         self.connection = connection
         self.handlers = handlers
         self.lease_seconds = lease_seconds
         self.on_progress = on_progress
+        self.on_finish = on_finish
         self.worker_id = worker_name()
 
     async def run_one(self, job_types: list[str] | None = None) -> Job | None:
         """Claim and run one job; returns it (with its final state) or None when idle."""
+        job = await self._run_one(job_types)
+        if job is not None and self.on_finish is not None:
+            maybe = self.on_finish(job)
+            if maybe is not None:
+                await maybe
+        return job
+
+    async def _run_one(self, job_types: list[str] | None) -> Job | None:
         async with self.connection() as conn:
             job = await q.claim(
                 conn,

@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from codecortex import backfill
 from codecortex import memory as mem
 from codecortex.config import Settings
 from codecortex.database import Database, DatabaseDown
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.embeddings import make_embedder
+from codecortex.jobs import JobRunner
 from codecortex.knowledge import add_note, ingest_file, ingest_workspace
 from codecortex.memory import Identity, Memory, ProblemView, Resolved
 from codecortex.store import identity as identity_store
+from codecortex.store import jobs as jobs_store
 from codecortex.store import problems as problem_store
 from codecortex.store import solutions as solution_store
 from codecortex.workspace import RepoInfo, repo_info, uri_to_path, user_name
@@ -40,6 +43,7 @@ class Client(Protocol):
     def show_once(self, key: str, message: str, level: str = "warning") -> None: ...
     def status(self, payload: dict[str, Any]) -> None: ...
     def views_changed(self, uri: str) -> None: ...
+    def job_progress(self, job: Any, fraction: float | None, message: str | None) -> None: ...
 
 
 @dataclass
@@ -82,6 +86,17 @@ class Service:
         self.counts = {"problems": 0, "solutions": 0}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.db.on_connected.append(self._after_connect)
+        self.job_handlers: dict[str, Any] = {
+            backfill.JOB_TYPE: lambda ctx: backfill.run_backfill(ctx, self.memory.embedder),
+        }
+        self.runner = JobRunner(
+            self.db.connection,
+            self.job_handlers,
+            on_progress=lambda job, f, m: self.client.job_progress(job, f, m),
+            on_finish=lambda job: self.client.job_progress(job, None, job.status),
+        )
+        self._runner_stop = asyncio.Event()
+        self._runner_task: asyncio.Task[Any] | None = None
 
     @staticmethod
     def _make_embedder(settings: Settings) -> Any:
@@ -120,6 +135,7 @@ class Service:
         await self.db.start()
 
     async def stop(self) -> None:
+        self._runner_stop.set()
         for doc in self.documents.values():
             if doc.worker is not None:
                 doc.worker.cancel()
@@ -152,6 +168,9 @@ class Service:
                     head_sha=info.head,
                 )
             await self._refresh_counts(conn)
+            await backfill.schedule(conn, self.memory.embedder)
+        if self._runner_task is None or self._runner_task.done():
+            self._runner_task = self.spawn(self.runner.run_forever(self._runner_stop), "jobs")
         self.publish_status()
         for doc in self.documents.values():  # write what was seen while we were down
             if doc.pending:
@@ -180,6 +199,16 @@ class Service:
         self.memory.settings = settings
         if embedder_changed:
             self.memory.embedder = self._make_embedder(settings)
+            if self.db.state == "connected":
+                self.spawn(self._schedule_backfill(), "schedule backfill")
+
+    async def _schedule_backfill(self) -> None:
+        async with self.db.connection() as conn:
+            await backfill.schedule(conn, self.memory.embedder)
+
+    async def cancel_job(self, job_id: str) -> None:
+        async with self.db.connection() as conn:
+            await jobs_store.request_cancel(conn, job_id)
 
     # --- identity helpers ------------------------------------------------------------------
 

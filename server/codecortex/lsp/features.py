@@ -137,6 +137,14 @@ def register(server: CodeCortexServer) -> None:
 
         ls.service.spawn(boot(), "start")
 
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    async def cancel_progress(
+        ls: CodeCortexServer, params: types.WorkDoneProgressCancelParams
+    ) -> None:
+        token = str(params.token)
+        if token.startswith("job-") and ls.service.db.state == "connected":
+            await ls.service.cancel_job(token.removeprefix("job-"))
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodeCortexServer, *args: Any) -> None:
         await ls.service.flush(timeout=5)

@@ -36,6 +36,7 @@ class CodeCortexServer(LanguageServer):
         self._publish_handles: dict[str, asyncio.TimerHandle] = {}
         self.document_changes = False
         self.started = asyncio.Event()
+        self._job_chains: dict[str, asyncio.Future[None]] = {}
 
     # --- the engine's Client protocol -------------------------------------------------------
 
@@ -79,6 +80,54 @@ class CodeCortexServer(LanguageServer):
             handle.cancel()
         loop = asyncio.get_event_loop()
         self._publish_handles[uri] = loop.call_later(0.02, publish_hints, self, uri)
+
+    def job_progress(self, job: Any, fraction: float | None, message: str | None) -> None:
+        """Queue-job progress as LSP work-done progress (token `job-<id>`, cancellable).
+
+        fraction None means the job finished (message is its final status)."""
+        token = f"job-{job.job_id}"
+        previous = self._job_chains.get(token)
+        if previous is None and fraction is None:
+            return  # finished before reporting anything: nothing to show
+        self._job_chains[token] = asyncio.ensure_future(
+            self._job_step(previous, token, job, fraction, message)
+        )
+
+    async def _job_step(
+        self,
+        previous: asyncio.Future[None] | None,
+        token: str,
+        job: Any,
+        fraction: float | None,
+        message: str | None,
+    ) -> None:
+        window = self.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return
+        try:
+            if previous is None:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(
+                    token,
+                    types.WorkDoneProgressBegin(
+                        title=f"CodeCortex: {job.job_type.replace('_', ' ')}",
+                        cancellable=True,
+                        percentage=0,
+                    ),
+                )
+            else:
+                await previous
+            if fraction is None:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+                self._job_chains.pop(token, None)
+                self.work_done_progress.tokens.pop(token, None)
+            else:
+                self.work_done_progress.report(
+                    token,
+                    types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
+                )
+        except Exception as exc:  # the client went away or refused progress
+            log.debug("job progress %s: %s", token, exc)
 
     # --- settings -----------------------------------------------------------------------------
 
