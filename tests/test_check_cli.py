@@ -94,3 +94,37 @@ def test_search_and_notes(repo: Path, cli_env, fresh_db) -> None:
     assert results and results[0]["kind"] == "knowledge"
     assert "pooling" in results[0]["snippet"]
     assert set(results[0]["why"]) >= {"keyword", "semantic"}
+
+
+def test_interrupted_check_loses_nothing_and_duplicates_nothing(
+    repo: Path, cli_env, fresh_db: str
+) -> None:
+    import signal
+
+    import psycopg
+
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    for n in range(400):
+        (repo / f"m{n}.py").write_text(f"import os\nimport sys\n\nprint(sys.argv, {n})\n")
+    proc = subprocess.Popen(
+        [codecortex_exe(), "check", "--tools", "ruff", "."],
+        cwd=repo, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for _ in range(20):  # interrupt once it is well into recording
+        assert "imported but unused" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    with psycopg.connect(fresh_db) as conn:
+        (partial,) = conn.execute("SELECT COUNT(*) FROM detected_problems").fetchone()
+    assert 20 <= partial < 400
+    rerun = check(repo, env, ".")
+    assert rerun.returncode == 1
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            "SELECT file_path, COUNT(*) FROM detected_problems GROUP BY file_path"
+        ).fetchall()
+    assert len(rows) == 400 and {n for _f, n in rows} == {1}  # every file once, none twice
