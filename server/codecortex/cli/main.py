@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("codecortex.cli.check", "run detectors, record problems, print known fixes"),
     "search": ("codecortex.cli.search", "search past solutions and knowledge"),
     "note": ("codecortex.cli.note", "add notes and snippets to your knowledge"),
+    "learn-history": ("codecortex.cli.history", "learn fixes from the repository's git history"),
     "stats": ("codecortex.cli.stats", "what CodeCortex has learned and how much it helped"),
     "db": ("codecortex.cli.db", "database status and migrations"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),

@@ -1,0 +1,172 @@
+"""`codecortex learn-history [PATH]`: learn fixes from a repository's git history.
+
+The work runs as a `learn_history` job on the queue, in this process: a progress bar on a
+terminal, plain progress lines otherwise. Interrupted (Ctrl-C, killed), the next run continues
+after the last commit it finished; a run over commits already mined adds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from codecortex.config import Settings
+from codecortex.history import (
+    HISTORY_TOOLS,
+    JOB_TYPE,
+    HistoryOptions,
+    enqueue_learn_history,
+    make_job_handler,
+)
+from codecortex.identity import resolve_identity
+from codecortex.jobs import JobRunner
+from codecortex.store import history as history_store
+from codecortex.store import jobs as job_queue
+from codecortex.store.connection import connect
+from codecortex.store.jobs import Job
+from codecortex.workspace import git
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="the repository")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--since", metavar="DATE", help="only commits after DATE (git log --since)")
+    limit.add_argument(
+        "--max-commits", type=int, metavar="N", help="mine at most N commits in this run"
+    )
+    parser.add_argument("--branch", metavar="B", help="branch or commit to walk (default: HEAD)")
+    parser.add_argument(
+        "--tools",
+        help=f"comma-separated detectors (default: installed of {','.join(HISTORY_TOOLS)})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+class ProgressPrinter:
+    """A progress bar on a terminal; otherwise a plain line every few seconds and at the end."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.last_line = 0.0
+        self.drawn = False
+
+    def __call__(self, job: Job, fraction: float, message: str | None) -> None:
+        text = message or ""
+        if self.tty:
+            width = 30
+            filled = int(round(width * fraction))
+            bar = "#" * filled + "-" * (width - filled)
+            self.out.write(f"\r[{bar}] {fraction:4.0%} {text}\x1b[K")
+            self.out.flush()
+            self.drawn = True
+            return
+        now = time.monotonic()
+        if fraction >= 1.0 or now - self.last_line >= 2.0:
+            self.last_line = now
+            print(f"learn-history: {fraction:.0%} {text}", file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.drawn:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def summary(report: dict[str, Any]) -> str:
+    if report.get("up_to_date"):
+        return f"history up to date (synced to {str(report.get('head') or '')[:12]})"
+    parts = [
+        f"learned {report['solutions_learned']} fix(es) from {report['commits_done']} commit(s)",
+        f"{report['versions_checked']} file version(s) checked"
+        f" ({report['versions_cached']} from cache)",
+    ]
+    if report.get("solutions_known"):
+        parts.append(f"{report['solutions_known']} already known")
+    line = ", ".join(parts) + f" in {report['seconds']:.1f} s"
+    skipped = {**report.get("commits_skipped", {})}
+    if skipped:
+        line += "\nskipped commits: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+    if report.get("files_skipped"):
+        line += "\nskipped files: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(report["files_skipped"].items())
+        )
+    left = int(report.get("commits_pending") or 0) - int(report.get("commits_done") or 0)
+    if left > 0:
+        line += f"\n{left} commit(s) left: run again to continue"
+    return line
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    folder = Path(args.path).resolve()
+    if not folder.is_dir():
+        print(f"codecortex: error: not a directory: {folder}", file=sys.stderr)
+        return 2
+    if await git(folder, "rev-parse", "--show-toplevel") is None:
+        print(f"codecortex: error: not a git repository: {folder}", file=sys.stderr)
+        return 2
+    if args.max_commits is not None and args.max_commits < 1:
+        print("codecortex: error: --max-commits must be at least 1", file=sys.stderr)
+        return 2
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    options = HistoryOptions.from_settings(
+        settings, branch=args.branch, since=args.since, max_commits=args.max_commits, tools=tools
+    )
+    printer = ProgressPrinter(sys.stderr)
+    async with connect(settings) as conn:
+        ident, root = await resolve_identity(conn, settings, folder)
+        job_id = await enqueue_learn_history(conn, ident, root, options)
+
+        @asynccontextmanager
+        async def shared() -> AsyncIterator[Any]:
+            yield conn
+
+        runner = JobRunner(shared, {JOB_TYPE: make_job_handler(settings)}, on_progress=printer)
+        job: Job | None = None
+        try:
+            while True:
+                ran = await runner.run_one([JOB_TYPE])
+                if ran is not None and ran.job_id == job_id:
+                    job = ran
+                    if ran.status == "pending":  # failed; runnable again by the next run
+                        await history_store.release_job(conn, job_id)
+                    break
+                if ran is None:
+                    job = await job_queue.get_job(conn, job_id)
+                    break
+        except asyncio.CancelledError:
+            # Ctrl-C: the commits done so far are saved; the next run continues from there.
+            printer.close()
+            await asyncio.shield(history_store.release_job(conn, job_id))
+            raise
+        finally:
+            printer.close()
+    if job is None:
+        print("codecortex: error: the learn-history job disappeared", file=sys.stderr)
+        return 2
+    if job.status == "running":
+        print(
+            f"codecortex: error: this repository's history is being learned by another "
+            f"process ({job.locked_by}); try again when it is done",
+            file=sys.stderr,
+        )
+        return 2
+    if job.status != "completed":
+        print(f"codecortex: error: learning from history {job.status}: {job.last_error}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    report = job.result or {}
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(summary(report))
+        for tool, error in sorted((report.get("tool_errors") or {}).items()):
+            print(f"codecortex: {tool}: {error}", file=sys.stderr)
+    return 0
