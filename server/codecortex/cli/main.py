@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "learn-history": ("codecortex.cli.history", "learn fixes from the repository's git history"),
     "stats": ("codecortex.cli.stats", "what CodeCortex has learned and how much it helped"),
     "db": ("codecortex.cli.db", "database status and migrations"),
+    "team": ("codecortex.cli.team", "shared team server: init, add-user, list, share"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
 }
 

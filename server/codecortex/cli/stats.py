@@ -42,7 +42,41 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print("\ntop recurring problems")
         for top in data["topSignatures"]:
             print(f"  {top['seen']:>4}× seen {top['fixed']:>4}× fixed  {top['signature']}")
-    if data["solutionsBySource"]:
-        print("\nsolutions by source: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(data["solutionsBySource"].items())))  # fmt: skip
+    m = data["metrics"]
+    print("\nsuccess metrics")
+    for key, value in (
+        ("replays applied", m["replaysApplied"]),
+        ("your solutions reused", m["solutionsReused"]),
+        ("time saved by replays", format_duration(m["timeSavedSeconds"])),
+        ("insights applied", m["insightsApplied"]),
+        ("recurring patterns fixed", m["patternsDiscovered"]),
+    ):
+        print(f"  {key:<{width - 2}}  {value}")
+    if data["acceptanceBySource"]:
+        print("\nacceptance per source")
+        print(f"  {'source':<12} {'solutions':>9} {'applied':>8} {'rejected':>8} {'rate':>6}")
+        for src in data["acceptanceBySource"]:
+            rate = "-" if src["acceptance"] is None else f"{src['acceptance']:.0%}"
+            print(
+                f"  {src['source']:<12} {src['solutions']:>9} {src['applied']:>8}"
+                f" {src['rejected']:>8} {rate:>6}"
+            )
+    active = [w for w in data["weekly"] if w["detected"] or w["solved"] or w["replays"]]
+    if active:
+        print("\nper week        detected  solved  replays  time saved")
+        for w in active:
+            print(
+                f"  {w['week']}  {w['detected']:>8} {w['solved']:>7} {w['replays']:>8}"
+                f"  {format_duration(w['timeSavedSeconds'])}"
+            )
+    if data["achievements"]:
+        print("\nachievements: " + ", ".join(a["title"] for a in data["achievements"]))
+    for t in data.get("promptTemplates") or []:
+        rate = "n/a" if t["acceptanceRate"] is None else f"{t['acceptanceRate']:.0%}"
+        print(
+            f"\nprompt {t['template']} v{t['version']}: {t['executions']} runs "
+            f"({t['cacheHits']} cached, {t['failures']} failed), {t['presented']} fixes shown, "
+            f"{t['applied']} applied, {t['modified']} modified, {t['rejected']} rejected, "
+            f"acceptance {rate}"
+        )
     return 0

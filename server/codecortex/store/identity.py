@@ -10,6 +10,11 @@ import psycopg
 async def ensure_user(
     conn: psycopg.AsyncConnection[Any], name: str, email: str | None = None
 ) -> Any:
+    # Connected with a developer role of a team server: that role's users row is the identity.
+    cur = await conn.execute("SELECT id FROM users WHERE db_role = current_user")
+    row = await cur.fetchone()
+    if row is not None:
+        return row["id"] if isinstance(row, dict) else row[0]
     cur = await conn.execute(
         "INSERT INTO users (name, email) VALUES (%s, %s)"
         " ON CONFLICT (name) DO UPDATE SET email = COALESCE(EXCLUDED.email, users.email)"

@@ -126,8 +126,9 @@ async def migrate(
     await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
     try:
         await check_vector_available(conn, where)
-        await conn.execute(_CREATE_TABLE)
         applied = await _applied(conn)
+        if not applied:  # a developer role on a team server may not create tables
+            await conn.execute(_CREATE_TABLE)
         for m in migrations:
             if m.version in applied and applied[m.version][1] != m.checksum:
                 raise MigrationError(
