@@ -19,6 +19,7 @@ from codecortex.treesitter import get_language, parse
 
 from ._text import LineIndex
 from .insights import InsightBuilder
+from .languages import queries
 from .model import FileAnalysis
 
 __all__ = ["run_code_rules"]
@@ -51,9 +52,6 @@ _PYTHON_RULES = r"""
 (call arguments: (argument_list
   (keyword_argument name: (identifier) @kw value: (false)) @kwarg)
   (#eq? @kw "verify")) @verify
-(augmented_assignment left: (identifier) @var operator: "+="
-  right: [(string) (concatenated_string) (identifier) (binary_operator) (call) (subscript)
-          (attribute)] @rhs) @concat
 (call function: (attribute attribute: (identifier) @fn)
   (#any-of? @fn "execute" "query" "fetchrow" "fetchval" "raw")) @dbcall
 (assignment left: (identifier) @var
@@ -111,6 +109,49 @@ _RULES = {
     "go": _GO_RULES,
     "java": _JAVA_RULES,
 }
+
+# a file can only match the rules query when it contains one of these strings; most files do
+# not, and skipping the query saves a full pass over their tree
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "python": (
+        "eval(",
+        "exec(",
+        "shell",
+        "os.system",
+        "os.popen",
+        ".execute",
+        ".mogrify",
+        ".raw(",
+        "yaml.",
+        "ickle.",
+        "dill.",
+        "hashlib.",
+        "verify",
+        ".query(",
+        ".fetchrow",
+        ".fetchval",
+    ),
+    "javascript": (
+        "eval(",
+        "Function(",
+        "innerHTML",
+        "outerHTML",
+        "document.write",
+        "exec",
+        ".query(",
+        ".execute(",
+        ".raw(",
+    ),
+    "go": ("Query", "Exec"),
+    "java": (
+        "execute",
+        "prepareStatement",
+        "addBatch",
+        "createQuery",
+        "createNativeQuery",
+    ),
+}
+_TRIGGERS["typescript"] = _TRIGGERS["tsx"] = _TRIGGERS["javascript"]
 
 _LOOPS = {
     "python": frozenset(
@@ -657,89 +698,95 @@ def _dbcall(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], seen: set[int]) 
     )
 
 
-def _concat(ctx: _Ctx, node: Node, caps: dict[str, list[Node]], str_vars: set, seen: set) -> None:
-    loop, scope = ctx.loop_and_scope(node)
-    if loop is None:
+def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
+    """`s += ...` on a string inside a loop (Python)."""
+    concats = rule_nodes.get("rule.concat")
+    if not concats:
         return
-    var = ctx.t(caps["var"][0])
-    rhs = caps["rhs"][0]
-    scope_key = scope.start_byte if scope is not None else -1
-    is_str = rhs.type in ("string", "concatenated_string") or (scope_key, var) in str_vars
-    if not is_str:
-        return
-    key = (loop.start_byte, var)
-    if key in seen:
-        return
-    seen.add(key)
-    ctx.b.add(
-        type_="performance",
-        rule="performance.string_concat_in_loop",
-        title=f"String built with += in a loop ({var})",
-        summary=f"{var} grows by += inside a loop; each step may copy the whole string.",
-        range_=ctx.index.range_of(node),
-        severity="info",
-        confidence=0.7,
-        effort="minutes",
-        why="Repeated concatenation is quadratic in the worst case.",
-        how="Collect the parts in a list and ''.join() them after the loop (or use io.StringIO).",
-        snippet=f"{var} +=",
-    )
+    str_vars: set[tuple[int, str]] = set()
+    for node in rule_nodes.get("rule.strassign", ()):
+        _, scope = ctx.loop_and_scope(node)
+        str_vars.add((scope.start_byte if scope is not None else -1, ctx.t(node.child(0))))
+    seen: set[tuple[int, str]] = set()
+    for node in sorted(concats, key=lambda n: n.start_byte):
+        loop, scope = ctx.loop_and_scope(node)
+        if loop is None:
+            continue
+        var = ctx.t(node.child_by_field_name("left"))
+        rhs = node.child_by_field_name("right")
+        scope_key = scope.start_byte if scope is not None else -1
+        is_str = (rhs is not None and rhs.type in ("string", "concatenated_string")) or (
+            scope_key,
+            var,
+        ) in str_vars
+        if not is_str or (loop.start_byte, var) in seen:
+            continue
+        seen.add((loop.start_byte, var))
+        ctx.b.add(
+            type_="performance",
+            rule="performance.string_concat_in_loop",
+            title=f"String built with += in a loop ({var})",
+            summary=f"{var} grows by += inside a loop; each step may copy the whole string.",
+            range_=ctx.index.range_of(node),
+            severity="info",
+            confidence=0.7,
+            effort="minutes",
+            why="Repeated concatenation is quadratic in the worst case.",
+            how="Collect the parts in a list and ''.join() them after the loop (or io.StringIO).",
+            snippet=f"{var} +=",
+        )
 
 
 def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None:
     """Run the language's query rules over the file (reusing `analysis.tree` when present)."""
     lang = analysis.language
-    query = _query(lang) if lang in _RULES else None
-    if query is None:
+    triggers = _TRIGGERS.get(lang)
+    if triggers is None:
         return
     src = text.encode("utf-8", errors="surrogatepass")
-    tree = analysis.tree if analysis.tree is not None else parse(src, lang)
+    tree = analysis.tree
+    rule_nodes = analysis.rule_nodes
+    if tree is None or rule_nodes is None:
+        tree = parse(src, lang)
+        caps = QueryCursor(queries(lang).structure).captures(tree.root_node)
+        rule_nodes = {k: v for k, v in caps.items() if k.startswith("rule.")}
     ctx = _Ctx(b, analysis, text, src)
-    matches = QueryCursor(query).matches(tree.root_node)
-    if not matches:
-        return
-    rest = [caps for _idx, caps in matches if "assign" not in caps]
-    # match order is not guaranteed to follow the document; fingerprints of repeated findings
-    # depend on it
-    rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
-    # string-valued assignments per scope, only when a `+=` or `execute(name)` rule needs them
-    assigns: dict[str, list[tuple[Node, int]]] = {}
-    str_vars: set[tuple[int, str]] = set()
-    if any("concat" in c or ("sql" in c and c["arg"][0].type == "identifier") for c in rest):
-        for _idx, caps in matches:
-            if "assign" not in caps:
-                continue
-            var = ctx.t(caps["var"][0])
-            rhs = caps["rhs"][0]
-            _, scope = ctx.loop_and_scope(caps["assign"][0])
-            scope_key = scope.start_byte if scope is not None else -1
-            if rhs.type in ("string", "concatenated_string"):
-                str_vars.add((scope_key, var))
-            assigns.setdefault(var, []).append((rhs, scope_key))
-    seen_loops: set[int] = set()
-    seen_concat: set[tuple[int, str]] = set()
-    for caps in rest:
-        if "eval" in caps:
-            _eval(ctx, caps["eval"][0], caps)
-        elif "shell" in caps:
-            _shell(ctx, caps["shell"][0], caps)
-        elif "ossystem" in caps:
-            _os_system(ctx, caps["ossystem"][0], caps)
-        elif "sql" in caps:
-            _sql(ctx, caps["sql"][0], caps, assigns)
-        elif "yaml" in caps:
-            _yaml(ctx, caps["yaml"][0], caps)
-        elif "pickle" in caps:
-            _pickle(ctx, caps["pickle"][0], caps)
-        elif "weakhash" in caps:
-            _weakhash(ctx, caps["weakhash"][0], caps)
-        elif "verify" in caps:
-            _verify(ctx, caps["verify"][0], caps)
-        elif "html" in caps:
-            _html(ctx, caps["html"][0], caps)
-        elif "cpexec" in caps:
-            _cpexec(ctx, caps["cpexec"][0], caps)
-        elif "dbcall" in caps:
-            _dbcall(ctx, caps["dbcall"][0], caps, seen_loops)
-        elif "concat" in caps:
-            _concat(ctx, caps["concat"][0], caps, str_vars, seen_concat)
+    if any(t in text for t in triggers):
+        query = _query(lang)
+        matches = QueryCursor(query).matches(tree.root_node) if query is not None else []
+        rest = [caps for _idx, caps in matches if "assign" not in caps]
+        # match order does not follow the document; fingerprints of repeated findings do
+        rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
+        assigns: dict[str, list[tuple[Node, int]]] = {}
+        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
+            for _idx, caps in matches:
+                if "assign" not in caps:
+                    continue
+                _, scope = ctx.loop_and_scope(caps["assign"][0])
+                scope_key = scope.start_byte if scope is not None else -1
+                assigns.setdefault(ctx.t(caps["var"][0]), []).append((caps["rhs"][0], scope_key))
+        seen_loops: set[int] = set()
+        for caps in rest:
+            if "eval" in caps:
+                _eval(ctx, caps["eval"][0], caps)
+            elif "shell" in caps:
+                _shell(ctx, caps["shell"][0], caps)
+            elif "ossystem" in caps:
+                _os_system(ctx, caps["ossystem"][0], caps)
+            elif "sql" in caps:
+                _sql(ctx, caps["sql"][0], caps, assigns)
+            elif "yaml" in caps:
+                _yaml(ctx, caps["yaml"][0], caps)
+            elif "pickle" in caps:
+                _pickle(ctx, caps["pickle"][0], caps)
+            elif "weakhash" in caps:
+                _weakhash(ctx, caps["weakhash"][0], caps)
+            elif "verify" in caps:
+                _verify(ctx, caps["verify"][0], caps)
+            elif "html" in caps:
+                _html(ctx, caps["html"][0], caps)
+            elif "cpexec" in caps:
+                _cpexec(ctx, caps["cpexec"][0], caps)
+            elif "dbcall" in caps:
+                _dbcall(ctx, caps["dbcall"][0], caps, seen_loops)
+    _concat_rule(ctx, rule_nodes)

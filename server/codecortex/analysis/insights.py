@@ -115,17 +115,17 @@ class InsightBuilder:
         self.is_test = is_test
         self.insights: list[Insight] = []
         self._keys: list[str] = []
-        syms = sorted(symbols or [], key=lambda s: (s.range.start.line, -s.range.end.line))
+        syms = sorted(symbols or [], key=lambda s: (s.start_line, -s.end_line))
         self._symbols = syms
-        self._starts = [s.range.start.line for s in syms]
+        self._starts = [s.start_line for s in syms]
 
     def symbol_at(self, line: int) -> SymbolInfo | None:
         """Innermost symbol whose range contains `line`."""
         best: SymbolInfo | None = None
         idx = bisect_right(self._starts, line)
         for s in self._symbols[:idx]:
-            if s.range.start.line <= line <= s.range.end.line:
-                if best is None or s.range.start.line >= best.range.start.line:
+            if s.start_line <= line <= s.end_line:
+                if best is None or s.start_line >= best.start_line:
                     best = s
         return best
 
@@ -197,7 +197,7 @@ def _refactor_rules(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisThresh
     for s in analysis.symbols:
         if s.kind not in ("function", "method"):
             continue
-        header = Range(s.range.start, s.range.start)
+        header = Range.of(s.start_line, s.start_character, s.start_line, s.start_character)
         name = s.qualified_name
         if s.complexity > t.max_complexity:
             severity = "warning" if s.complexity > 2 * t.max_complexity else "info"
@@ -278,7 +278,7 @@ def _documentation_rule(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisTh
                     f"{s.qualified_name} is public but undocumented, while "
                     f"{analysis.doc_coverage:.0%} of this file's public symbols are documented."
                 ),
-                range_=Range(s.range.start, s.range.start),
+                range_=Range.of(s.start_line, s.start_character, s.start_line, s.start_character),
                 severity="info",
                 confidence=0.8,
                 effort="minutes",

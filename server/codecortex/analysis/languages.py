@@ -6,7 +6,9 @@ One "structure" query per language captures, in a single pass over the tree:
 - `nest` (statements that open a nesting level), `elseif` (an `if` in an else branch, which does
   not nest further), `branch` (decision points for cyclomatic complexity);
 - `import` / `import.require` (import statements and `require("...")` / `import("...")` calls);
-- `export` (JS/TS export statements) and `assign.top` (Python module-level assignments).
+- `export` (JS/TS export statements) and `assign.top` (Python module-level assignments);
+- `rule.*`: nodes the file rules need that are common enough to be worth collecting in the same
+  pass (Python `+=` and string-literal assignments).
 A second, optional "calls" query captures `call.name` (`f(...)`) and `call.attr` (`x.f(...)`).
 """
 
@@ -28,6 +30,10 @@ _PYTHON = r"""
  (for_in_clause) (if_clause) (case_clause)] @branch
 [(import_statement) (import_from_statement)] @import
 (module (expression_statement (assignment left: (identifier) @assign.top)))
+(augmented_assignment left: (identifier) operator: "+="
+  right: [(string) (concatenated_string) (identifier) (binary_operator) (call) (subscript)
+          (attribute)]) @rule.concat
+(assignment left: (identifier) right: [(string) (concatenated_string)]) @rule.strassign
 """
 
 _JS_COMMON = r"""

@@ -31,13 +31,20 @@ RELATIONSHIP_TYPES = ("imports", "extends", "calls")
 
 @dataclass(slots=True)
 class SymbolInfo:
-    """A function, method, class or interface defined in a file."""
+    """A function, method, class or interface defined in a file.
+
+    The definition spans `start_line:start_character` to `end_line:end_character` (0-based, end
+    exclusive like LSP); `range` builds the corresponding `Range`.
+    """
 
     kind: str
     name: str
     qualified_name: str
     parent: str | None
-    range: Range
+    start_line: int
+    start_character: int
+    end_line: int
+    end_character: int
     params: int = 0
     complexity: int = 1
     max_nesting: int = 0
@@ -47,12 +54,31 @@ class SymbolInfo:
     bases: list[str] = field(default_factory=list)
 
     @property
-    def start_line(self) -> int:
-        return self.range.start.line
+    def range(self) -> Range:
+        return Range.of(self.start_line, self.start_character, self.end_line, self.end_character)
 
-    @property
-    def end_line(self) -> int:
-        return self.range.end.line
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # a flat tuple: tens of thousands of symbols cross the worker-process boundary
+        return (
+            SymbolInfo,
+            (
+                self.kind,
+                self.name,
+                self.qualified_name,
+                self.parent,
+                self.start_line,
+                self.start_character,
+                self.end_line,
+                self.end_character,
+                self.params,
+                self.complexity,
+                self.max_nesting,
+                self.line_count,
+                self.has_doc,
+                self.is_public,
+                self.bases,
+            ),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,12 +98,16 @@ class SymbolInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SymbolInfo:
+        s, e = data["range"]["start"], data["range"]["end"]
         return cls(
             kind=data["kind"],
             name=data["name"],
             qualified_name=data["qualified_name"],
             parent=data.get("parent"),
-            range=Range.from_json(data["range"]),
+            start_line=int(s["line"]),
+            start_character=int(s["character"]),
+            end_line=int(e["line"]),
+            end_character=int(e["character"]),
             params=int(data.get("params", 0)),
             complexity=int(data.get("complexity", 1)),
             max_nesting=int(data.get("max_nesting", 0)),
@@ -170,11 +200,19 @@ class FileAnalysis:
     # The parsed tree, kept only inside the process that parsed it so that the file rules do not
     # parse again. Never serialised or pickled.
     tree: Any = field(default=None, repr=False, compare=False)
+    # nodes of the structure query the file rules reuse (`rule.*` captures); same lifetime as tree
+    rule_nodes: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
         state["tree"] = None
+        state["rule_nodes"] = None
         return state
+
+    def drop_tree(self) -> None:
+        """Forget the parse tree and captured nodes (they are only valid in this process)."""
+        self.tree = None
+        self.rule_nodes = None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():

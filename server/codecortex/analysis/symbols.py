@@ -672,8 +672,8 @@ def analyze_source(
             has_doc = _python_docstring(node.child_by_field_name("body"))
         else:
             has_doc = _doc_comment(node, lang, src)
-        sr = node.start_point[0]
-        er = node.end_point[0]
+        sr, sc = node.start_point
+        er, ec = node.end_point
         parent_name = d.extra.get("parent_name")
         if parent_name is None and d.parent is not None:
             parent_name = d.parent.qualified
@@ -683,7 +683,10 @@ def analyze_source(
                 name=d.name,
                 qualified_name=d.qualified,
                 parent=parent_name,
-                range=index.range_of(node),
+                start_line=sr,
+                start_character=index.char_col(sr, sc),
+                end_line=er,
+                end_character=index.char_col(er, ec),
                 params=_params(node, lang, src, d.kind) if d.kind in ("function", "method") else 0,
                 complexity=d.complexity,
                 max_nesting=d.nesting,
@@ -719,6 +722,7 @@ def analyze_source(
 
     if keep_tree:
         analysis.tree = tree
+        analysis.rule_nodes = {k: v for k, v in caps.items() if k.startswith("rule.")}
     return analysis
 
 

@@ -208,6 +208,7 @@ class WorkspaceAnalysis:
     timings: dict[str, float] = field(default_factory=dict)
     thresholds: AnalysisThresholds = field(default_factory=AnalysisThresholds)
     index: ModuleIndex | None = field(default=None, repr=False)
+    cycle_insights: list[Insight] | None = field(default=None, repr=False)
 
     def insights_by_type(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -251,10 +252,10 @@ def _analyze_task(task: _Task) -> tuple[str, str, Any, Any]:
     text = data.decode("utf-8")
     analysis = analyze_source(rel, text, language, collect_calls=collect_calls, src=data)
     if prev_hash == sha:
-        analysis.tree = None
+        analysis.drop_tree()
         return rel, "unchanged", sha, analysis
     insights = run_file_rules(analysis, text, thresholds)
-    analysis.tree = None
+    analysis.drop_tree()
     return rel, "ok", analysis, insights
 
 
@@ -386,7 +387,9 @@ def analyze_workspace(
         ws.relationships = rels
         ws.timings["relationships"] = time.perf_counter() - started
         started = time.perf_counter()
-        ws.insights += run_project_rules(root, ws.analyses, rels, t, site_packages=site_packages)
+        project = run_project_rules(root, ws.analyses, rels, t, site_packages=site_packages)
+        ws.cycle_insights = [i for i in project if i.rule == "architecture.import_cycle"]
+        ws.insights += project
         ws.timings["project_rules"] = time.perf_counter() - started
     return ws
 
@@ -425,7 +428,7 @@ def reanalyze_file(ws: WorkspaceAnalysis, path: str, text: str | None = None) ->
     else:
         analysis = analyze_source(path, text, language_for_path(path), collect_calls=True)
         insights = run_file_rules(analysis, text, ws.thresholds)
-        analysis.tree = None
+        analysis.drop_tree()
         ws.analyses[path] = analysis
         ws.hashes[path] = analysis.sha256
     if ws.index is None or new_file or text is None:
@@ -433,14 +436,28 @@ def reanalyze_file(ws: WorkspaceAnalysis, path: str, text: str | None = None) ->
         if new_file or text is None:
             # a new or removed module can change how any import resolves
             affected = set(ws.analyses) | {path}
-    rels = [r for r in ws.relationships if r.source_file not in affected]
+    rels: list[Relationship] = []
+    old_edges: set[tuple[str, str]] = set()
+    for r in ws.relationships:
+        if r.source_file not in affected:
+            rels.append(r)
+        elif r.type == "imports" and r.metadata.get("runtime", True):
+            old_edges.add((r.source_file, r.target_file))
     fresh: list[Relationship] = []
     for src in sorted(affected):
         a = ws.analyses.get(src)
         if a is not None:
             fresh += ws.index.resolve_file(src, a, ws.analyses)
     ws.relationships = rels + fresh
-    cycles = import_cycle_rule(ws.analyses, ws.relationships)
+    new_edges = {
+        (r.source_file, r.target_file)
+        for r in fresh
+        if r.type == "imports" and r.metadata.get("runtime", True)
+    }
+    if ws.cycle_insights is None or new_edges != old_edges:
+        # the import graph changed: strongly connected components may have changed
+        ws.cycle_insights = import_cycle_rule(ws.analyses, ws.relationships)
+    cycles = ws.cycle_insights
     return IncrementalResult(
         path=path,
         analysis=analysis,
