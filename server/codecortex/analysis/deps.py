@@ -233,26 +233,33 @@ def python_declarations(root: Path) -> list[Declaration]:
             for name, value in deps.items() if isinstance(deps, dict) else []:
                 if name.lower() == "python":
                     continue
-                spec = _poetry_spec(value)
-                if spec is None:
+                poetry_spec = _poetry_spec(value)
+                if poetry_spec is None:
                     continue
                 out.append(
                     Declaration(
-                        name, spec, "pyproject.toml", _line_of(lines, name), group, raw=str(value)
+                        name,
+                        poetry_spec,
+                        "pyproject.toml",
+                        _line_of(lines, name),
+                        group,
+                        raw=str(value),
                     )
                 )
     req_files = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
     for path in req_files:
         rel = path.relative_to(root).as_posix()
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            req_lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             continue
-        for i, line in enumerate(lines):
-            parsed = parse_requirement(line)
-            if parsed:
-                name, spec, marker = parsed
-                out.append(Declaration(name, spec, rel, i, rel, marker, line.strip()))
+        for i, req_line in enumerate(req_lines):
+            parsed_req = parse_requirement(req_line)
+            if parsed_req:
+                req_name, req_spec, req_marker = parsed_req
+                out.append(
+                    Declaration(req_name, req_spec, rel, i, rel, req_marker, req_line.strip())
+                )
     return out
 
 
@@ -349,8 +356,8 @@ def _comparator_ok(v: tuple[int, int, int, int], comp: str) -> bool | None:
     lo = (*[*parts, 0, 0, 0][:3], 0)
     if op in ("", "="):
         if len(parts) == 3:
-            full = _semver(rest)
-            return full is not None and v[:3] == full[:3]
+            exact = _semver(rest)
+            return exact is not None and v[:3] == exact[:3]
         if not parts:
             return True
         return lo <= v < _upper(parts, len(parts) - 1)
@@ -363,7 +370,7 @@ def _comparator_ok(v: tuple[int, int, int, int], comp: str) -> bool | None:
         if not parts:
             return True
         return lo <= v < _upper(parts, min(1, len(parts) - 1))
-    full = _semver(rest) if len(parts) == 3 else (*lo[:3], 1)
+    full: tuple[int, ...] | None = _semver(rest) if len(parts) == 3 else (*lo[:3], 1)
     if full is None:
         return None
     if op == ">=":

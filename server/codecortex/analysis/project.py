@@ -255,9 +255,9 @@ def readme_rules(root: Path, has_sources: bool = True) -> list[Insight]:
         for m in (_RST_LINK if rst else _MD_LINK).finditer(line):
             found.append((m.group(1), m.start(1)))
         if not rst:
-            m = _MD_REF.match(line)
-            if m:
-                found.append((m.group(1), m.start(1)))
+            ref = _MD_REF.match(line)
+            if ref:
+                found.append((ref.group(1), ref.start(1)))
         for target, col in found:
             if _SCHEME.match(target):
                 continue

@@ -285,24 +285,24 @@ class ModuleIndex:
         for sym in analysis.symbols:
             for base in sym.bases:
                 head, _, member = base.partition(".")
-                target = pick(head, member or head)
-                if target is None and lang == "java":
+                base_target = pick(head, member or head)
+                if base_target is None and lang == "java":
                     same_pkg = posixpath.join(posixpath.dirname(path), f"{head}.java")
                     if same_pkg in self.files:
-                        target = same_pkg
-                if target is None or target == path:
+                        base_target = same_pkg
+                if base_target is None or base_target == path:
                     continue
-                meta = extends.setdefault(target, {"classes": []})
+                meta = extends.setdefault(base_target, {"classes": []})
                 meta["classes"].append({"class": sym.qualified_name, "base": base})
         out += [Relationship(path, t, "extends", m, 0.9) for t, m in extends.items()]
 
         calls: dict[str, dict] = {}
         for call in analysis.calls:
             key = call.receiver or call.name
-            target = pick(key, call.name if call.receiver else None)
-            if target is None or target == path:
+            call_target = pick(key, call.name if call.receiver else None)
+            if call_target is None or call_target == path:
                 continue
-            meta = calls.setdefault(target, {"symbols": [], "lines": []})
+            meta = calls.setdefault(call_target, {"symbols": [], "lines": []})
             label = f"{call.receiver}.{call.name}" if call.receiver else call.name
             if label not in meta["symbols"] and len(meta["symbols"]) < 50:
                 meta["symbols"].append(label)

@@ -137,10 +137,10 @@ def definitions(
                 owner.nesting = depth
             stack.append((end, owner, depth))
         else:
-            key = (start, end)
-            if key in seen_defs:  # same node captured by two patterns
+            span = (start, end)
+            if span in seen_defs:  # same node captured by two patterns
                 continue
-            seen_defs.add(key)
+            seen_defs.add(span)
             name, explicit_parent = _def_name(node, language, src)
             if explicit_parent is not None:
                 qualified = f"{explicit_parent}.{name}"
@@ -440,7 +440,10 @@ def _js_import(node: Node, src: bytes, line: int, capture: str) -> list[ImportIn
 
 
 def _go_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
-    path = _string_value(src, node.child_by_field_name("path"))
+    path_node = node.child_by_field_name("path")
+    if path_node is None:
+        return []
+    path = _string_value(src, path_node)
     name = node.child_by_field_name("name")
     alias = _text(src, name) if name is not None else None
     binding = alias if alias not in (None, "_", ".") else path.rsplit("/", 1)[-1]
@@ -707,8 +710,7 @@ def analyze_source(
             exports += top_assigned
     elif lang in ("go", "rust", "java"):
         exports = [s.name for s in symbols if s.parent is None and s.is_public]
-    seen: set[str] = set()
-    analysis.exports = [e for e in exports if e and not (e in seen or seen.add(e))]
+    analysis.exports = [e for e in dict.fromkeys(exports) if e]
 
     public_syms = [s for s in symbols if s.is_public]
     if public_syms:
