@@ -60,7 +60,7 @@ def _fix_code_action_parsing(client: LanguageClient) -> None:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.1
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 30.0, interval: float = 0.1
 ) -> T:
     """Poll `probe` until it returns something truthy (the server works in the background)."""
     deadline = time.monotonic() + timeout

@@ -252,6 +252,17 @@ async def test_two_servers_share_one_embedded_database(tmp_path: Path) -> None:
         assert await eventually(lambda: _fix_offered(two, b_uri))
     finally:
         await two.shutdown_session()
+    # Both windows closed: no CodeCortex server and no PostgreSQL for that data dir is left.
+    import psutil
+
+    async def all_gone():
+        left = [
+            p for p in psutil.process_iter(["cmdline"])
+            if str(tmp_path / "shared-data") in " ".join(p.info["cmdline"] or [])
+        ]  # fmt: skip
+        return not left
+
+    await eventually(all_gone, timeout=20)
 
 
 async def _fix_offered(client, uri: str):
@@ -269,3 +280,64 @@ async def _fix_offered(client, uri: str):
 
 async def _any_message(client, text: str):
     return any(text in m.message for m in [*client.messages, *client.log_messages])
+
+
+async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["F"]\n')
+    a = tmp_path / "a.py"
+    a.write_text("import os\nimport sys\n\nprint(sys.argv)\n")
+    client = await start_client(server_env(fresh_db), tmp_path, "neovim", {"detectOnSave": True})
+    try:
+        await eventually(lambda: stats(client))
+        a_uri = open_doc(client, a, a.read_text())  # opening runs the detectors
+        await eventually(lambda: _having(stats(client), "problems", 1))
+        fixed = "import sys\n\nprint(sys.argv)\n"
+        a.write_text(fixed)
+        change_doc(client, a_uri, fixed, 2)
+        client.text_document_did_save(
+            types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=a_uri))
+        )
+        await eventually(lambda: _having(stats(client), "solutions", 1))
+        b = tmp_path / "b.py"
+        b.write_text("import json\nimport re\n\nprint(re.I)\n")
+        b_uri = open_doc(client, b, b.read_text())
+        assert await eventually(lambda: _fix_offered(client, b_uri))
+    finally:
+        await client.shutdown_session()
+
+
+async def test_docs_changed_outside_the_editor_are_reindexed(lsp) -> None:
+    await eventually(lambda: stats(lsp))
+    docs = lsp.workspace_root / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Zebracorn migrations\n\nRun zebracorn migrate first.\n")
+
+    async def found():
+        result = await command(lsp, "codecortex.search", "zebracorn")
+        return [r for r in result["results"] if r["kind"] == "knowledge"]
+
+    (hit,) = await eventually(found)  # the new doc, and nothing unrelated
+    assert hit["title"] == "Zebracorn migrations"
+    assert hit["uri"].endswith("docs/guide.md")
+
+
+async def test_workspace_folder_added_later_is_indexed(lsp, tmp_path: Path) -> None:
+    await eventually(lambda: stats(lsp))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "README.md").write_text("# Quokka setup\n\nInstall the quokka toolchain.\n")
+    lsp.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=extra.as_uri(), name="extra")], removed=[]
+            )
+        )
+    )
+
+    async def found():
+        result = await command(lsp, "codecortex.search", "quokka toolchain")
+        return [r for r in result["results"] if r["kind"] == "knowledge"]
+
+    assert await eventually(found)

@@ -34,6 +34,7 @@ from codecortex.workspace import RepoInfo, repo_info, uri_to_path, user_name
 
 log = logging.getLogger(__name__)
 MAX_PENDING_PER_DOCUMENT = 200
+STALE_AFTER_SECONDS = 60.0
 
 
 class Client(Protocol):
@@ -68,6 +69,7 @@ class DocumentState:
     resolved: list[Resolved] = field(default_factory=list)
     pending: list[PendingObservation] = field(default_factory=list)
     worker: asyncio.Task[None] | None = None
+    recalled_at: float = 0.0
 
 
 class Service:
@@ -133,6 +135,54 @@ class Service:
         for folder in self.folders:
             self.repo_infos[folder] = await repo_info(folder)
         await self.db.start()
+
+    async def add_folder(self, folder: Path) -> None:
+        """A workspace folder added while running: a repository row and its docs indexed."""
+        folder = folder.resolve()
+        if folder in self.folders:
+            return
+        self.folders.append(folder)
+        info = self.repo_infos[folder] = await repo_info(folder)
+        if self.db.state == "connected":
+            async with self.db.connection() as conn:
+                self.repos[folder] = await identity_store.ensure_repo(
+                    conn,
+                    str(info.root),
+                    name=info.name,
+                    remote_url=info.remote,
+                    default_branch=info.branch,
+                    head_sha=info.head,
+                )
+
+    def remove_folder(self, folder: Path) -> None:
+        folder = folder.resolve()
+        if folder in self.folders:
+            self.folders.remove(folder)
+        self.repos.pop(folder, None)
+        self.repo_infos.pop(folder, None)
+
+    def refresh_if_stale(self, uri: str, max_age: float = STALE_AFTER_SECONDS) -> None:
+        """Recall again in the background when a document's cache is old: a teammate or another
+        window may have learned a fix since. Callers never wait for it."""
+        doc = self.documents.get(uri)
+        if doc is None or not doc.views or doc.pending or self.db.state != "connected":
+            return
+        if time.monotonic() - doc.recalled_at < max_age:
+            return
+        doc.recalled_at = time.monotonic()  # one refresh at a time
+        self.spawn(self._refresh(doc), f"refresh {uri}")
+
+    async def _refresh(self, doc: DocumentState) -> None:
+        ident = self.identity(uri_to_path(doc.uri))
+        views = doc.views
+        try:
+            async with self.db.connection() as conn:
+                await self.memory.recall(conn, ident, doc.text, doc.language, views)
+        except DatabaseDown:
+            return
+        if doc.views is views:
+            doc.recalled_at = time.monotonic()
+            self.client.views_changed(doc.uri)
 
     async def stop(self) -> None:
         self._runner_stop.set()
@@ -302,6 +352,7 @@ class Service:
                 doc.views = result.views
             doc.version = obs.version
             doc.text = obs.text
+            doc.recalled_at = time.monotonic()
             if result.resolved:
                 doc.resolved = (result.resolved + doc.resolved)[:20]
                 learned = [r for r in result.resolved if r.solution_id]

@@ -9,6 +9,7 @@ from pathlib import Path
 from codecortex import presentation
 from codecortex.config import Settings
 from codecortex.identity import resolve_identity
+from codecortex.knowledge import ingest_workspace
 from codecortex.memory import Memory
 from codecortex.store.connection import connect
 
@@ -23,7 +24,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     query = " ".join(args.query)
     async with connect(settings) as conn:
         ident, root = await resolve_identity(conn, settings, Path.cwd())
-        hits = await Memory(settings).search(conn, ident, query, args.limit)
+        memory = Memory(settings)
+        await ingest_workspace(  # incremental: only docs whose content changed
+            conn, memory.embedder, ident.repo_id, root, max_file_size=settings.max_file_size
+        )
+        hits = await memory.search(conn, ident, query, args.limit)
     results = [presentation.search_result_json(h, root) for h in hits]
     if args.json:
         print(json.dumps({"query": query, "results": results}, indent=2))

@@ -145,6 +145,21 @@ def register(server: CodeCortexServer) -> None:
         if token.startswith("job-") and ls.service.db.state == "connected":
             await ls.service.cancel_job(token.removeprefix("job-"))
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def folders_changed(
+        ls: CodeCortexServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        for removed in params.event.removed:
+            path = uri_to_path(removed.uri)
+            if path is not None:
+                ls.service.remove_folder(path)
+        for added in params.event.added:
+            path = uri_to_path(added.uri)
+            if path is not None:
+                await ls.service.add_folder(path)
+        if params.event.added and ls.service.db.state == "connected":
+            ls.service.spawn(index_with_progress(ls), "index new folders")
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodeCortexServer, *args: Any) -> None:
         await ls.service.flush(timeout=5)
@@ -230,6 +245,7 @@ def register(server: CodeCortexServer) -> None:
         views = ls.service.views_at(
             params.text_document.uri, Range.of(pos.line, pos.character, pos.line, pos.character)
         )
+        ls.service.refresh_if_stale(params.text_document.uri)
         text = presentation.hover_markdown(views)
         if text is None:
             return None
@@ -355,6 +371,7 @@ def code_actions_for(
     text, version, language_id = opened
     rng = convert.from_lsp_range(params.range)
     views = service.views_at(uri, rng)
+    service.refresh_if_stale(uri)
     unknown = [
         d
         for d in params.context.diagnostics

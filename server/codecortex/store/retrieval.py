@@ -14,6 +14,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 RRF_K = 60
+# Nearest neighbours always exist; below this cosine similarity they are noise, not matches.
+MIN_SIMILARITY = 0.2
 CANDIDATES = 40
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
 
@@ -83,6 +85,7 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
                 AND e.model = %(model)s AND e.owner_kind = ANY(%(owner_kinds)s)
               ORDER BY e.embedding::vector({dim}) <=> %(vector)s::vector({dim})
               LIMIT {n}) v
+        WHERE v.distance <= %(max_distance)s
         """
         ).format(k=sql.Literal(RRF_K), dim=dim, n=sql.Literal(CANDIDATES))
     )
@@ -143,6 +146,7 @@ async def hybrid_search(
         "owner_kinds": [{"solution": "past_solution", "knowledge": "item"}[k] for k in kinds],
         "repo": repo_id,
         "limit": limit,
+        "max_distance": 1.0 - MIN_SIMILARITY,
     }
     cur = await conn.execute(_query(dimension, kinds), params)
     return [dict(r) for r in await cur.fetchall()]
