@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("codecortex.cli.stats", "what CodeCortex has learned and how much it helped"),
     "db": ("codecortex.cli.db", "database status and migrations"),
     "team": ("codecortex.cli.team", "shared team server: init, add-user, list, share"),
+    "report": ("codecortex.cli.report", "write an HTML report with charts (offline)"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
 }
 

@@ -168,3 +168,9 @@ async def own_private_solutions(
         (user_id, ids),
     )
     return [r["id"] for r in await cur.fetchall()]
+
+
+async def user_name(conn: psycopg.AsyncConnection[Any], user_id: Any) -> str | None:
+    cur = await conn.execute("SELECT name FROM users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    return row["name"] if row else None
