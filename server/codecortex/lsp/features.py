@@ -44,6 +44,9 @@ ActionProvider = Callable[[CodeCortexServer, str, Range, str, "int | None"], lis
 ACTION_PROVIDERS: list[ActionProvider] = []
 RESOLVERS: dict[str, Callable[[CodeCortexServer, types.CodeAction], Any]] = {}
 DIAGNOSTIC_PROVIDERS: list[Callable[[CodeCortexServer, str], list[types.Diagnostic]]] = []
+# fn(ls, uri, position) -> Markdown or None; shown after the problem-memory hover.
+HOVER_PROVIDERS: list[Callable[[CodeCortexServer, str, types.Position], str | None]] = []
+SAVE_LISTENERS: list[Callable[[CodeCortexServer, str], None]] = []
 
 
 def guarded(default: Any = None) -> Callable[..., Any]:
@@ -203,6 +206,11 @@ def register(server: CodeCortexServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: CodeCortexServer, params: types.DidSaveTextDocumentParams) -> None:
+        for listener in SAVE_LISTENERS:
+            try:
+                listener(ls, params.text_document.uri)
+            except Exception:
+                log.exception("save listener %s failed", listener)
         if ls.settings.detect_on_save:
             ls.service.spawn(detect(ls, params.text_document.uri), "detect on save")
 
@@ -246,12 +254,18 @@ def register(server: CodeCortexServer) -> None:
             params.text_document.uri, Range.of(pos.line, pos.character, pos.line, pos.character)
         )
         ls.service.refresh_if_stale(params.text_document.uri)
-        text = presentation.hover_markdown(views)
-        if text is None:
+        parts = [presentation.hover_markdown(views)]
+        for provider in HOVER_PROVIDERS:
+            try:
+                parts.append(provider(ls, params.text_document.uri, pos))
+            except Exception:
+                log.exception("hover provider %s failed", provider)
+        text = "\n\n---\n\n".join(p for p in parts if p)
+        if not text:
             return None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=convert.to_lsp_range(views[0].diagnostic.range),
+            range=convert.to_lsp_range(views[0].diagnostic.range) if views else None,
         )
 
     # --- commands -------------------------------------------------------------------------------
