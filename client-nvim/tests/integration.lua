@@ -40,7 +40,7 @@ local client = cc.clients(0)[1]
 if client.root_dir ~= project then
   fail('root_dir ' .. tostring(client.root_dir) .. ', expected ' .. project)
 end
-print('ok   attached, root ' .. client.root_dir)
+io.stdout:write('ok   attached, root ' .. client.root_dir .. '\n')
 
 local function connected()
   local st = cc.status[client.id]
@@ -49,7 +49,7 @@ end
 if not vim.wait(90000, connected, 50) then
   fail('no "connected" status: ' .. vim.inspect(cc.status[client.id]))
 end
-print('ok   status: database connected')
+io.stdout:write('ok   status: database connected\n')
 
 local function run(command, args)
   local done, result = false, nil
@@ -74,13 +74,13 @@ if not vim.wait(20000, function()
 end, 50) then
   fail('the forwarded problem was not recorded: ' .. vim.inspect(cc.status[client.id]))
 end
-print('ok   forwarded diagnostic recorded as a problem')
+io.stdout:write('ok   forwarded diagnostic recorded as a problem\n')
 
 local stats = run('codecortex.stats', {})
 if type(stats) ~= 'table' or (tonumber(stats.problems) or 0) < 1 then
   fail('stats: ' .. vim.inspect(stats))
 end
-print('ok   stats: ' .. tostring(stats.problems) .. ' problem(s)')
+io.stdout:write('ok   stats: ' .. tostring(stats.problems) .. ' problem(s)\n')
 
 -- Fix it: the diagnostic disappears, the plugin sends an empty list, the server learns the fix.
 vim.api.nvim_buf_set_lines(0, 1, 2, false, { 'print(1)' })
@@ -91,19 +91,19 @@ if not vim.wait(20000, function()
 end, 50) then
   fail('the fix was not learned: ' .. vim.inspect(cc.status[client.id]))
 end
-print('ok   fix learned as a past solution')
+io.stdout:write('ok   fix learned as a past solution\n')
 
 local found = run('codecortex.search', { 'undefined name x' })
 local results = type(found) == 'table' and found.results or {}
 if #results == 0 or results[1].kind ~= 'solution' or not tostring(results[1].snippet):find('+print(1)', 1, true) then
   fail('search: ' .. vim.inspect(found))
 end
-print('ok   search finds the learned fix: ' .. results[1].title)
+io.stdout:write('ok   search finds the learned fix: ' .. results[1].title .. '\n')
 
 vim.lsp.stop_client(client.id)
 vim.wait(10000, function()
   return client:is_stopped()
 end, 50)
 vim.fn.delete(tmp, 'rf')
-print('all integration tests passed')
+io.stdout:write('all integration tests passed\n')
 os.exit(0)
