@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -610,6 +610,51 @@ async def synthesize_fix(
     )
 
 
+async def fix_for_problem(
+    conn: psycopg.AsyncConnection[Any],
+    synth: Synthesizer,
+    problem_id: Any,
+    diagnostic: Diagnostic,
+    *,
+    path: str,
+    language: str | None,
+    text: str,
+    version: int | None,
+    user_id: Any,
+    repo_id: Any = None,
+    known_solutions: Sequence[Mapping[str, Any]] = (),
+    related: Sequence[Mapping[str, Any]] = (),
+    still_current: Callable[[], bool] | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> SynthesisResult:
+    """`synthesize_fix` for a recorded problem: loads it, gathers the top past solutions and
+    knowledge (the problem's replay candidates and retrieval hits first), then synthesizes."""
+    problem = await synth_store.get_problem(conn, problem_id)
+    if problem is None:
+        return SynthesisResult(False, "the problem is no longer recorded", "error")
+    if progress:
+        progress("gathering past solutions")
+    solutions, knowledge = await gather_sources(
+        conn, user_id, problem["problem_signature"], list(known_solutions), list(related)
+    )
+    return await synthesize_fix(
+        conn,
+        synth,
+        FixRequest(problem, diagnostic, path, language, text, version),
+        user_id=user_id,
+        repo_id=repo_id,
+        solutions=solutions,
+        knowledge=knowledge,
+        still_current=still_current,
+        progress=progress,
+    )
+
+
+async def synthesis_row(conn: psycopg.AsyncConnection[Any], synth_id: Any) -> dict[str, Any] | None:
+    """The stored synthesized fix (edits, explanation, template name and version)."""
+    return await synth_store.get_synthesis(conn, synth_id)
+
+
 # --- what the developer did with it -----------------------------------------------------------
 
 
@@ -674,10 +719,12 @@ __all__ = [
     "Synthesizer",
     "TemplateRun",
     "build_grounding",
+    "fix_for_problem",
     "gather_sources",
     "llm_settings",
     "outcome_of",
     "record_action",
+    "synthesis_row",
     "synthesize_fix",
     "validate_edits",
 ]
