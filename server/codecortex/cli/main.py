@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("codecortex.cli.db", "database status and migrations"),
     "team": ("codecortex.cli.team", "shared team server: init, add-user, list, share"),
     "report": ("codecortex.cli.report", "write an HTML report with charts (offline)"),
+    "export": ("codecortex.cli.portability", "export your memory as NDJSON"),
+    "import": ("codecortex.cli.portability", "import memory written by export"),
     "learn-path": ("codecortex.cli.learnpath", "a learning path from your recurring problems"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
 }
