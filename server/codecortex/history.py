@@ -62,7 +62,7 @@ from codecortex.signatures import (
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as job_queue
-from codecortex.treesitter import language_for_path
+from codecortex.treesitter import language_for_path, syntax_error_count
 
 log = logging.getLogger(__name__)
 
@@ -751,6 +751,11 @@ class HistoryMiner:
         ops = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
         gone = _gone(sigs(old.diagnostics), sigs(new.diagnostics), ops)
         out: list[tuple[dict[str, Any], LearnedChange, int | None]] = []
+        if gone and f.language and syntax_error_count(f.new_text, f.language) > 0:
+            # a syntax error hides the other problems: they are not fixed
+            self.report.problems_gone += len(gone)
+            self._not_learned("the new version does not parse")
+            return out
         for diag, sig in gone:
             self.report.problems_gone += 1
             reason = _hunk_too_large(ops, diag.range, self.options.max_diff_lines)
