@@ -163,6 +163,14 @@ wait('database connected', 30000, function()
 end)
 log('status: database connected')
 
+-- The commands the plugin and the code actions use are the server's.
+local advertised = vim.tbl_get(codecortex.server_capabilities, 'executeCommandProvider', 'commands') or {}
+for _, name in ipairs({ 'search', 'show_solutions', 'add_note', 'stats', 'reindex' }) do
+  if not vim.tbl_contains(advertised, cc.server_commands[name]) then
+    fail(cc.server_commands[name] .. ' is not among the server\'s commands: ' .. vim.inspect(advertised))
+  end
+end
+
 local a_uri = vim.uri_from_bufnr(a_buf)
 wait('ruff F401 on a.py', 20000, function()
   return vim.deep_equal(ruff_codes(a_buf, ruff), { 'F401' })
@@ -228,19 +236,44 @@ end
 log('b.py: F401 forwarded, hint shown: ' .. hint.message)
 
 local lsp_diag = require('codecortex.diagnostics').to_lsp(f401, b_buf, codecortex.offset_encoding)
-local function apply_fix_action()
-  local params = vim.lsp.util.make_range_params(0, codecortex.offset_encoding)
-  params.range = lsp_diag.range
-  params.context = { diagnostics = { lsp_diag }, only = { 'quickfix' } }
+--- The codecortex code action on b.py whose title contains `title`.
+local function code_action(title)
+  local params = {
+    textDocument = { uri = b_uri },
+    range = lsp_diag.range,
+    context = { diagnostics = { lsp_diag }, only = { 'quickfix' } },
+  }
   local responses = vim.lsp.buf_request_sync(b_buf, 'textDocument/codeAction', params, 10000) or {}
   local response = responses[codecortex.id]
   for _, action in ipairs(response and response.result or {}) do
-    if action.title:find('apply past fix', 1, true) then
+    if action.title:find(title, 1, true) then
       return action
     end
   end
 end
-local action = wait('the "apply past fix" code action', 20000, apply_fix_action)
+
+-- "show past solutions": its command runs through the plugin's client-side handler, which asks
+-- the server and shows the answer in a Markdown scratch buffer.
+local show = wait('the "show past solutions" code action', 20000, function()
+  return code_action('show past solutions')
+end)
+codecortex:exec_cmd(show.command, { bufnr = b_buf })
+local shown = wait('the past solutions view', 20000, function()
+  local view_buf = vim.fn.bufnr('codecortex://past-solutions')
+  return view_buf ~= -1 and vim.api.nvim_buf_get_lines(view_buf, 0, -1, false) or nil
+end)
+if shown[1] ~= '# Past solutions — b.py:1' or not vim.tbl_contains(shown, '-import os') then
+  fail('past solutions view:\n' .. table.concat(shown, '\n'))
+end
+vim.cmd.close()
+if vim.api.nvim_get_current_buf() ~= b_buf then
+  fail('closing the view did not return to b.py')
+end
+log('b.py: past solutions shown (' .. #shown .. ' lines)')
+
+local action = wait('the "apply past fix" code action', 20000, function()
+  return code_action('apply past fix')
+end)
 if action.kind ~= 'quickfix' or action.edit == nil or action.command == nil then
   fail('action: ' .. vim.inspect(action))
 end
