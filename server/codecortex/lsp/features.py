@@ -39,7 +39,11 @@ HINT_CODE = "known-fix"
 # Extension points for feature modules (synthesis, insights): each module listed in
 # FEATURE_MODULES has `setup(server)`, which may append code action providers, add resolvers
 # (by `action.data["kind"]`), diagnostics publishers and commands.
-FEATURE_MODULES: list[str] = ["codecortex.lsp.synthesis_feature", "codecortex.lsp.team_feature"]
+FEATURE_MODULES: list[str] = [
+    "codecortex.lsp.synthesis_feature",
+    "codecortex.lsp.team_feature",
+    "codecortex.lsp.history_feature",
+]
 ActionProvider = Callable[[CodeCortexServer, str, Range, str, "int | None"], list[types.CodeAction]]
 ACTION_PROVIDERS: list[ActionProvider] = []
 RESOLVERS: dict[str, Callable[[CodeCortexServer, types.CodeAction], Any]] = {}

@@ -1,0 +1,145 @@
+"""`codecortex.learnHistory` [{folder?, since?, maxCommits?, branch?, tools?}] -> {queued, jobId}:
+learn fixes from a workspace folder's git history on the job queue, with work-done progress the
+user can cancel (the commits done so far stay learned; the next run continues after them)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from codecortex.history import (
+    JOB_TYPE,
+    HistoryOptions,
+    enqueue_learn_history,
+    make_job_handler,
+)
+from codecortex.jobs import JobCancelled, JobRunner
+from codecortex.lsp.server import CodeCortexServer
+from codecortex.store import jobs as job_queue
+from codecortex.store.jobs import Job
+from codecortex.workspace import uri_to_path
+
+log = logging.getLogger(__name__)
+
+CMD_LEARN_HISTORY = "codecortex.learnHistory"
+
+
+def _options(ls: CodeCortexServer, arg: dict[str, Any]) -> HistoryOptions:
+    max_commits = arg.get("maxCommits")
+    tools = arg.get("tools")
+    return HistoryOptions.from_settings(
+        ls.settings,
+        branch=str(arg["branch"]) if arg.get("branch") else None,
+        since=str(arg["since"]) if arg.get("since") else None,
+        max_commits=int(max_commits) if max_commits is not None else None,
+        tools=[str(t) for t in tools] if isinstance(tools, list) and tools else None,
+    )
+
+
+def setup(server: CodeCortexServer) -> None:
+    @server.command(CMD_LEARN_HISTORY)
+    async def learn_history(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
+        arg = args[0] if args and isinstance(args[0], dict) else {}
+        service = ls.service
+        folder = uri_to_path(str(arg["folder"])) if arg.get("folder") else None
+        if folder is None and service.folders:
+            folder = service.folders[0]
+        if folder is None:
+            return {"queued": False, "error": "no workspace folder"}
+        folder = folder.resolve()
+        info = service.repo_infos.get(folder)
+        if info is None or service.repo_for(folder) is None:
+            return {"queued": False, "error": f"{folder} is not a workspace folder"}
+        if service.db.state != "connected":
+            return {"queued": False, "error": "database unavailable"}
+        try:
+            options = _options(ls, arg)
+        except (TypeError, ValueError) as exc:
+            return {"queued": False, "error": f"invalid arguments: {exc}"}
+        async with service.db.connection() as conn:
+            job_id = await enqueue_learn_history(conn, service.identity(folder), info.root, options)
+        service.spawn(run_with_progress(ls, job_id), "learn history")
+        return {"queued": True, "jobId": job_id}
+
+
+async def run_with_progress(ls: CodeCortexServer, job_id: str) -> None:
+    token = f"codecortex-history-{job_id}"
+    window = ls.client_capabilities.window
+    try:
+        if window is None or not window.work_done_progress:
+            raise RuntimeError("client does not support work done progress")
+        await ls.work_done_progress.create_async(token)
+    except Exception:
+        token = ""
+    if token:
+        ls.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title="CodeCortex: learning from git history", cancellable=True, percentage=0
+            ),
+        )
+    cancelled = ls.work_done_progress.tokens.get(token) if token else None
+
+    def report(job: Job, fraction: float, message: str | None) -> None:
+        if job.job_id != job_id:
+            return
+        if token:
+            ls.work_done_progress.report(
+                token,
+                types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
+            )
+        if cancelled is not None and cancelled.cancelled():
+            raise JobCancelled(job_id)
+
+    service = ls.service
+    runner = JobRunner(
+        service.db.connection,
+        {JOB_TYPE: make_job_handler(ls.settings, service.memory)},
+        on_progress=report,
+    )
+    message = "done"
+    try:
+        job: Job | None = None
+        while True:
+            ran = await runner.run_one([JOB_TYPE])
+            if ran is not None and ran.job_id == job_id:
+                job = ran
+                break
+            if ran is None:
+                async with service.db.connection() as conn:
+                    job = await job_queue.get_job(conn, job_id)
+                break
+        if job is None:
+            message = "the job disappeared"
+        elif job.status == "completed":
+            result = job.result or {}
+            if result.get("up_to_date"):
+                message = "up to date"
+            else:
+                message = (
+                    f"{result.get('solutions_learned', 0)} fixes learned from "
+                    f"{result.get('commits_done', 0)} commits"
+                )
+        elif job.status == "running":
+            message = f"already running in {job.locked_by}"
+        elif job.status == "cancelled":
+            message = "cancelled; the next run continues where this one stopped"
+        else:
+            message = f"failed: {job.last_error}"
+            ls.log(f"learning from git history failed: {job.last_error}", "error")
+        ls.log(f"learn history: {message}")
+    except Exception as exc:
+        message = f"failed: {exc}"
+        ls.log(f"learning from git history failed: {exc}", "error")
+    finally:
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            ls.work_done_progress.tokens.pop(token, None)
+    try:
+        async with service.db.connection() as conn:
+            await service._refresh_counts(conn)
+        service.publish_status()
+    except Exception as exc:  # the status is refreshed on the next change anyway
+        log.debug("status refresh failed: %s", exc)
