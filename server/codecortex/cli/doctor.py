@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from codecortex.cli.history import history_detail
 from codecortex.config import Settings
 from codecortex.store.connection import connect
 from codecortex.store.database import StoreError, resolve_target
@@ -83,6 +84,7 @@ async def database_checks(settings: Settings) -> list[Check]:
                 )
             else:
                 checks.append(Check("migrations", True, f"all {len(states)} applied"))
+            checks.append(Check("git history", True, await history_detail(conn), required=False))
     except StoreError as exc:
         checks.append(Check("database", False, str(exc)))
     return checks

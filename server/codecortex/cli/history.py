@@ -170,3 +170,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         for tool, error in sorted((report.get("tool_errors") or {}).items()):
             print(f"codecortex: {tool}: {error}", file=sys.stderr)
     return 0
+
+
+async def history_detail(conn: Any) -> str:
+    """One line for `codecortex doctor`: what was learned from git history so far."""
+    try:
+        summary = await history_store.history_summary(conn)
+    except Exception as exc:  # an unmigrated or unreachable database: doctor reports that
+        return f"unknown ({type(exc).__name__})"
+    if not summary["repos"] and not summary["solutions"]:
+        return "no repository mined yet (run `codecortex learn-history`)"
+    repos = ", ".join(
+        f"{r['name']} at {str(r['last_synced_sha'])[:8]}" for r in summary["repos"][:3]
+    )
+    more = f" (+{len(summary['repos']) - 3} more)" if len(summary["repos"]) > 3 else ""
+    return (
+        f"{summary['solutions']} solution(s) learned from {summary['commits']} commit(s);"
+        f" mined: {repos or 'none'}{more}"
+    )
