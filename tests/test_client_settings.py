@@ -77,3 +77,14 @@ def test_extension_sends_the_same_settings() -> None:
     for key in CLIENT_ONLY:
         entry = re.search(r"\{[^{}]*key:\s*'" + re.escape(key) + r"'[^{}]*\}", table)
         assert entry and "clientOnly: true" in entry.group(0), f"{key} must be clientOnly"
+
+
+def test_extension_readme_lists_every_setting() -> None:
+    readme = (VSCODE_DIR / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    for spec in SPECS:
+        # A row names it in full, or as `.last` in a row that groups settings of one prefix.
+        last = spec.name.rsplit(".", 1)[-1]
+        assert f"`codecortex.{spec.name}`" in table or (
+            "." in spec.name and f"`.{last}`" in table
+        ), f"codecortex.{spec.name} is missing from the settings table of client-vscode/README.md"
