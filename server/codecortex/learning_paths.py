@@ -123,8 +123,10 @@ async def generate(
     *,
     weeks: int = DEFAULT_WEEKS,
     min_occurrences: int = MIN_OCCURRENCES,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
-    """Build and store a new learning path for `ident` (raises NotEnoughHistory, LLMError)."""
+    """Build and store a new learning path for `ident` (raises NotEnoughHistory, LLMError).
+    `use_cache=False` asks the model again even when the same history was asked before."""
     weeks = max(1, min(MAX_WEEKS, int(weeks)))
     recurring = await synth_store.recurring_problems(conn, ident.user_id, 8, min_occurrences)
     if not recurring:
@@ -138,7 +140,12 @@ async def generate(
     values, files, ids = _inputs(recurring, solutions, getattr(ident, "user_name", "") or "")
     values["weeks"] = str(weeks)
     run = await synth.run_template(
-        conn, TEMPLATE, values, user_id=ident.user_id, repo_id=getattr(ident, "repo_id", None)
+        conn,
+        TEMPLATE,
+        values,
+        user_id=ident.user_id,
+        repo_id=getattr(ident, "repo_id", None),
+        use_cache=use_cache,
     )
     modules, dropped = ground_modules(run.data, weeks, files, ids)
     if not modules:

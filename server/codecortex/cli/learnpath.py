@@ -89,7 +89,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                           file=sys.stderr)  # fmt: skip
                     return 1
                 try:
-                    row = await learning_paths.generate(conn, synth, ident, weeks=args.weeks)
+                    row = await learning_paths.generate(
+                        conn, synth, ident, weeks=args.weeks, use_cache=not args.new
+                    )
                 except learning_paths.NotEnoughHistory as exc:
                     print(f"codecortex: {exc}", file=sys.stderr)
                     return 1

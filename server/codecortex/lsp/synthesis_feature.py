@@ -361,7 +361,9 @@ def setup(server: CodeCortexServer) -> None:
             if synth is None:
                 return {"error": "no model is configured (setting llm.provider)"}
             try:
-                row = await learning_paths.generate(conn, synth, ident, weeks=weeks)
+                row = await learning_paths.generate(
+                    conn, synth, ident, weeks=weeks, use_cache=not options.get("refresh")
+                )
             except learning_paths.NotEnoughHistory as exc:
                 return {"error": str(exc)}
             except LLMError as exc:
