@@ -112,19 +112,31 @@ def tool_checks() -> list[Check]:
     return [Check("external tools", True, detail, required=False)]
 
 
-def model_checks(settings: Settings) -> list[Check]:
+async def model_checks(settings: Settings) -> list[Check]:
+    """The model endpoint, when one is configured: settings valid, then actually reachable
+    (models list or a 1-token chat through the same client synthesis uses)."""
     if settings.llm_provider == "none":
         return [
             Check("model endpoint", True, "none configured (synthesis disabled)", required=False)
         ]
-    return [
-        Check(
-            "model endpoint",
-            bool(settings.llm_model),
-            f"{settings.llm_provider} {settings.llm_model or '(no model set)'} "
-            f"{settings.llm_base_url}".strip(),
-        )
-    ]
+    from codecortex.llm import LLMClient, LLMError
+    from codecortex.synthesis import llm_settings
+
+    llm = llm_settings(settings)
+    where = f"{llm.provider} {llm.model or '(no model set)'} {llm.base_url}".strip()
+    problems = llm.validate()
+    if problems:
+        return [Check("model endpoint", False, f"{where}: " + "; ".join(problems))]
+    client = LLMClient(llm, max_retries=1, backoff_base=0.2)
+    try:
+        answer = await client.ping()
+    except LLMError as exc:
+        return [Check("model endpoint", False, f"{where}: {exc.message}")]
+    finally:
+        await client.aclose()
+    if answer.startswith("warning"):
+        return [Check("model endpoint", False, f"{where}: {answer}", required=False)]
+    return [Check("model endpoint", True, f"{where}: {answer}")]
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,7 +145,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         *(await database_checks(settings)),
         *grammar_checks(),
         *tool_checks(),
-        *model_checks(settings),
+        *(await model_checks(settings)),
     ]
     if resolve_target(settings).embedded:
         checks.insert(1, Check("data directory", True, str(settings.data_path())))
