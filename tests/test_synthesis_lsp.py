@@ -160,6 +160,25 @@ async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_op
         )
         assert hover is not None
 
+        # applied, then edited by the developer before the problem went away: "modified"
+        fake_openai.reply_json(FIX)
+        (b_action,) = await synth_actions(client, b_uri, b_diags[0])
+        b_resolved = await client.code_action_resolve_async(b_action)
+        b_fixed = apply_workspace_edit(broken, b_uri, b_resolved.edit)
+        change_doc(client, b_uri, b_fixed, 2)
+        await command(client, "codecortex.acceptSynthesis", *b_resolved.command.arguments)
+        edited = b_fixed.replace("import os\n", "import os.path\n")
+        change_doc(client, b_uri, edited, 3)
+        forward(client, b_uri, 3, ruff_diagnostics(b_path, edited))
+
+        async def modified() -> dict | None:
+            figures = await stats(client)
+            rows = [t for t in figures.get("promptTemplates", []) if t["modified"]]
+            return rows[0] if rows else None
+
+        tmpl = await eventually(modified)
+        assert (tmpl["applied"], tmpl["modified"]) == (1, 1)
+
         # the key is never stored
         with psycopg.connect(fresh_db) as conn:
             for table in ("prompt_executions", "synthesized_solutions", "codecortex_ai_cache",
