@@ -31,7 +31,9 @@ end
 
 local function fail(msg)
   io.stderr:write('FAIL ' .. msg .. '\n')
-  io.stderr:write('(LSP log: ' .. vim.lsp.get_log_path() .. ')\n')
+  local lsp_log = vim.lsp.log and vim.lsp.log.get_filename and vim.lsp.log.get_filename() or vim.lsp.get_log_path()
+  local ok, lines = pcall(vim.fn.readfile, lsp_log, '', -60)
+  io.stderr:write('--- last lines of ' .. lsp_log .. '\n' .. (ok and table.concat(lines, '\n') or '') .. '\n')
   for _, c in ipairs(vim.lsp.get_clients()) do
     c:stop(true)
   end
@@ -50,9 +52,24 @@ end
 local codecortex_exe = exe_from_env('CODECORTEX_CMD', 'codecortex')
 local ruff_exe = exe_from_env('RUFF_CMD', 'ruff')
 
+-- Neovim reports a server that exits with an error through vim.notify.
+local exited = {}
+local notify = vim.notify
+vim.notify = function(msg, ...)
+  local name, code = tostring(msg):match('^Client (%S+) quit with exit code (%d+)')
+  if name and code ~= '0' then
+    exited[name] = msg
+  end
+  return notify(msg, ...)
+end
+
 local function wait(what, timeout_ms, cond)
   local result
   local ok = vim.wait(timeout_ms, function()
+    local name, msg = next(exited)
+    if name then
+      fail('the ' .. name .. ' server exited while waiting for ' .. what .. ': ' .. msg)
+    end
     result = cond()
     return result ~= nil and result ~= false
   end, 20)
@@ -99,6 +116,7 @@ local function capture(client)
   end
 end
 
+--- The initialized client `name` attached to `bufnr`; fails at once when its server exited.
 local function client_named(name, bufnr)
   local c = vim.lsp.get_clients({ name = name, bufnr = bufnr })[1]
   return c ~= nil and c.initialized and c or nil
