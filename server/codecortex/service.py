@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from codecortex import backfill
+from codecortex import analysis_pipeline, backfill
 from codecortex import memory as mem
 from codecortex.config import Settings
 from codecortex.database import Database, DatabaseDown
@@ -90,6 +90,9 @@ class Service:
         self.db.on_connected.append(self._after_connect)
         self.job_handlers: dict[str, Any] = {
             backfill.JOB_TYPE: lambda ctx: backfill.run_backfill(ctx, self.memory.embedder),
+            analysis_pipeline.JOB_TYPE: lambda ctx: analysis_pipeline.run_job(
+                ctx, self.settings, analysis_pipeline.state_of(self)
+            ),
         }
         self.runner = JobRunner(
             self.db.connection,
