@@ -70,6 +70,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
 )
 SPEC_BY_NAME = {s.name: s for s in SPECS}
+CLIENT_KEY_SETTING = "llm.apiKey"
 
 
 @dataclass
@@ -95,6 +96,9 @@ class Settings:
     llm_max_tokens: int = 1024
     llm_rpm: int = 60
     log_level: str = "info"
+    # A model API key handed over by the client (`llm.apiKey`): kept in memory only, never in
+    # SPECS (so never read from CODECORTEX_* nor shown); the environment keys are read by llm/.
+    llm_api_key: str = field(default="", compare=False, repr=False)
     errors: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def data_path(self) -> Path:
@@ -165,6 +169,12 @@ def load_settings(
         section = options.get("codecortex", options)
         if isinstance(section, Mapping):
             for name, raw in _flatten(section).items():
+                if name == CLIENT_KEY_SETTING:
+                    if isinstance(raw, str):
+                        values["llm_api_key"] = raw.strip()
+                    else:
+                        errors.append(f"codecortex.{name}: expected a string")
+                    continue
                 spec = SPEC_BY_NAME.get(name)
                 if spec is None:
                     errors.append(f"unknown setting codecortex.{name}")
@@ -194,4 +204,7 @@ def settings_table_markdown() -> str:
     return "\n".join(rows)
 
 
-assert {s.attr for s in SPECS} == {f.name for f in dataclasses.fields(Settings)} - {"errors"}
+assert {s.attr for s in SPECS} == {f.name for f in dataclasses.fields(Settings)} - {
+    "errors",
+    "llm_api_key",
+}

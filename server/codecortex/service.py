@@ -112,7 +112,8 @@ class Service:
                 "openai",
                 model=settings.embedding_model,
                 base_url=settings.embedding_base_url or settings.llm_base_url or None,
-                api_key=os.environ.get("CODECORTEX_OPENAI_API_KEY")
+                api_key=settings.llm_api_key
+                or os.environ.get("CODECORTEX_OPENAI_API_KEY")
                 or os.environ.get("OPENAI_API_KEY"),
             )
         return make_embedder("hash")

@@ -102,6 +102,7 @@ def llm_settings(settings: Settings, env: Mapping[str, str] | None = None) -> LL
             "timeout": settings.llm_timeout,
             "maxTokens": settings.llm_max_tokens,
             "rpm": settings.llm_rpm,
+            "apiKey": settings.llm_api_key,
         },
     )
 
