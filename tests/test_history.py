@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import codecortex_exe
+from lsphelp import command, eventually, start_client
 from psycopg.rows import dict_row
 
 from codecortex.history import is_reformatting, layout_only_hunks, vendored_or_generated_path
@@ -227,6 +228,8 @@ def test_learns_the_fixes_and_nothing_from_the_noise(history, cli_env, fresh_db)
 
     stats = cli(root, env, "stats", "--json")
     assert json.loads(stats.stdout)["solutionsFromHistory"] == 4
+    doctor = cli(root, env, "doctor")
+    assert "git history: 4 solution(s) learned from 4 commit(s); mined: proj at " in doctor.stdout
 
     # A new file with one of those problems gets the historical fix.
     new = root / "accounts.py"
@@ -318,3 +321,42 @@ def test_noise_filters() -> None:
     assert layout_only_hunks(before, after) == (2, 1)  # removing `import os` is not layout
     assert is_reformatting([(3, 2), (2, 1)]) and not is_reformatting([(2, 2)])
     assert not is_reformatting([(4, 2)])
+
+
+async def test_learn_history_from_the_editor_with_progress(history, fresh_db) -> None:
+    root, _shas = history
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    client = await start_client(env, root, "visual-studio-code")
+    try:
+
+        async def queued():
+            result = await command(client, "codecortex.learnHistory", {"tools": ["ruff"]})
+            return result if result.get("queued") else None  # the database may still start
+
+        assert (await eventually(queued))["jobId"]
+
+        async def finished(count: int) -> list[Any] | None:
+            runs = []
+            for reports in client.progress_reports.values():
+                kinds = [type(r).__name__ for r in reports]
+                if (
+                    kinds[:1] == ["WorkDoneProgressBegin"]
+                    and kinds[-1] == "WorkDoneProgressEnd"
+                    and "history" in reports[0].title
+                ):
+                    runs.append(reports)
+            return runs if len(runs) >= count else None
+
+        (reports,) = await eventually(lambda: finished(1), timeout=60)
+        assert reports[0].title == "CodeCortex: learning from git history"
+        assert any(type(r).__name__ == "WorkDoneProgressReport" for r in reports)
+        assert reports[-1].message == "3 fixes learned from 9 commits"  # ruff only
+        stats = await command(client, "codecortex.stats")
+        assert stats["solutionsFromHistory"] == 3
+        again = await command(client, "codecortex.learnHistory", {"tools": ["ruff"]})
+        assert again["queued"] is True
+        runs = await eventually(lambda: finished(2), timeout=60)
+        assert {r[-1].message for r in runs} == {"3 fixes learned from 9 commits", "up to date"}
+    finally:
+        await client.shutdown_session()

@@ -67,6 +67,7 @@ from codecortex.treesitter import language_for_path, syntax_error_count
 log = logging.getLogger(__name__)
 
 JOB_TYPE = "learn_history"
+LEASE_SECONDS = 300.0  # progress is reported after every commit; a batch's checks may be slow
 # Detectors that give a meaningful answer on single files in a scratch directory.
 HISTORY_TOOLS = ("ruff", "mypy", "pyflakes")
 CONFIG_FILES = (
@@ -912,12 +913,14 @@ def _worker_alive(locked_by: str | None) -> bool:
 async def enqueue_learn_history(
     conn: Any, ident: Identity, root: Path, options: HistoryOptions
 ) -> str:
-    """Queue mining of `root` (one job per repository at a time) and make it runnable now when
-    the process that ran it before was interrupted or died. Returns the job id."""
+    """Queue mining of `root` (one job per repository at a time). A job left unfinished by an
+    interrupted or dead process is taken over, with these options, and runnable at once.
+    Returns the job id."""
+    payload = job_payload(root, options, ident.visibility)
     job_id = await job_queue.enqueue(
         conn,
         JOB_TYPE,
-        job_payload(root, options, ident.visibility),
+        payload,
         dedupe_key=f"{JOB_TYPE}:{ident.repo_id}",
         user_id=ident.user_id,
         repo_id=ident.repo_id,
@@ -927,7 +930,7 @@ async def enqueue_learn_history(
     if job is not None and (
         job.status == "pending" or (job.status == "running" and not _worker_alive(job.locked_by))
     ):
-        await history_store.release_job(conn, job_id)
+        await history_store.release_job(conn, job_id, payload)
     return job_id
 
 

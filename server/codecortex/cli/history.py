@@ -21,6 +21,7 @@ from codecortex.config import Settings
 from codecortex.history import (
     HISTORY_TOOLS,
     JOB_TYPE,
+    LEASE_SECONDS,
     HistoryOptions,
     enqueue_learn_history,
     make_job_handler,
@@ -127,7 +128,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         async def shared() -> AsyncIterator[Any]:
             yield conn
 
-        runner = JobRunner(shared, {JOB_TYPE: make_job_handler(settings)}, on_progress=printer)
+        runner = JobRunner(
+            shared,
+            {JOB_TYPE: make_job_handler(settings)},
+            lease_seconds=LEASE_SECONDS,
+            on_progress=printer,
+        )
         job: Job | None = None
         try:
             while True:

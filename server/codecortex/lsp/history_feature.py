@@ -11,6 +11,7 @@ from lsprotocol import types
 
 from codecortex.history import (
     JOB_TYPE,
+    LEASE_SECONDS,
     HistoryOptions,
     enqueue_learn_history,
     make_job_handler,
@@ -97,6 +98,7 @@ async def run_with_progress(ls: CodeCortexServer, job_id: str) -> None:
     runner = JobRunner(
         service.db.connection,
         {JOB_TYPE: make_job_handler(ls.settings, service.memory)},
+        lease_seconds=LEASE_SECONDS,
         on_progress=report,
     )
     message = "done"

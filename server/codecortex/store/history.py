@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 
 async def set_committed_at(
@@ -17,13 +18,17 @@ async def set_committed_at(
     )
 
 
-async def release_job(conn: psycopg.AsyncConnection[Any], job_id: str) -> None:
-    """Make an unfinished job runnable now (its worker was interrupted or died)."""
+async def release_job(
+    conn: psycopg.AsyncConnection[Any], job_id: str, payload: dict[str, Any] | None = None
+) -> None:
+    """Make an unfinished job runnable now (its worker was interrupted or died), optionally
+    with a new payload (the options of the run that takes it over)."""
     await conn.execute(
         "UPDATE processing_jobs SET status = 'pending', locked_by = NULL,"
-        " lease_expires_at = NULL, run_after = NOW()"
+        " lease_expires_at = NULL, run_after = NOW(), cancel_requested = FALSE,"
+        " payload = COALESCE(%s, payload)"
         " WHERE job_id = %s AND status IN ('pending', 'running')",
-        (job_id,),
+        (Jsonb(payload) if payload is not None else None, job_id),
     )
 
 
