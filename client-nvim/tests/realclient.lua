@@ -164,6 +164,20 @@ local function last_forwarded(uri)
   end
 end
 
+-- :CodeCortexReindex reaches the server's codecortex.reindex (the plugin reports it queued).
+local messages = {}
+local notify_before = vim.notify
+vim.notify = function(msg, ...)
+  table.insert(messages, tostring(msg))
+  return notify_before(msg, ...)
+end
+local function reindex_reported()
+  vim.cmd('CodeCortexReindex')
+  return wait(':CodeCortexReindex', 20000, function()
+    return vim.tbl_contains(messages, 'CodeCortex: re-indexing the workspace docs')
+  end)
+end
+
 -- 1. File A: the problem, reported by ruff and forwarded.
 vim.cmd.edit(vim.fn.fnameescape(a_path))
 local a_buf = vim.api.nvim_get_current_buf()
@@ -180,6 +194,8 @@ wait('database connected', 30000, function()
   return st ~= nil and st.database == 'connected'
 end)
 log('status: database connected')
+reindex_reported()
+log(':CodeCortexReindex queued')
 
 -- The commands the plugin and the code actions use are the server's.
 local advertised = vim.tbl_get(codecortex.server_capabilities, 'executeCommandProvider', 'commands') or {}

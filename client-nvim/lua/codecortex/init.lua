@@ -34,6 +34,7 @@ M.user_commands = {
   'CodeCortexStats',
   'CodeCortexAnalyze',
   'CodeCortexNote',
+  'CodeCortexReindex',
 }
 
 --- @class codecortex.Options
@@ -232,6 +233,17 @@ function M.analyze(uri)
   end)
 end
 
+--- Indexes the workspace docs again (the server reports progress with work-done progress).
+function M.reindex()
+  M.execute(M.server_commands.reindex, {}, function(result)
+    if type(result) == 'table' and result.queued == true then
+      notify('re-indexing the workspace docs')
+    else
+      notify('re-indexing could not start (see :LspLog)', vim.log.levels.WARN)
+    end
+  end)
+end
+
 --- Saves a note.
 --- @param text string
 --- @param title string?
@@ -367,6 +379,9 @@ local function define_commands()
   vim.api.nvim_create_user_command('CodeCortexNote', function(a)
     M.add_note(a.args)
   end, { nargs = '*', desc = 'CodeCortex: add a note' })
+  vim.api.nvim_create_user_command('CodeCortexReindex', function()
+    M.reindex()
+  end, { nargs = 0, desc = 'CodeCortex: index the workspace docs again' })
 end
 
 local function start_forwarding(opts)

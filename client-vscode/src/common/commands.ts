@@ -181,6 +181,16 @@ async function analyze(manager: ServerManager): Promise<void> {
   );
 }
 
+async function reindex(manager: ServerManager): Promise<void> {
+  const result = await manager.execute(ServerCommands.reindex, []);
+  const queued = typeof result === 'object' && result !== null && 'queued' in result && result.queued === true;
+  if (queued) {
+    void vscode.window.showInformationMessage('CodeCortex: re-indexing the workspace docs.');
+  } else {
+    void vscode.window.showWarningMessage('CodeCortex: re-indexing could not start (see CodeCortex: Show Log).');
+  }
+}
+
 async function stats(manager: ServerManager, views: ViewProvider): Promise<void> {
   const result = await manager.execute(ServerCommands.stats, []);
   await showCommandResult(views, ServerCommands.stats, [], result);
@@ -209,6 +219,7 @@ export function registerCommands(
     ),
     vscode.commands.registerCommand(ClientCommands.addNote, guarded('add note', () => addNote(manager))),
     vscode.commands.registerCommand(ClientCommands.analyze, guarded('analysis', () => analyze(manager))),
+    vscode.commands.registerCommand(ClientCommands.reindex, guarded('re-indexing', () => reindex(manager))),
     vscode.commands.registerCommand(ClientCommands.stats, guarded('statistics', () => stats(manager, views))),
     vscode.commands.registerCommand(
       ClientCommands.restart,

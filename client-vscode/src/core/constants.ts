@@ -44,6 +44,7 @@ export const ClientCommands = {
   showSolutions: 'codecortex.showSolutionsAtCursor',
   addNote: 'codecortex.newNote',
   analyze: 'codecortex.analyzeWorkspace',
+  reindex: 'codecortex.reindexDocs',
   stats: 'codecortex.showStats',
   restart: 'codecortex.restartServer',
   showLog: 'codecortex.showLog',
