@@ -55,9 +55,17 @@ from codecortex.analysis import (
 from codecortex.analysis.relations import ModuleIndex
 from codecortex.analysis.workspace import _run_tasks
 from codecortex.config import Settings
-from codecortex.jobs import ConnectionFactory, JobCancelled, JobContext
+from codecortex.jobs import (
+    ConnectionFactory,
+    JobCancelled,
+    JobContext,
+    PermanentJobError,
+    ProgressCallback,
+    worker_name,
+)
 from codecortex.store import analysis as store
 from codecortex.store import jobs as jobs_store
+from codecortex.store.jobs import Job
 from codecortex.treesitter import language_for_path
 
 log = logging.getLogger(__name__)
@@ -788,3 +796,66 @@ async def reanalyze(
     )
     await state.notify(root, insight_files)
     return outcome
+
+
+# --------------------------------------------------------------------------- in-process runs
+
+
+async def run_inline(
+    connection: ConnectionFactory,
+    job_id: str,
+    settings: Settings,
+    state: AnalysisState | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    lease_seconds: float = 30,
+    poll_seconds: float = 0.5,
+    processes: int | None = None,
+) -> Job:
+    """Run one given analysis job in this process (the CLI) and return its final state.
+
+    When another worker holds the job (a language server analysing the same repository), its
+    progress is reported until it finishes; a job whose worker died is taken over once its lease
+    expires. Interrupted here (Ctrl-C: `CancelledError`), the job and its session are cancelled."""
+    worker = worker_name()
+    while True:
+        async with connection() as conn:
+            claimed = await store.claim_job(conn, job_id, worker, lease_seconds=lease_seconds)
+            job = await jobs_store.get_job(conn, job_id)
+        if job is None:
+            raise PermanentJobError(f"job {job_id} does not exist")
+        if claimed:
+            break
+        if job.status in ("completed", "failed", "cancelled"):
+            return job
+        if on_progress is not None:
+            maybe = on_progress(job, job.progress, job.progress_message or "waiting")
+            if maybe is not None:
+                await maybe
+        await asyncio.sleep(poll_seconds)
+    ctx = JobContext(job, connection, worker, lease_seconds, on_progress)
+    try:
+        result = await run_job(ctx, settings, state, processes=processes)
+    except JobCancelled:
+        async with connection() as conn:
+            await jobs_store.mark_cancelled(conn, job_id, worker)
+        job.status = "cancelled"
+        return job
+    except asyncio.CancelledError:
+        async with connection() as conn:
+            await jobs_store.mark_cancelled(conn, job_id, worker)
+            session = await store.session_for_job(conn, job_id)
+            if session is not None:
+                await store.update_session(conn, session["id"], status="cancelled", finished=True)
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        async with connection() as conn:
+            job.status = await jobs_store.fail(conn, job_id, worker, message, retry=False)
+        job.last_error = message
+        return job
+    async with connection() as conn:
+        await jobs_store.complete(conn, job_id, worker, result)
+    job.status = "completed"
+    job.result = result
+    return job

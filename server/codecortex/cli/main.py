@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("codecortex.cli.portability", "export your memory as NDJSON"),
     "import": ("codecortex.cli.portability", "import memory written by export"),
     "learn-path": ("codecortex.cli.learnpath", "a learning path from your recurring problems"),
+    "analyze": ("codecortex.cli.analyze", "analyse the code: insights in quick/medium/deep phases"),
+    "insights": ("codecortex.cli.analyze", "list, ignore or reopen code insights"),
     "doctor": ("codecortex.cli.doctor", "check the database, grammars, tools and model endpoint"),
 }
 
