@@ -242,3 +242,34 @@ def test_developer_url_forms() -> None:
         "postgresql://cc_al@/cc?host=/tmp/x"
     )
     assert "user=cc_al" in developer_url("host=db dbname=cc user=admin", "cc_al", "pw")
+
+
+def test_import_from_embedded_into_team_server_as_developer(
+    team: dict[str, Any], pg: Any, tmp_path: Path
+) -> None:
+    """Memory exported from a single-user database moves to the team server under the
+    developer's role: all rows land as theirs; their private ones stay invisible to Bob."""
+    import asyncio
+
+    from test_portability import build_memory
+
+    solo = pg.create_database("solo")
+    work = tmp_path / "w"
+    work.mkdir()
+    asyncio.run(build_memory(solo, work))
+    dump = tmp_path / "mine.ndjson"
+    run_cli(dict(team["env"], CODECORTEX_DATABASE_URL=solo, CODECORTEX_USER="porter@example.com"),
+            "export", "--private", str(dump), cwd=work)  # fmt: skip
+    env_a = dict(team["env"], CODECORTEX_DATABASE_URL=team["devs"]["alice"]["url"])
+    out = run_cli(env_a, "import", str(dump), cwd=work)
+    assert "solutions: 2 added" in out and "problems: 3 added" in out
+    assert "solutions: 0 added, 2 already there" in run_cli(env_a, "import", str(dump), cwd=work)
+    with psycopg.connect(team["admin"], row_factory=dict_row) as c:
+        owners = c.execute(
+            "SELECT DISTINCT u.name FROM past_solutions s JOIN users u ON u.id = s.user_id"
+        ).fetchall()
+        assert [r["name"] for r in owners] == [team["devs"]["alice"]["name"]]
+    with psycopg.connect(team["devs"]["bob"]["url"], row_factory=dict_row) as c:
+        vis = [r["visibility"] for r in c.execute("SELECT visibility FROM past_solutions")]
+        assert vis == ["team"]
+        assert c.execute("SELECT COUNT(*) AS n FROM detected_problems").fetchone()["n"] == 0
