@@ -5,10 +5,12 @@ ruff's language server, the plugin's own headless tests, and the VS Code extensi
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -114,8 +116,9 @@ def test_vscode_extension_pipeline() -> None:
         if cmd[1] == "ci":
             stamp.write_text(lock)
     assert vsix.is_file() and vsix.stat().st_size > 10_000
-    import zipfile
-
     with zipfile.ZipFile(vsix) as zf:
-        names = set(zf.namelist())
-    assert {"extension/package.json", "extension/dist/extension.js"} <= names
+        assert "extension/dist/extension.js" in zf.namelist()
+        packaged = json.loads(zf.read("extension/package.json"))
+    source = json.loads((VSCODE_DIR / "package.json").read_text(encoding="utf-8"))
+    assert packaged["contributes"] == source["contributes"]
+    assert packaged["main"] == "./dist/extension.js"
