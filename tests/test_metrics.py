@@ -131,6 +131,11 @@ async def script_history(conn: Any) -> dict[str, Any]:
                          ("refactor", "ignored")):  # fmt: skip
         await insight(conn, repo, kind, status)
     await insight(conn, other_repo, "security_issue", "applied")
+    await conn.execute(
+        "INSERT INTO codecortex_learning_paths (user_id, title, modules, completed_at)"
+        " VALUES (%s, 'done', '[]', %s), (%s, 'in progress', '[]', NULL), (%s, 'vic', '[]', %s)",
+        (u, W1, u, v, W1),
+    )
     return {"u": u, "v": v}
 
 
@@ -150,6 +155,7 @@ async def test_metrics_match_hand_computed_values(db_settings: Any) -> None:
         assert row["insights_applied"] == 3
         assert row["bugs_prevented"] == 1
         assert row["refactorings_completed"] == 1
+        assert row["learning_paths_completed"] == 1
         assert row["patterns_discovered"] == 2  # sigA and sigB: seen 3 times, fixed
         assert row["skills_improved"] == ["python", "typescript"]
         assert row["roi_multiplier"] == pytest.approx(590 / 795)

@@ -11,6 +11,7 @@ Definitions (all per developer):
   apply the replay (what the caller adds to past_solutions.time_saved_seconds);
 - insights applied: code insights with status applied in repositories they worked in
   (bugs prevented: security/performance ones; refactorings: refactor/architecture ones);
+- learning paths completed: their codecortex_learning_paths with completed_at;
 - patterns discovered: problem signatures they met at least PATTERN_MIN_SEEN times and fixed;
 - trend: the same counts per ISO week.
 """
@@ -61,7 +62,7 @@ def metrics_row(fig: dict[str, Any], weekly: list[dict[str, Any]]) -> dict[str, 
         "solutions_reused": fig["solutions_reused"],
         "replays_applied": fig["replays_applied"],
         "patterns_discovered": fig["patterns_discovered"],
-        "learning_paths_completed": 0,
+        "learning_paths_completed": fig["learning_paths_completed"],
         "skills_improved": list(fig["languages"] or []),
         # Time saved per second spent fixing problems by hand.
         "roi_multiplier": fig["time_saved_seconds"] / spent if spent else None,

@@ -68,6 +68,8 @@ async def figures(
               + (SELECT COUNT(*) FROM items WHERE user_id = %(u)s AND visibility = 'team'
                  AND kind IN ('note', 'snippet')) AS shared,
             (SELECT COUNT(*) FROM my_repos) AS repos_active,
+            (SELECT COUNT(*) FROM codecortex_learning_paths WHERE user_id = %(u)s
+                AND completed_at IS NOT NULL) AS learning_paths_completed,
             (SELECT r.full_name FROM github_repos r JOIN mine p ON p.repo_id = r.id
                 ORDER BY p.detected_at LIMIT 1) AS first_repo,
             (SELECT COALESCE(ARRAY_AGG(DISTINCT language ORDER BY language), '{{}}')
