@@ -239,3 +239,17 @@ async def test_cargo_live(tmp_path: Path) -> None:
     assert {("unused_imports", 0), ("E0599", 20), ("E0425", 34)} <= _codes(diags, "rustc")
     norm = next(d for d in diags if d.code == "E0599" and "norm" in d.message)
     assert (norm.range.start.character, norm.range.end.character) == (6, 10)
+
+
+def test_mypy_configuration_notes_are_not_problems(tmp_path) -> None:
+    from codecortex.detectors.parsers import parse_mypy_json, parse_mypy_text
+
+    note = "setup.cfg: note: unused section(s): [mypy-pkg.jws]"
+    error = (
+        '{"file": "a.py", "line": 2, "column": 4, "message": "boom", "hint": null,'
+        ' "code": "misc", "severity": "error"}'
+    )
+    found = parse_mypy_json(f"{note}\n{error}\n", "", 1, tmp_path)
+    assert [d.message for d in found[tmp_path / "a.py"]] == ["boom"]
+    text = f"{note}\na.py:2:5:2:6: error: boom  [misc]\nFound 1 error in 1 file\n"
+    assert [d.code for d in parse_mypy_text(text, "", 1, tmp_path)[tmp_path / "a.py"]] == ["misc"]

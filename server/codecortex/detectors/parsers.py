@@ -88,12 +88,18 @@ _MYPY_TEXT = re.compile(
 _MYPY_SEVERITY = {"error": 1, "warning": 2}
 
 
+# Notes about the configuration, not about code: "setup.cfg: note: unused section(s): [...]".
+_MYPY_CONFIG_NOTE = re.compile(r"^[^{\s][^:]*: (?:note|warning): ")
+
+
 def parse_mypy_json(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
     found: Found = {}
     lines = [ln for ln in stdout.splitlines() if ln.strip()]
     if returncode not in (0, 1) and not lines:
         raise DetectorOutputError(f"mypy exited with {returncode}: {_snippet(stderr or stdout)}")
     for line in lines:
+        if _MYPY_CONFIG_NOTE.match(line):
+            continue
         try:
             item = json.loads(line)
             sev = item["severity"]
@@ -126,7 +132,7 @@ def parse_mypy_text(stdout: str, stderr: str, returncode: int, cwd: Path) -> Fou
     for line in lines:
         m = _MYPY_TEXT.match(line)
         if m is None:
-            if line.startswith("Success:") or line.startswith("Found "):
+            if line.startswith(("Success:", "Found ")) or _MYPY_CONFIG_NOTE.match(line):
                 continue
             raise DetectorOutputError(f"unexpected mypy output line: {_snippet(line)!r}")
         if m["sev"] == "note":
