@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from codecortex.config import SPECS, SettingSpec, load_settings
+from codecortex.config import CLIENT_KEY_SETTING, SPECS, SettingSpec, load_settings
 
 VSCODE_DIR = ROOT / "client-vscode"
 CLIENT_ONLY = {"server.path", "trace.server"}  # never sent to the server
@@ -74,6 +74,11 @@ def test_extension_sends_the_same_settings() -> None:
     assert len(keys) == len(set(keys))
     assert set(keys) - CLIENT_ONLY == {s.name for s in SPECS}
     assert set(keys) & CLIENT_ONLY == CLIENT_ONLY
+    # The model API key: no setting (secret storage), sent under the name the server reads.
+    sent_as = re.search(r"API_KEY_SETTING = '([^']+)'", source)
+    assert sent_as and sent_as.group(1) == CLIENT_KEY_SETTING
+    assert CLIENT_KEY_SETTING not in {s.name for s in SPECS}
+    assert CLIENT_KEY_SETTING not in contributed()
     for key in CLIENT_ONLY:
         entry = re.search(r"\{[^{}]*key:\s*'" + re.escape(key) + r"'[^{}]*\}", table)
         assert entry and "clientOnly: true" in entry.group(0), f"{key} must be clientOnly"

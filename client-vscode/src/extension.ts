@@ -8,6 +8,7 @@ import { createLog, errorMessage } from './common/log';
 import { ServerManager } from './common/server';
 import { registerStatusBar } from './common/statusBar';
 import { ViewProvider } from './common/views';
+import { API_KEY_SECRET } from './core/constants';
 
 let manager: ServerManager | undefined;
 
@@ -26,10 +27,21 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStatusBar(manager),
     registerDiagnosticsForwarding(manager),
     registerConfigWatcher(manager),
-    registerCommands(manager, views.provider, log),
+    registerCommands(manager, views.provider, log, context.secrets),
+  );
+  const current = manager;
+  context.subscriptions.push(
+    context.secrets.onDidChange(async (event) => {
+      if (event.key === API_KEY_SECRET) {
+        await current.setApiKey(await context.secrets.get(API_KEY_SECRET));
+      }
+    }),
   );
   // Not awaited: starting the server (and its database) must not hold up VS Code.
-  manager.restart('activation').catch((err: unknown) => {
+  (async () => {
+    await current.setApiKey(await context.secrets.get(API_KEY_SECRET));
+    await current.restart('activation');
+  })().catch((err: unknown) => {
     log.error(`Starting the server: ${errorMessage(err)}`);
   });
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 import * as vscode from 'vscode';
 
-import { ClientCommands, SEARCH_DEBOUNCE_MS, ServerCommands } from '../core/constants';
+import { API_KEY_SECRET, ClientCommands, SEARCH_DEBOUNCE_MS, ServerCommands } from '../core/constants';
 import { Debounced } from '../core/debounce';
 import {
   type SearchResult,
@@ -206,10 +206,31 @@ function guarded(title: string, fn: () => Promise<void>): () => Promise<void> {
   };
 }
 
+async function setApiKey(secrets: vscode.SecretStorage): Promise<void> {
+  const key = await vscode.window.showInputBox({
+    title: 'CodeCortex: model API key',
+    prompt:
+      "Kept in VS Code's secret storage and handed to the server, which keeps it in memory only. Empty: remove it.",
+    password: true,
+    ignoreFocusOut: true,
+  });
+  if (key === undefined) {
+    return;
+  }
+  if (key.trim() === '') {
+    await secrets.delete(API_KEY_SECRET);
+    void vscode.window.showInformationMessage('CodeCortex: model API key removed.');
+    return;
+  }
+  await secrets.store(API_KEY_SECRET, key.trim());
+  void vscode.window.showInformationMessage('CodeCortex: model API key saved.');
+}
+
 export function registerCommands(
   manager: ServerManager,
   views: ViewProvider,
   log: vscode.LogOutputChannel,
+  secrets: vscode.SecretStorage,
 ): vscode.Disposable {
   return vscode.Disposable.from(
     vscode.commands.registerCommand(ClientCommands.search, guarded('search', () => search(manager, views))),
@@ -224,6 +245,14 @@ export function registerCommands(
     vscode.commands.registerCommand(
       ClientCommands.restart,
       guarded('restart', () => manager.restart('restart command')),
+    ),
+    vscode.commands.registerCommand(ClientCommands.setApiKey, guarded('API key', () => setApiKey(secrets))),
+    vscode.commands.registerCommand(
+      ClientCommands.clearApiKey,
+      guarded('API key', async () => {
+        await secrets.delete(API_KEY_SECRET);
+        void vscode.window.showInformationMessage('CodeCortex: model API key removed.');
+      }),
     ),
     vscode.commands.registerCommand(ClientCommands.showLog, () => {
       log.show();

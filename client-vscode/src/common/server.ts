@@ -36,6 +36,7 @@ import {
 import type { ClientState } from '../core/status';
 import { errorMessage } from './log';
 import { activeInterpreter } from './python';
+import { withApiKey } from '../core/settings';
 import { firstWorkspaceFolder, serverPathSetting, serverSettings } from './settings';
 
 /** Called with the result of a server command run from a code action or a VS Code command. */
@@ -50,6 +51,7 @@ export class ServerManager implements vscode.Disposable {
   private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
   private readonly startEmitter = new vscode.EventEmitter<LanguageClient>();
   private readonly settingsProblemsShown = new Set<string>();
+  private apiKey: string | undefined;
 
   /** The client state changed (starting, running, stopped, failed). */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -107,6 +109,18 @@ export class ServerManager implements vscode.Disposable {
     return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
   }
 
+  /**
+   * The model API key from the secret storage, sent with the settings (`llm.apiKey`). A running
+   * server gets it at once.
+   */
+  async setApiKey(apiKey: string | undefined): Promise<void> {
+    const changed = (apiKey ?? '') !== (this.apiKey ?? '');
+    this.apiKey = apiKey;
+    if (changed) {
+      await this.sendSettings();
+    }
+  }
+
   /** Sends the current settings (workspace/didChangeConfiguration, section `codecortex`). */
   async sendSettings(): Promise<void> {
     const client = this.running;
@@ -133,7 +147,7 @@ export class ServerManager implements vscode.Disposable {
         void vscode.window.showWarningMessage(`CodeCortex: ${problem}`);
       }
     }
-    return settings;
+    return withApiKey(settings, this.apiKey);
   }
 
   private async stopNow(): Promise<void> {

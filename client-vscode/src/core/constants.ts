@@ -48,7 +48,16 @@ export const ClientCommands = {
   stats: 'codecortex.showStats',
   restart: 'codecortex.restartServer',
   showLog: 'codecortex.showLog',
+  setApiKey: 'codecortex.setModelApiKey',
+  clearApiKey: 'codecortex.clearModelApiKey',
 } as const;
+
+/**
+ * SecretStorage key of the model API key. The key is never a setting (settings files are plain
+ * text): it is kept in VS Code's secret storage and sent to the server as `llm.apiKey`, which the
+ * server keeps in memory only.
+ */
+export const API_KEY_SECRET = 'codecortex.llm.apiKey';
 
 /** URI scheme of the read-only documents the extension shows (stats, solutions, snippets). */
 export const VIEW_SCHEME = 'codecortex-view';

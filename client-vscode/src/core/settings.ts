@@ -160,6 +160,20 @@ export function toServerSettings(section: unknown): ConvertedSettings {
   return { settings, problems };
 }
 
+/** Where the model API key goes in the server settings (not in SETTINGS: it is no setting). */
+export const API_KEY_SETTING = 'llm.apiKey';
+
+/** The server settings with the model API key added (unchanged when there is no key). */
+export function withApiKey(settings: ServerSettings, apiKey: string | undefined): ServerSettings {
+  const key = apiKey?.trim() ?? '';
+  if (key === '') {
+    return settings;
+  }
+  const copy = JSON.parse(JSON.stringify(settings)) as ServerSettings;
+  setDotted(copy, API_KEY_SETTING, key);
+  return copy;
+}
+
 /** Keys whose change requires a server restart. */
 export const RESTART_KEYS: readonly string[] = SETTINGS.filter((s) => s.restart === true).map(
   (s) => s.key,

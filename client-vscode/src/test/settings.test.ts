@@ -10,6 +10,7 @@ import {
   needsRestart,
   sectionFromGetter,
   toServerSettings,
+  withApiKey,
 } from '../core/settings';
 
 interface ContributedSetting {
@@ -95,6 +96,22 @@ describe('toServerSettings', () => {
     const { settings } = toServerSettings(section);
     assert.equal((settings.llm as Record<string, unknown>).model, 'gpt-4o-mini');
     assert.equal(settings.hints, false);
+  });
+});
+
+describe('withApiKey', () => {
+  it('adds the key as llm.apiKey without touching the settings it was given', () => {
+    const { settings } = toServerSettings({ llm: { provider: 'openai' } });
+    const sent = withApiKey(settings, '  sk-test-123 ');
+    assert.equal((sent.llm as Record<string, unknown>).apiKey, 'sk-test-123');
+    assert.equal((sent.llm as Record<string, unknown>).provider, 'openai');
+    assert.equal('apiKey' in (settings.llm as Record<string, unknown>), false);
+  });
+
+  it('sends no key when there is none', () => {
+    const { settings } = toServerSettings({});
+    assert.deepEqual(withApiKey(settings, undefined), settings);
+    assert.deepEqual(withApiKey(settings, '   '), settings);
   });
 });
 
