@@ -373,3 +373,56 @@ async def test_cancel_stops_the_session_and_keeps_what_was_stored(
     again = await env.analyze()
     assert again.result["unchanged"] > 0
     assert again.result["changed"] + again.result["unchanged"] == 35
+
+
+async def test_changed_thresholds_analyse_unchanged_files_again(env: Env) -> None:
+    await env.analyze("quick")
+    assert not by_rule(await env.insights(), "refactor.long_function")
+    # the `analysis.maxFunctionLines` setting (Settings.analysis_max_function_lines)
+    env.settings.analysis_max_function_lines = 2
+    assert ap.thresholds_from(env.settings).max_function_lines == 2
+    job = await env.analyze("quick")
+    assert job.result["changed"] == 5 and job.result["unchanged"] == 0
+    long_fns = {
+        i["title"].split()[0] for i in by_rule(await env.insights(), "refactor.long_function")
+    }
+    assert {"read_config", "fa", "fb", "add"} <= long_fns
+
+
+async def test_deep_phase_with_a_model_adds_its_insights(
+    env: Env, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    env.settings.llm_provider = "openai"
+    env.settings.llm_model = "fake-chat"
+    env.settings.llm_base_url = fake_openai.base_url
+    model_insight = {
+        "type": "architecture",
+        "title": "pkg.a and pkg.b are one module",
+        "summary": "They import each other.",
+        "severity": "warning",
+        "confidence": 0.8,
+        "file": "pkg/a.py",
+        "start_line": 0,
+        "end_line": 3,
+        "suggestion": "Merge them.",
+        "priority_category": "this_sprint",
+        "effort_estimate": "hours",
+        "business_impact": "medium",
+    }
+    fake_openai.reply_json({"insights": [model_insight]})
+    job = await env.analyze("deep")
+    async with env.connection() as conn:
+        session = await store.session_for_job(conn, job.job_id)
+    assert session is not None
+    deep = session["phases"]["deep"]
+    assert deep["status"] == "completed" and deep["insights_found"] == 1
+    assert deep["model"] == "fake-chat"
+    rows = [i for i in await env.insights() if i["scope"] == "deep"]
+    assert [(r["title"], r["ai_agent"], r["file_path"]) for r in rows] == [
+        ("pkg.a and pkg.b are one module", "fake-chat", "pkg/a.py")
+    ]
+    # Later static runs leave the model's insights alone.
+    (env.root / "pkg" / "a.py").write_text((env.root / "pkg" / "a.py").read_text() + "\nZ = 1\n")
+    await env.analyze("medium")
+    assert [i["id"] for i in await env.insights() if i["scope"] == "deep"] == [rows[0]["id"]]

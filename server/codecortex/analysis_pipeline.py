@@ -334,6 +334,8 @@ class SessionRun:
             await store.update_session(conn, self.session["id"], phases=self.phases, **kw)
 
     async def run(self) -> SessionResult:
+        # the in-memory model is rebuilt by this session's medium phase (or from the database)
+        self.state.workspaces.pop(str(self.root), None)
         for name in PHASES[: PHASES.index(self.target) + 1]:
             phase = self.phases.setdefault(name, {"status": "pending", "progress": 0})
             if phase.get("status") in ("completed", "skipped"):
@@ -668,6 +670,9 @@ async def run_job(
         async with state.lock(run.root):
             result = await run.run()
     except JobCancelled:
+        for phase in run.phases.values():
+            if phase.get("status") == "running":
+                phase["status"] = "cancelled"
         async with ctx.connection() as conn:
             await store.update_session(
                 conn, session["id"], phases=run.phases, status="cancelled", finished=True
