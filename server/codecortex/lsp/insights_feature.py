@@ -307,6 +307,12 @@ def on_save(ls: CodeCortexServer, uri: str) -> None:
     ls.service.spawn(_reanalyze(ls, uri, path, where[1], where[2]), f"reanalyze {uri}")
 
 
+def reanalyze_paths(ls: CodeCortexServer, paths: list[Path]) -> None:
+    """Source files changed outside the editor (watchfiles): re-analyse each like a save."""
+    for path in paths:
+        on_save(ls, path.resolve().as_uri())
+
+
 async def _reanalyze(ls: CodeCortexServer, uri: str, path: Path, root: Path, repo_id: Any) -> None:
     opened = document_text(ls, uri)
     text: str | None
