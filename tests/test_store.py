@@ -177,7 +177,9 @@ async def test_retries_with_backoff_then_failure(queue_url: str) -> None:
         job = await q.claim(conn, "w")
         assert await q.fail(conn, job.job_id, "w", "boom 1") == "pending"
         assert await q.claim(conn, "w") is None  # backing off
-        await conn.execute("UPDATE processing_jobs SET run_after = NOW() WHERE job_id = %s", (job_id,))
+        await conn.execute(
+            "UPDATE processing_jobs SET run_after = NOW() WHERE job_id = %s", (job_id,)
+        )
         job = await q.claim(conn, "w")
         assert job is not None and job.attempts == 2
         assert await q.fail(conn, job.job_id, "w", "boom 2") == "failed"
