@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -310,6 +311,8 @@ async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
 
 async def test_docs_changed_outside_the_editor_are_reindexed(lsp) -> None:
     await eventually(lambda: stats(lsp))
+    await eventually(lambda: _any_message(lsp, "for doc changes"))  # the watcher is running
+    await asyncio.sleep(0.5)  # and has its inotify watches in place
     docs = lsp.workspace_root / "docs"
     docs.mkdir()
     (docs / "guide.md").write_text("# Zebracorn migrations\n\nRun zebracorn migrate first.\n")

@@ -58,6 +58,10 @@ SPECS: tuple[SettingSpec, ...] = (
         "defaultVisibility", str, "private", "Visibility of new rows", choices=("private", "team")
     ),
     SettingSpec("insights", bool, True, "Show code insights as diagnostics"),
+    SettingSpec("analysis.maxComplexity", int, 10, "Cyclomatic complexity above which a function is reported", minimum=1),
+    SettingSpec("analysis.maxFunctionLines", int, 80, "Function length in lines above which it is reported", minimum=1),
+    SettingSpec("analysis.maxNesting", int, 4, "Block nesting depth above which a function is reported", minimum=1),
+    SettingSpec("analysis.maxParams", int, 6, "Parameter count above which a function is reported", minimum=1),
     SettingSpec("llm.provider", str, "none", "Model provider", choices=("none", "openai", "azure")),
     SettingSpec("llm.model", str, "", "Chat model name (Azure: deployment)"),
     SettingSpec("llm.baseUrl", str, "", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
@@ -88,6 +92,10 @@ class Settings:
     replay_min_confidence: float = 0.8
     default_visibility: str = "private"
     insights: bool = True
+    analysis_max_complexity: int = 10
+    analysis_max_function_lines: int = 80
+    analysis_max_nesting: int = 4
+    analysis_max_params: int = 6
     llm_provider: str = "none"
     llm_model: str = ""
     llm_base_url: str = ""

@@ -139,9 +139,9 @@ def register(server: CodeCortexServer) -> None:
         async def boot() -> None:
             await ls.service.start(getattr(ls, "_folders", []))
             ls.started.set()
+            ls.service.spawn(watch_workspace(ls), "watch workspace")
             if ls.service.db.state == "connected":
                 ls.service.spawn(index_with_progress(ls), "index docs")
-            ls.service.spawn(watch_workspace(ls), "watch workspace")
 
         ls.service.spawn(boot(), "start")
 
@@ -540,7 +540,7 @@ async def index_with_progress(ls: CodeCortexServer) -> None:
 
 async def watch_workspace(ls: CodeCortexServer) -> None:
     """Re-ingest docs changed outside the editor (git checkout, generators)."""
-    from watchfiles import awatch
+    from watchfiles import Change, awatch
 
     from codecortex.knowledge import DOC_SUFFIXES, SKIP_DIRS
 
@@ -550,10 +550,21 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
 
     def interesting(change: Any, path: str) -> bool:
         p = Path(path)
-        return p.suffix.lower() in DOC_SUFFIXES and not any(part in SKIP_DIRS for part in p.parts)
+        if any(part in SKIP_DIRS for part in p.parts):
+            return False
+        # A new directory: files written into it before its watch existed raise no event.
+        return p.suffix.lower() in DOC_SUFFIXES or (change == Change.added and p.is_dir())
 
+    ls.log(f"watching {len(roots)} folder(s) for doc changes")
     async for changes in awatch(*roots, watch_filter=interesting, debounce=400, step=100):
-        paths = sorted({Path(p) for _c, p in changes})
+        found: set[Path] = set()
+        for _change, name in changes:
+            path = Path(name)
+            if path.is_dir():
+                found.update(p for p in path.rglob("*") if p.suffix.lower() in DOC_SUFFIXES)
+            else:
+                found.add(path)
+        paths = sorted(found)
         ignored = await _git_ignored(paths)
         paths = [p for p in paths if p not in ignored]
         if not paths or ls.service.db.state != "connected":
