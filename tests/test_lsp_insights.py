@@ -151,6 +151,21 @@ async def test_insights_in_the_editor(fresh_db: str, tmp_path: Path) -> None:
             ("security.yaml_load", "applied"),
             ("security.yaml_load", "open"),
         ]
+
+        # A file written outside the editor (a generator, git checkout) is analysed too.
+        await eventually(lambda: _log_says(client, "for doc changes"))
+        (ws / "generated.py").write_text(
+            "import yaml\n\n\ndef read(fh):\n    return yaml.load(fh)\n"
+        )
+
+        async def outside_insight():
+            with psycopg.connect(fresh_db) as conn:
+                return conn.execute(
+                    "SELECT rule FROM code_insights WHERE file_path = 'generated.py'"
+                    " AND status = 'open'"
+                ).fetchall()
+
+        assert ("security.yaml_load",) in await eventually(outside_insight)
     finally:
         await client.shutdown_session()
 
@@ -171,3 +186,7 @@ async def _gone(client, uri: str, rule: str):
 
 async def _present(client, uri: str, rule: str):
     return insight_diags(client, uri, rule) or None
+
+
+async def _log_says(client, text: str):
+    return any(text in m.message for m in client.log_messages)

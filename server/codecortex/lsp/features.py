@@ -21,6 +21,7 @@ from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Range
 from codecortex.lsp import convert
 from codecortex.lsp.server import CodeCortexServer
+from codecortex.treesitter import language_for_path
 from codecortex.workspace import language_of, uri_to_path
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ DIAGNOSTIC_PROVIDERS: list[Callable[[CodeCortexServer, str], list[types.Diagnost
 # fn(ls, uri, position) -> Markdown or None; shown after the problem-memory hover.
 HOVER_PROVIDERS: list[Callable[[CodeCortexServer, str, types.Position], str | None]] = []
 SAVE_LISTENERS: list[Callable[[CodeCortexServer, str], None]] = []
+# fn(ls, paths): source files changed outside the editor (git checkout, generators).
+CHANGE_LISTENERS: list[Callable[[CodeCortexServer, list[Path]], None]] = []
 
 
 def guarded(default: Any = None) -> Callable[..., Any]:
@@ -552,8 +555,10 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
         p = Path(path)
         if any(part in SKIP_DIRS for part in p.parts):
             return False
+        if p.suffix.lower() in DOC_SUFFIXES or language_for_path(p) is not None:
+            return True
         # A new directory: files written into it before its watch existed raise no event.
-        return p.suffix.lower() in DOC_SUFFIXES or (change == Change.added and p.is_dir())
+        return change == Change.added and p.is_dir()
 
     ls.log(f"watching {len(roots)} folder(s) for doc changes")
     async for changes in awatch(*roots, watch_filter=interesting, debounce=400, step=100):
@@ -561,12 +566,20 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
         for _change, name in changes:
             path = Path(name)
             if path.is_dir():
-                found.update(p for p in path.rglob("*") if p.suffix.lower() in DOC_SUFFIXES)
+                found.update(p for p in path.rglob("*") if interesting(Change.modified, str(p)))
             else:
                 found.add(path)
-        paths = sorted(found)
-        ignored = await _git_ignored(paths)
-        paths = [p for p in paths if p not in ignored]
+        ignored = await _git_ignored(sorted(found))
+        found -= ignored
+        open_files = {uri_to_path(uri) for uri in ls.workspace.text_documents}
+        sources = sorted(p for p in found if language_for_path(p) and p not in open_files)
+        if sources and ls.service.db.state == "connected":
+            for listener in CHANGE_LISTENERS:
+                try:
+                    listener(ls, sources)
+                except Exception:
+                    log.exception("change listener %s failed", listener)
+        paths = sorted(p for p in found if p.suffix.lower() in DOC_SUFFIXES)
         if not paths or ls.service.db.state != "connected":
             continue
         try:

@@ -33,6 +33,7 @@ from codecortex.diagnostics import Range, TextEdit
 from codecortex.lsp import convert
 from codecortex.lsp.features import (
     ACTION_PROVIDERS,
+    CHANGE_LISTENERS,
     DIAGNOSTIC_PROVIDERS,
     HOVER_PROVIDERS,
     SAVE_LISTENERS,
@@ -364,6 +365,7 @@ def setup(server: CodeCortexServer) -> None:
     HOVER_PROVIDERS.append(hover)
     ACTION_PROVIDERS.append(actions)
     SAVE_LISTENERS.append(on_save)
+    CHANGE_LISTENERS.append(reanalyze_paths)
     server.service.db.on_connected.append(lambda: reload_all(server))
     ap.state_of(server.service).listeners.append(lambda root, files: reload(server, root, files))
 
