@@ -4,6 +4,7 @@ fused by reciprocal rank, over past solutions and knowledge items visible to the
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from typing import Any
@@ -35,17 +36,22 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
     dim = sql.Literal(int(dimension))
     parts: list[sql.Composable] = []
     if "solution" in kinds:
+        # Each leg contributes its best CANDIDATES (keyword: 200): a signature with thousands of
+        # solutions must not drag all of them through the fusion and the joins.
         parts.append(
             sql.SQL(
                 """
         SELECT 'solution'::text AS kind, s.id, 1.0 / ({k} + ROW_NUMBER() OVER (
-                ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.created_at DESC)) AS score,
+                ORDER BY s.merit DESC, s.created_at DESC)) AS score,
             'signature'::text AS why, NULL::float AS similarity
-        FROM past_solutions s
-        WHERE %(signature)s::text IS NOT NULL AND s.problem_signature = %(signature)s
-          AND (s.user_id = %(user)s OR s.visibility = 'team')
+        FROM (SELECT s.id, s.reuse_count - 2 * s.reject_count AS merit, s.created_at
+              FROM past_solutions s
+              WHERE %(signature)s::text IS NOT NULL AND s.problem_signature = %(signature)s
+                AND (s.user_id = %(user)s OR s.visibility = 'team')
+              ORDER BY merit DESC, s.created_at DESC
+              LIMIT {n}) s
         """
-            ).format(k=sql.Literal(RRF_K))
+            ).format(k=sql.Literal(RRF_K), n=sql.Literal(CANDIDATES))
         )
         parts.append(
             sql.SQL(
@@ -160,7 +166,14 @@ async def log_search_results(
         return
     search_id = uuid.uuid4()
     top = max(float(r["score"]) for r in results) or 1.0
-    async with conn.cursor() as cur:
+    own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    async with contextlib.AsyncExitStack() as stack:
+        cur = await stack.enter_async_context(conn.cursor())
+        if own_transaction and conn.autocommit:
+            # A log of what was shown, on the recall path: commit without waiting for the WAL
+            # flush (a crash may lose the last rows of this log, never corrupt anything).
+            await stack.enter_async_context(conn.transaction())
+            await cur.execute("SET LOCAL synchronous_commit = off")
         await cur.executemany(
             "INSERT INTO knowledge_search_results (problem_id, search_id, source_type, source_id,"
             " source_reference, relevance_score, match_type, similarity_score, excerpt, metadata)"
