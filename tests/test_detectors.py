@@ -21,7 +21,10 @@ from codecortex.detectors.parsers import parse_mypy_json, parse_mypy_text
 from codecortex.signatures import compute_signature
 
 FIXTURES = Path(__file__).parent / "fixtures" / "detectors"
-NODE_BIN = os.environ.get("CODECORTEX_TEST_NODE_BIN")  # a node_modules/.bin with tsc, eslint
+# A node_modules/.bin with tsc and eslint: given, or the VS Code extension's dev toolchain.
+NODE_BIN = os.environ.get("CODECORTEX_TEST_NODE_BIN") or str(
+    Path(__file__).resolve().parents[1] / "client-vscode" / "node_modules" / ".bin"
+)
 
 
 def _node_tool(name: str) -> str | None:
