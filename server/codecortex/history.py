@@ -46,13 +46,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from codecortex.analysis.context import enclosing_context
 from codecortex.config import Settings
 from codecortex.detectors import TOOLS, find_executable, run_detectors
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
 from codecortex.learning import LearnedChange, learn_change
-from codecortex.memory import Identity, Memory, content_sha
+from codecortex.memory import Identity, Memory, content_sha, problem_context
 from codecortex.signatures import (
     Signature,
     classify_problem_type,
@@ -763,7 +762,7 @@ class HistoryMiner:
             if reason:
                 self._not_learned(reason)
                 continue
-            context = _context(f.old_text, f.language, diag.range)
+            context = problem_context(f.old_text, f.language, diag.range)
             change = learn_change(
                 f.old_text,
                 f.new_text,
@@ -870,20 +869,6 @@ def _hunk_too_large(
 def _reason_kind(reason: str) -> str:
     """Group learn_change's reasons for the report (drop the numbers)."""
     return re.sub(r"\s*\(.*?\)|\d+", "", reason).strip()
-
-
-def _context(text: str, language: str | None, rng: Range) -> dict[str, Any]:
-    try:
-        ctx = enclosing_context(text, language or "", rng.start.line, rng.start.character)
-    except Exception as exc:  # never lose the fix because of context extraction
-        log.debug("context extraction failed: %s", exc)
-        return {}
-    return {
-        "statement": ctx.statement_text,
-        "function": ctx.function_name,
-        "symbol_path": ctx.symbol_path,
-        "function_text": (ctx.function_text or "")[:4000],
-    }
 
 
 # --------------------------------------------------------------------------- the job

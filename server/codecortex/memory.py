@@ -106,6 +106,22 @@ def _range_of(row: dict[str, Any]) -> Range:
     )
 
 
+def problem_context(text: str, language: str | None, rng: Range) -> dict[str, Any]:
+    """The code around a problem, kept with it: enclosing statement and function (tree-sitter),
+    or a window of lines where no grammar exists. Never raises: a problem is never lost to it."""
+    try:
+        ctx = enclosing_context(text, language or "", rng.start.line, rng.start.character)
+    except Exception as exc:
+        log.debug("context extraction failed: %s", exc)
+        return {}
+    return {
+        "statement": ctx.statement_text,
+        "function": ctx.function_name,
+        "symbol_path": ctx.symbol_path,
+        "function_text": (ctx.function_text or "")[:4000],
+    }
+
+
 def replay_values(values: list[str], message: str) -> list[str]:
     """Placeholder values plus the names the message suggests ("Did you mean 'length'?"):
     signatures leave suggestions out of the key, but a rename fix needs them mapped."""
@@ -161,10 +177,12 @@ class Memory:
             current.append((diag, sig))
 
         open_rows = await problem_store.open_problems(conn, ident.user_id, file_path)
-        if tools is not None:
-            open_rows = [r for r in open_rows if r["tool"] in tools]
-
+        # Match against every open problem (a key holds its tool, so only the same tool's rows
+        # can match), but only the tools whose full result this is can resolve: a partial set
+        # (tools=set(), code action context) must find its known problems, not insert them again.
         matched, new, gone = _match(open_rows, current)
+        if tools is not None:
+            gone = [r for r in gone if r["tool"] in tools]
 
         await problem_store.touch_problems(
             conn,
@@ -185,7 +203,7 @@ class Memory:
             views.append(ProblemView(d, sig, row["id"], row["problem_type"]))
         for d, sig in new:
             ptype = classify_problem_type(sig, d.severity)
-            context = self._context(text, language, d.range)
+            context = problem_context(text, language, d.range)
             pid = await problem_store.insert_problem(
                 conn,
                 problem_store.NewProblem(
@@ -229,19 +247,6 @@ class Memory:
                 conn, ident.user_id, file_path, "*", text, content_sha(text), version
             )
         return Observation(views, len(new), resolved, deferred)
-
-    def _context(self, text: str, language: str | None, rng: Range) -> dict[str, Any]:
-        try:
-            ctx = enclosing_context(text, language or "", rng.start.line, rng.start.character)
-        except Exception as exc:  # never lose the problem because of context extraction
-            log.debug("context extraction failed: %s", exc)
-            return {}
-        return {
-            "statement": ctx.statement_text,
-            "function": ctx.function_name,
-            "symbol_path": ctx.symbol_path,
-            "function_text": (ctx.function_text or "")[:4000],
-        }
 
     async def _resolve(
         self,
