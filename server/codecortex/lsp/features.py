@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from codecortex import presentation
 from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Range
 from codecortex.lsp import convert
+from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.treesitter import language_for_path
 from codecortex.workspace import language_of, uri_to_path
@@ -500,31 +500,12 @@ def code_actions_for(
 
 async def index_with_progress(ls: CodeCortexServer) -> None:
     """Index the workspace docs with work-done progress the user can cancel."""
-    token = str(uuid.uuid4())
-    window = ls.client_capabilities.window
-    try:
-        if window is None or not window.work_done_progress:
-            raise RuntimeError("client does not support work done progress")
-        await ls.work_done_progress.create_async(token)
-    except Exception:
-        token = ""
-    if token:
-        ls.work_done_progress.begin(
-            token,
-            types.WorkDoneProgressBegin(
-                title="CodeCortex: indexing docs", cancellable=True, percentage=0
-            ),
-        )
-    cancelled = ls.work_done_progress.tokens.get(token) if token else None
+    work = await WorkDone(ls, "CodeCortex: indexing docs").begin()
 
     async def progress(fraction: float, message: str) -> None:
-        if cancelled is not None and cancelled.cancelled():
+        if work.cancelled:
             raise asyncio.CancelledError
-        if token:
-            ls.work_done_progress.report(
-                token,
-                types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
-            )
+        work.report(message, fraction)
 
     message = "done"
     try:
@@ -536,9 +517,7 @@ async def index_with_progress(ls: CodeCortexServer) -> None:
         message = f"failed: {exc}"
         ls.log(f"indexing docs failed: {exc}", "error")
     finally:
-        if token:
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-            ls.work_done_progress.tokens.pop(token, None)
+        work.end(message)
 
 
 async def watch_workspace(ls: CodeCortexServer) -> None:

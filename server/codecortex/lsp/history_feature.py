@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lsprotocol import types
-
 from codecortex.history import (
     JOB_TYPE,
     LEASE_SECONDS,
@@ -17,6 +15,7 @@ from codecortex.history import (
     make_job_handler,
 )
 from codecortex.jobs import JobCancelled, JobRunner
+from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.store import jobs as job_queue
 from codecortex.store.jobs import Job
@@ -66,32 +65,15 @@ def setup(server: CodeCortexServer) -> None:
 
 
 async def run_with_progress(ls: CodeCortexServer, job_id: str) -> None:
-    token = f"codecortex-history-{job_id}"
-    window = ls.client_capabilities.window
-    try:
-        if window is None or not window.work_done_progress:
-            raise RuntimeError("client does not support work done progress")
-        await ls.work_done_progress.create_async(token)
-    except Exception:
-        token = ""
-    if token:
-        ls.work_done_progress.begin(
-            token,
-            types.WorkDoneProgressBegin(
-                title="CodeCortex: learning from git history", cancellable=True, percentage=0
-            ),
-        )
-    cancelled = ls.work_done_progress.tokens.get(token) if token else None
+    work = await WorkDone(ls, "CodeCortex: learning from git history").begin(
+        f"codecortex-history-{job_id}"
+    )
 
     def report(job: Job, fraction: float, message: str | None) -> None:
         if job.job_id != job_id:
             return
-        if token:
-            ls.work_done_progress.report(
-                token,
-                types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
-            )
-        if cancelled is not None and cancelled.cancelled():
+        work.report(message, fraction)
+        if work.cancelled:
             raise JobCancelled(job_id)
 
     service = ls.service
@@ -136,9 +118,7 @@ async def run_with_progress(ls: CodeCortexServer, job_id: str) -> None:
         message = f"failed: {exc}"
         ls.log(f"learning from git history failed: {exc}", "error")
     finally:
-        if token:
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-            ls.work_done_progress.tokens.pop(token, None)
+        work.end(message)
     try:
         async with service.db.connection() as conn:
             await service._refresh_counts(conn)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from codecortex.lsp.features import (
     document_text,
     guarded,
 )
+from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.workspace import language_of, uri_to_path
 
@@ -146,26 +146,12 @@ def offer(
 @contextlib.asynccontextmanager
 async def _progress(ls: CodeCortexServer, title: str) -> AsyncIterator[Callable[[str], None]]:
     """Server-initiated work-done progress (when the client supports it)."""
-    token = str(uuid.uuid4())
-    window = ls.client_capabilities.window if ls.client_capabilities else None
-    try:
-        if window is None or not window.work_done_progress:
-            raise RuntimeError("no work done progress")
-        await ls.work_done_progress.create_async(token)
-        ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, cancellable=False, percentage=0)
-        )
-    except Exception:
-        token = ""
+    work = await WorkDone(ls, title, cancellable=False).begin()
     steps = {"gathering past solutions": 10, "asking": 30, "validating the edit": 90}
 
     def report(message: str) -> None:
-        if not token:
-            return
         pct = next((v for k, v in steps.items() if message.startswith(k)), None)
-        ls.work_done_progress.report(
-            token, types.WorkDoneProgressReport(message=message, percentage=pct)
-        )
+        work.report(message, None if pct is None else pct / 100)
 
     final = "done"
     try:
@@ -174,9 +160,7 @@ async def _progress(ls: CodeCortexServer, title: str) -> AsyncIterator[Callable[
         final = "failed"
         raise
     finally:
-        if token:
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=final))
-            ls.work_done_progress.tokens.pop(token, None)
+        work.end(final)
 
 
 def _fail(ls: CodeCortexServer, action: types.CodeAction, message: str) -> types.CodeAction:
