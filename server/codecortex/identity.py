@@ -10,7 +10,7 @@ import psycopg
 from codecortex.config import Settings
 from codecortex.memory import Identity
 from codecortex.store import identity as store
-from codecortex.workspace import repo_info, user_name
+from codecortex.workspace import RepoInfo, repo_info, user_name
 
 
 async def resolve_identity(
@@ -20,8 +20,13 @@ async def resolve_identity(
     name, email = await user_name(settings.user, folder)
     user_id = await store.ensure_user(conn, name, email)
     info = await repo_info(folder)
-    repo_id = await store.ensure_repo(
+    repo_id = await register_repo(conn, info)
+    return Identity(user_id, name, repo_id, settings.default_visibility), info.root
+
+
+async def register_repo(conn: psycopg.AsyncConnection[Any], info: RepoInfo) -> Any:
+    """The `github_repos` row of a local repository (created or refreshed)."""
+    return await store.ensure_repo(
         conn, str(info.root), name=info.name, remote_url=info.remote,
         default_branch=info.branch, head_sha=info.head,
     )  # fmt: skip
-    return Identity(user_id, name, repo_id, settings.default_visibility), info.root

@@ -23,6 +23,7 @@ from codecortex.config import Settings
 from codecortex.database import Database, DatabaseDown
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.embeddings import make_embedder
+from codecortex.identity import register_repo
 from codecortex.jobs import JobRunner
 from codecortex.knowledge import add_note, ingest_file, ingest_workspace
 from codecortex.memory import Identity, Memory, ProblemView, Resolved
@@ -149,14 +150,7 @@ class Service:
         info = self.repo_infos[folder] = await repo_info(folder)
         if self.db.state == "connected":
             async with self.db.connection() as conn:
-                self.repos[folder] = await identity_store.ensure_repo(
-                    conn,
-                    str(info.root),
-                    name=info.name,
-                    remote_url=info.remote,
-                    default_branch=info.branch,
-                    head_sha=info.head,
-                )
+                self.repos[folder] = await register_repo(conn, info)
 
     def remove_folder(self, folder: Path) -> None:
         folder = folder.resolve()
@@ -213,14 +207,7 @@ class Service:
         async with self.db.connection() as conn:
             self.user_id = await identity_store.ensure_user(conn, self.user_name, self.user_email)
             for folder, info in self.repo_infos.items():
-                self.repos[folder] = await identity_store.ensure_repo(
-                    conn,
-                    str(info.root),
-                    name=info.name,
-                    remote_url=info.remote,
-                    default_branch=info.branch,
-                    head_sha=info.head,
-                )
+                self.repos[folder] = await register_repo(conn, info)
             await self._refresh_counts(conn)
             await backfill.schedule(conn, self.memory.embedder)
         if self._runner_task is None or self._runner_task.done():
@@ -337,7 +324,7 @@ class Service:
                             version=obs.version,
                         )
                     doc.pending.pop(0)
-                    if doc.pending:
+                    if doc.pending and not _partial(doc.pending[0]):
                         continue  # only the latest state is worth recalling
                     await self.memory.recall(conn, ident, obs.text, obs.language, result.views)
                     if result.new or result.resolved:
@@ -504,6 +491,12 @@ class Service:
                         )
                         changed += added + removed
         return changed
+
+
+def _partial(obs: PendingObservation) -> bool:
+    """A partial observation (code action context) adds to the views instead of replacing
+    them, so the views of the observation before it must be recalled and kept."""
+    return obs.tools is not None and not obs.tools
 
 
 def _overlaps(a: Range, b: Range) -> bool:
