@@ -108,9 +108,14 @@ async def start(command: list[str], env: dict[str, str], root: Path) -> tuple[La
     events: list[tuple[float, str]] = []
     client.events = events  # type: ignore[attr-defined]
 
-    @client.feature(types.WINDOW_LOG_MESSAGE)
-    def on_log(params: types.LogMessageParams) -> None:
-        events.append((time.perf_counter(), params.message))
+    features = client.protocol.fm.features  # pytest-lsp's own handler keeps working
+    keep = features.get(types.WINDOW_LOG_MESSAGE)
+
+    def on_log(*args: Any) -> Any:
+        events.append((time.perf_counter(), getattr(args[-1], "message", "")))
+        return keep(*args) if keep else None
+
+    features[types.WINDOW_LOG_MESSAGE] = on_log
 
     marks["initialize_sent"] = time.perf_counter()
     await client.initialize_session(
