@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -244,6 +245,7 @@ async def bench(args: argparse.Namespace, url: str, server_env: dict[str, str]) 
     floor_rss = peak_rss_mb(floor._server.pid)  # type: ignore[union-attr]
     await floor.shutdown_session()
     await real.shutdown_session()
+    shutil.rmtree(root, ignore_errors=True)
 
     out: dict[str, Any] = {}
     for kind in ("code_action", "hover"):
