@@ -344,3 +344,42 @@ async def test_workspace_folder_added_later_is_indexed(lsp, tmp_path: Path) -> N
         return [r for r in result["results"] if r["kind"] == "knowledge"]
 
     assert await eventually(found)
+
+
+async def test_code_action_context_during_a_queued_full_update(lsp) -> None:
+    """The editor asks for code actions (with a diagnostic in the context) while a full set is
+    still being recorded: every problem ends up known once, none twice."""
+    await eventually(lambda: stats(lsp))
+    path = lsp.workspace_root / "many.py"
+    text = "".join(f"import mod{n}\n" for n in range(12)) + "\nprint()\n"
+    uri = open_doc(lsp, path, text)
+    diags = ruff_diagnostics(path, text)
+    assert len(diags) == 12
+    forward(lsp, uri, 1, diags)
+    r = diags[5]["range"]
+    await lsp.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(**r["start"]), end=types.Position(**r["end"])),
+            context=types.CodeActionContext(
+                diagnostics=[
+                    types.Diagnostic(
+                        range=types.Range(
+                            start=types.Position(**r["start"]), end=types.Position(**r["end"])
+                        ),
+                        message=diags[5]["message"], source="Ruff", code=diags[5]["code"],
+                    )
+                ]
+            ),
+        )
+    )  # fmt: skip
+
+    async def all_known():
+        for d in diags:
+            actions = await code_actions(lsp, uri, d)
+            if not any(a.title.startswith("CodeCortex: ignore") for a in actions):
+                return False
+        return True
+
+    await eventually(all_known)
+    assert (await stats(lsp))["problems"] == 12

@@ -377,7 +377,7 @@ class Memory:
                 view, by_sig.get(view.signature.key, []), text, language
             )
         if related:
-            await self._related(conn, ident, views)
+            await self.fill_related(conn, ident, views)
 
     def replay_candidates(
         self,
@@ -413,9 +413,10 @@ class Memory:
         options.sort(key=lambda o: o.confidence, reverse=True)
         return options
 
-    async def _related(
+    async def fill_related(
         self, conn: psycopg.AsyncConnection[Any], ident: Identity, views: list[ProblemView]
     ) -> None:
+        """Similar fixes and knowledge for each view (hybrid search), logged as shown."""
         queries = [f"{v.diagnostic.message} {v.signature.template}" for v in views]
         vectors = await self.query_vectors(queries)
         for view, query, vec in zip(views, queries, vectors, strict=True):

@@ -182,6 +182,17 @@ class Service:
             doc.recalled_at = time.monotonic()
             self.client.views_changed(doc.uri)
 
+    async def _fill_related(
+        self, doc: DocumentState, views: list[ProblemView], ident: Identity
+    ) -> None:
+        try:
+            async with self.db.connection() as conn:
+                await self.memory.fill_related(conn, ident, views)
+        except DatabaseDown:
+            return
+        if any(v in doc.views for v in views):
+            self.client.views_changed(doc.uri)
+
     async def stop(self) -> None:
         self._runner_stop.set()
         for doc in self.documents.values():
@@ -326,7 +337,11 @@ class Service:
                     doc.pending.pop(0)
                     if doc.pending and not _partial(doc.pending[0]):
                         continue  # only the latest state is worth recalling
-                    await self.memory.recall(conn, ident, obs.text, obs.language, result.views)
+                    # Fixes and history first; related knowledge is filled in afterwards so
+                    # that the first code action does not wait for the searches.
+                    await self.memory.recall(
+                        conn, ident, obs.text, obs.language, result.views, related=False
+                    )
                     if result.new or result.resolved:
                         await self._refresh_counts(conn)
             except DatabaseDown:
@@ -351,6 +366,8 @@ class Service:
                     self.client.log(f"learned {len(learned)} fix(es) in {doc.path}")
             self.publish_status()
             self.client.views_changed(doc.uri)
+            if result.views:
+                self.spawn(self._fill_related(doc, result.views, ident), f"related {doc.uri}")
 
     async def flush(self, timeout: float = 30) -> None:
         """Wait until every queued observation is processed (tests, shutdown)."""

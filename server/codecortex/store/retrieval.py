@@ -42,13 +42,15 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
             sql.SQL(
                 """
         SELECT 'solution'::text AS kind, s.id, 1.0 / ({k} + ROW_NUMBER() OVER (
-                ORDER BY s.merit DESC, s.created_at DESC)) AS score,
+                ORDER BY s.merit DESC, s.confidence DESC, s.created_at DESC)) AS score,
             'signature'::text AS why, NULL::float AS similarity
-        FROM (SELECT s.id, s.reuse_count - 2 * s.reject_count AS merit, s.created_at
+        FROM (SELECT s.id, s.reuse_count - 2 * s.reject_count AS merit, s.confidence,
+                     s.created_at
               FROM past_solutions s
               WHERE %(signature)s::text IS NOT NULL AND s.problem_signature = %(signature)s
                 AND (s.user_id = %(user)s OR s.visibility = 'team')
-              ORDER BY merit DESC, s.created_at DESC
+              ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.confidence DESC,
+                       s.created_at DESC
               LIMIT {n}) s
         """
             ).format(k=sql.Literal(RRF_K), n=sql.Literal(CANDIDATES))

@@ -109,24 +109,34 @@ async def solutions_for_signatures(
     """Exact-signature solutions visible to the user, best first (fewest rejections, most reuse)."""
     if not signatures:
         return {}
+    # One index range scan per signature (idx_past_solutions_signature_rank), never a read of
+    # every solution of a frequent signature.
     cur = await conn.execute(
         f"""
-        SELECT * FROM (
-            SELECT s.*, u.name AS user_name, ROW_NUMBER() OVER (
-                PARTITION BY s.problem_signature
-                ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.confidence DESC,
-                         s.created_at DESC) AS rank
-            FROM past_solutions s LEFT JOIN users u ON u.id = s.user_id
-            WHERE s.problem_signature = ANY(%(sigs)s) AND {VISIBLE}
-        ) ranked WHERE rank <= %(n)s
-        ORDER BY problem_signature, rank
+        SELECT s.*, u.name AS user_name
+        FROM unnest(%(sigs)s::text[]) AS sig(signature)
+        CROSS JOIN LATERAL (
+            SELECT * FROM past_solutions s
+            WHERE s.problem_signature = sig.signature AND {VISIBLE}
+            ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.confidence DESC,
+                     s.created_at DESC
+            LIMIT %(n)s
+        ) s
+        LEFT JOIN users u ON u.id = s.user_id
         """,
         {"sigs": signatures, "user": user_id, "n": per_signature},
     )
     out: dict[str, list[dict[str, Any]]] = {}
     for row in await cur.fetchall():
         out.setdefault(row["problem_signature"], []).append(dict(row))
+    for rows in out.values():
+        rows.sort(key=_rank_key)
     return out
+
+
+def _rank_key(row: dict[str, Any]) -> tuple[float, float, float]:
+    merit = int(row["reuse_count"] or 0) - 2 * int(row["reject_count"] or 0)
+    return (-merit, -float(row["confidence"] or 0), -row["created_at"].timestamp())
 
 
 async def record_reuse(
