@@ -18,6 +18,13 @@ RRF_K = 60
 # Nearest neighbours always exist; below this cosine similarity they are noise, not matches.
 MIN_SIMILARITY = 0.2
 CANDIDATES = 40
+# Keyword matches ranked per query: enough for relevance, bounded for very common words.
+KEYWORD_POOL = 200
+# Words too common in diagnostics and docs to say anything (the 'simple' config keeps them).
+STOPWORDS = frozenset(
+    "a an and are as at be but by can for from has have if in into is it its may must no not of"
+    " on or should that the then there these this to was were will with".split()
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{1,40}")
 
 
@@ -25,7 +32,7 @@ def tsquery_text(text: str, max_terms: int = 24) -> str:
     """An OR of the words in `text`, safe for to_tsquery('simple', ...)."""
     seen: list[str] = []
     for word in _WORD.findall(text.lower()):
-        if word not in seen:
+        if word not in seen and word not in STOPWORDS:
             seen.append(word)
         if len(seen) >= max_terms:
             break
@@ -58,28 +65,36 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
         parts.append(
             sql.SQL(
                 """
-        SELECT 'solution', s.id, 1.0 / ({k} + ROW_NUMBER() OVER (
-                ORDER BY ts_rank_cd(s.search_tsv, q) DESC)), 'keyword', NULL
-        FROM (SELECT s.id, s.search_tsv FROM past_solutions s,
-                     to_tsquery('simple', %(tsquery)s) q
-              WHERE %(tsquery)s <> '' AND s.search_tsv @@ q
-                AND (s.user_id = %(user)s OR s.visibility = 'team')
-              LIMIT 200) s, to_tsquery('simple', %(tsquery)s) q
+        SELECT 'solution', c.id, 1.0 / ({k} + ROW_NUMBER() OVER (ORDER BY c.rank DESC)),
+            'keyword', NULL
+        FROM (SELECT s.id, ts_rank_cd(s.search_tsv, q) AS rank
+              FROM (SELECT s.id, s.search_tsv FROM past_solutions s,
+                           to_tsquery('simple', %(tsquery)s) q
+                    WHERE %(tsquery)s <> '' AND s.search_tsv @@ q
+                      AND (s.user_id = %(user)s OR s.visibility = 'team')
+                    LIMIT {pool}) s, to_tsquery('simple', %(tsquery)s) q
+              ORDER BY rank DESC LIMIT {n}) c
         """
-            ).format(k=sql.Literal(RRF_K))
+            ).format(
+                k=sql.Literal(RRF_K), n=sql.Literal(CANDIDATES), pool=sql.Literal(KEYWORD_POOL)
+            )
         )
     if "knowledge" in kinds:
         parts.append(
             sql.SQL(
                 """
-        SELECT 'knowledge', i.id, 1.0 / ({k} + ROW_NUMBER() OVER (
-                ORDER BY ts_rank_cd(i.search_tsv, q) DESC)), 'keyword', NULL
-        FROM (SELECT i.id, i.search_tsv FROM items i, to_tsquery('simple', %(tsquery)s) q
-              WHERE %(tsquery)s <> '' AND i.search_tsv @@ q
-                AND (i.user_id = %(user)s OR i.visibility = 'team' OR i.kind = 'doc')
-              LIMIT 200) i, to_tsquery('simple', %(tsquery)s) q
+        SELECT 'knowledge', c.id, 1.0 / ({k} + ROW_NUMBER() OVER (ORDER BY c.rank DESC)),
+            'keyword', NULL
+        FROM (SELECT i.id, ts_rank_cd(i.search_tsv, q) AS rank
+              FROM (SELECT i.id, i.search_tsv FROM items i, to_tsquery('simple', %(tsquery)s) q
+                    WHERE %(tsquery)s <> '' AND i.search_tsv @@ q
+                      AND (i.user_id = %(user)s OR i.visibility = 'team' OR i.kind = 'doc')
+                    LIMIT {pool}) i, to_tsquery('simple', %(tsquery)s) q
+              ORDER BY rank DESC LIMIT {n}) c
         """
-            ).format(k=sql.Literal(RRF_K))
+            ).format(
+                k=sql.Literal(RRF_K), n=sql.Literal(CANDIDATES), pool=sql.Literal(KEYWORD_POOL)
+            )
         )
     parts.append(
         sql.SQL(
