@@ -86,6 +86,16 @@ def document_text(ls: CodeCortexServer, uri: str) -> tuple[str, int | None, str 
     return doc.source, doc.version, doc.language_id
 
 
+def unsuitable(text: str, max_size: int) -> str | None:
+    """Why a document is not worth recording (huge or binary), or None."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_size:
+        return f"larger than maxFileSize ({size} > {max_size} bytes)"
+    if "\x00" in text[:8192]:
+        return "binary content"
+    return None
+
+
 def publish_hints(ls: CodeCortexServer, uri: str) -> None:
     ls._publish_handles.pop(uri, None)
     state = ls.service.documents.get(uri)
@@ -206,6 +216,11 @@ def register(server: CodeCortexServer) -> None:
             ls.log(f"ignored diagnostics for {uri}: the document is not open", "warning")
             return
         text, doc_version, language_id = opened
+        reason = unsuitable(text, ls.settings.max_file_size)
+        if reason is not None:
+            ls.show_once(f"skip:{uri}", f"CodeCortex: not recording {uri}: {reason}", "info")
+            ls.log(f"ignored diagnostics for {uri}: {reason}", "warning")
+            return
         if version is not None and doc_version is not None and version != doc_version:
             log.debug("stale diagnostics for %s (v%s, document v%s)", uri, version, doc_version)
             return

@@ -11,7 +11,9 @@ import logging
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from codecortex import __version__
 from codecortex.config import Settings, load_settings
@@ -27,9 +29,26 @@ _LEVELS = {
 }
 
 
+class CodeCortexProtocol(LanguageServerProtocol):
+    """pygls logs a request whose params do not match the method's schema and drops it, so the
+    client would wait forever: answer it with the JSON-RPC error instead, and tell the user."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            method = data.get("method") if isinstance(data, dict) else None
+            if isinstance(data, dict) and data.get("id") is not None and method:
+                self._send_response(data["id"], error=exc.to_response_error())
+            server = self._server
+            if isinstance(server, CodeCortexServer):
+                server.log(f"malformed {method or 'message'} ignored: {exc.message}", "warning")
+            raise
+
+
 class CodeCortexServer(LanguageServer):
     def __init__(self, settings: Settings) -> None:
-        super().__init__("codecortex", __version__)
+        super().__init__("codecortex", __version__, protocol_cls=CodeCortexProtocol)
         self.settings = settings
         self.service = Service(settings, self)
         self._shown: set[str] = set()

@@ -1,0 +1,111 @@
+"""Bad input on the wire: the real server answers what it can, says what is wrong, keeps running
+and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class RawClient:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "codecortex", "serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        self.seen: list[dict[str, Any]] = []
+
+    def send_bytes(self, body: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        header = b""
+        while not header.endswith(b"\r\n\r\n"):
+            chunk = self.proc.stdout.read(1)
+            assert chunk, "the server closed its output"
+            header += chunk
+        length = next(
+            int(line.split(b":")[1]) for line in header.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )  # fmt: skip
+        message = json.loads(self.proc.stdout.read(length))
+        self.seen.append(message)
+        return message
+
+    def reply_to(self, msg_id: int) -> dict[str, Any]:
+        while True:
+            message = self.read()
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+
+
+def test_malformed_messages_get_errors_and_the_server_keeps_going(fresh_db: str, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    client = RawClient(env)
+    try:
+        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
+                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
+        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        client.send({"method": "initialized", "params": {}})
+
+        client.send_bytes(b"{this is not json")  # not even JSON
+        client.send_bytes(b"\xff\xfe\x00binary")  # not even UTF-8
+        client.send({"id": 2, "method": "textDocument/hover", "params": {"nope": 1}})
+        error = client.reply_to(2)["error"]
+        assert error["code"] == -32602  # invalid params, answered instead of dropped
+
+        # A huge document full of NUL bytes: opened, ignored by the engine, no crash.
+        uri = (tmp_path / "huge.py").as_uri()
+        client.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": "\x00" * 3_000_000}}})  # fmt: skip
+        client.send({"method": "codecortex/diagnostics", "params": {"uri": uri, "version": 1,
+                     "diagnostics": [{"range": "bad"}]}})  # fmt: skip
+        valid = {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}},
+                 "message": "something", "source": "x"}  # fmt: skip
+        client.send({"method": "codecortex/diagnostics", "params": {"uri": uri, "version": 1,
+                     "diagnostics": [valid]}})  # fmt: skip
+        client.send({"id": 3, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}})  # fmt: skip
+        assert client.reply_to(3)["result"] is None
+
+        client.send({"id": 4, "method": "shutdown"})
+        assert "error" not in client.reply_to(4)
+        client.send({"method": "exit"})
+        assert client.proc.wait(timeout=30) == 0
+        logs = [
+            m["params"]["message"] for m in client.seen if m.get("method") == "window/logMessage"
+        ]
+        assert any("malformed textDocument/hover" in line for line in logs)
+        assert any("malformed codecortex/diagnostics" in line for line in logs)
+        assert any("larger than maxFileSize" in line for line in logs)
+    finally:
+        if client.proc.poll() is None:
+            client.proc.kill()
+
+
+def test_cli_skips_binary_and_non_utf8_files_with_a_reason(
+    tmp_path: Path, cli_env, fresh_db
+) -> None:
+    from conftest import codecortex_exe
+
+    (tmp_path / "blob.py").write_bytes(b"\x00\x01\x02import os\n")
+    (tmp_path / "latin.py").write_bytes("name = 'caf\xe9'\n".encode("latin-1"))
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    result = subprocess.run(
+        [codecortex_exe(), "check", "--tools", "ruff", "."], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "blob.py: binary file" in result.stderr
+    assert "latin.py: not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
