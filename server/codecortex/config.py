@@ -207,16 +207,16 @@ def load_settings(
                     else:
                         errors.append(f"codecortex.{name}: expected a string")
                     continue
-                spec = SPEC_BY_NAME.get(name)
-                if spec is None:
+                found = SPEC_BY_NAME.get(name)
+                if found is None:
                     errors.append(f"unknown setting codecortex.{name}")
                     continue
                 if raw is None:
                     continue
                 try:
-                    values[spec.attr] = _coerce(spec, raw)
+                    values[found.attr] = _coerce(found, raw)
                 except (TypeError, ValueError) as exc:
-                    errors.append(f"codecortex.{name}={raw!r}: {exc}; using {spec.default!r}")
+                    errors.append(f"codecortex.{name}={raw!r}: {exc}; using {found.default!r}")
         else:
             errors.append("settings for codecortex must be an object")
     settings = Settings(**values)

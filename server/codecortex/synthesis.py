@@ -315,8 +315,8 @@ def _knowledge_block(item: Mapping[str, Any]) -> tuple[str, str]:
 
 def build_grounding(
     request: FixRequest,
-    solutions: list[Mapping[str, Any]],
-    knowledge: list[Mapping[str, Any]],
+    solutions: Sequence[Mapping[str, Any]],
+    knowledge: Sequence[Mapping[str, Any]],
     budget_tokens: int = PROMPT_BUDGET_TOKENS,
 ) -> Grounding:
     """The prompt values for `synthesize_fix`, within `budget_tokens`, secrets redacted.
@@ -511,8 +511,8 @@ async def synthesize_fix(
     *,
     user_id: Any,
     repo_id: Any = None,
-    solutions: list[Mapping[str, Any]] | None = None,
-    knowledge: list[Mapping[str, Any]] | None = None,
+    solutions: Sequence[Mapping[str, Any]] | None = None,
+    knowledge: Sequence[Mapping[str, Any]] | None = None,
     still_current: Callable[[], bool] | None = None,
     progress: Callable[[str], Any] | None = None,
 ) -> SynthesisResult:

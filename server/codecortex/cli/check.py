@@ -139,9 +139,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 checked_by.setdefault(f, set()).add(normalise_tool(tool))
         remaining = 0
         for path in sorted(run_.diagnostics):
-            text, reason = read_text_file(path, settings.max_file_size)
+            text, why = read_text_file(path, settings.max_file_size)
             if text is None:
-                print(f"codecortex: skipped {path}: {reason}", file=sys.stderr)
+                print(f"codecortex: skipped {path}: {why}", file=sys.stderr)
                 continue
             display = _display(path)
             language = language_for_path(path)

@@ -59,14 +59,14 @@ def mask_url(url: str) -> str:
         return f"postgresql://{cred}{host}{port}/{db}"
     if params.get("password"):
         params["password"] = "***"
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def describe_target(url: str) -> str:
     """'host:port' (or the socket directory) of a connection URL."""
     params = conninfo_to_dict(url)
-    host = params.get("host") or "localhost"
-    port = params.get("port") or "5432"
+    host = str(params.get("host") or "localhost")
+    port = str(params.get("port") or "5432")
     return host if host.startswith("/") else f"{host}:{port}"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -76,7 +77,7 @@ CREATE TABLE IF NOT EXISTS codecortex_migrations (
 """
 
 
-async def _applied(conn: psycopg.AsyncConnection) -> dict[int, tuple[str, str, datetime]]:
+async def _applied(conn: psycopg.AsyncConnection[Any]) -> dict[int, tuple[str, str, datetime]]:
     cur = conn.cursor(row_factory=tuple_row)
     await cur.execute("SELECT to_regclass('codecortex_migrations') IS NOT NULL")
     row = await cur.fetchone()
@@ -87,7 +88,7 @@ async def _applied(conn: psycopg.AsyncConnection) -> dict[int, tuple[str, str, d
 
 
 async def migration_status(
-    conn: psycopg.AsyncConnection, migrations: list[Migration] | None = None
+    conn: psycopg.AsyncConnection[Any], migrations: list[Migration] | None = None
 ) -> list[MigrationState]:
     migrations = load_migrations() if migrations is None else migrations
     applied = await _applied(conn)
@@ -101,7 +102,7 @@ async def migration_status(
     ]
 
 
-async def check_vector_available(conn: psycopg.AsyncConnection, where: str) -> None:
+async def check_vector_available(conn: psycopg.AsyncConnection[Any], where: str) -> None:
     cur = conn.cursor(row_factory=tuple_row)
     await cur.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') "
@@ -113,7 +114,7 @@ async def check_vector_available(conn: psycopg.AsyncConnection, where: str) -> N
 
 
 async def migrate(
-    conn: psycopg.AsyncConnection,
+    conn: psycopg.AsyncConnection[Any],
     migrations: list[Migration] | None = None,
     *,
     where: str = "the server",
