@@ -6,6 +6,7 @@ chunks are added, chunks that disappeared from the file are removed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import subprocess
@@ -130,7 +131,7 @@ async def ingest_file(
     """Sync one doc file's chunks; returns (added, removed)."""
     rel = path.relative_to(root).as_posix()
     existing = await store.doc_hashes(conn, repo_id, rel)
-    text, _reason = read_text_file(path, max_file_size) if path.exists() else (None, "deleted")
+    text, _reason = await asyncio.to_thread(read_text_file, path, max_file_size)
     chunks = chunk_document(text, path.suffix.lower()) if text is not None else []
     wanted = {c.content_hash: c for c in chunks}
     stale = [item_id for h, item_id in existing.items() if h not in wanted]
@@ -181,7 +182,8 @@ async def ingest_workspace(
     max_file_size: int = 2_000_000,
     progress: ProgressFn | None = None,
 ) -> dict[str, int]:
-    files = sorted(iter_doc_files(root, max_file_size))
+    # git ls-files and the walk run on a worker thread: the server's event loop never waits.
+    files = sorted(await asyncio.to_thread(lambda: list(iter_doc_files(root, max_file_size))))
     known = await store.doc_paths(conn, repo_id)
     present = {p.relative_to(root).as_posix() for p in files}
     added = removed = 0
