@@ -383,3 +383,37 @@ async def test_code_action_context_during_a_queued_full_update(lsp) -> None:
 
     await eventually(all_known)
     assert (await stats(lsp))["problems"] == 12
+
+
+async def test_a_fix_learned_in_another_window_reaches_an_open_document(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    """Window two has the problem open before window one learns its fix: its cache goes stale
+    and refreshes in the background, so the fix is offered without new diagnostics."""
+    one = await start_client(server_env(fresh_db), tmp_path, "visual-studio-code")
+    two = await start_client(server_env(fresh_db), tmp_path, "neovim")
+    try:
+        await eventually(lambda: stats(one))
+        await eventually(lambda: stats(two))
+        b = tmp_path / "waiting.py"
+        text = "import shutil\nimport re\n\nprint(re.I)\n"
+        b_uri = open_doc(two, b, text)
+        diags = ruff_diagnostics(b, text)
+        forward(two, b_uri, 1, diags)
+        await eventually(lambda: _having(stats(two), "problems", 1))
+        assert not await _fix_offered_for(two, b_uri, diags[0])
+
+        await _learn_unused_import(one, tmp_path)  # learned in window one
+
+        async def offered():
+            await asyncio.sleep(0.5)
+            return await _fix_offered_for(two, b_uri, diags[0])
+
+        assert await eventually(offered, timeout=45)
+    finally:
+        await one.shutdown_session()
+        await two.shutdown_session()
+
+
+async def _fix_offered_for(client, uri: str, diag: dict) -> bool:
+    return any("apply past fix" in a.title for a in await code_actions(client, uri, diag))

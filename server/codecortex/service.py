@@ -35,7 +35,7 @@ from codecortex.workspace import RepoInfo, repo_info, uri_to_path, user_name
 
 log = logging.getLogger(__name__)
 MAX_PENDING_PER_DOCUMENT = 200
-STALE_AFTER_SECONDS = 60.0
+STALE_AFTER_SECONDS = 15.0
 
 
 class Client(Protocol):
