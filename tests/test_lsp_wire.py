@@ -109,3 +109,28 @@ def test_cli_skips_binary_and_non_utf8_files_with_a_reason(
     assert "blob.py: binary file" in result.stderr
     assert "latin.py: not UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_path) -> None:
+    """An editor killed mid-session closes our stdin without shutdown/exit: the server (with
+    its connection pool busy) must still end by itself."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    for _ in range(3):
+        client = RawClient(env)
+        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
+                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
+        client.reply_to(1)
+        client.send({"method": "initialized", "params": {}})
+        while True:  # until the database is connected (the pool and the job runner are busy)
+            message = client.read()
+            if message.get("method") == "codecortex/status":
+                if message["params"]["database"] == "connected":
+                    break
+        assert client.proc.stdin is not None
+        client.proc.stdin.close()
+        try:
+            assert client.proc.wait(timeout=20) == 0
+        finally:
+            if client.proc.poll() is None:
+                client.proc.kill()

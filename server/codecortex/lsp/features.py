@@ -537,7 +537,7 @@ async def index_with_progress(ls: CodeCortexServer) -> None:
 
 async def watch_workspace(ls: CodeCortexServer) -> None:
     """Re-ingest docs changed outside the editor (git checkout, generators)."""
-    from watchfiles import Change, awatch
+    from watchfiles import Change
 
     from codecortex.knowledge import DOC_SUFFIXES, SKIP_DIRS
 
@@ -555,7 +555,7 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
         return change == Change.added and p.is_dir()
 
     ls.log(f"watching {len(roots)} folder(s) for doc changes")
-    async for changes in awatch(*roots, watch_filter=interesting, debounce=400, step=100):
+    async for changes in _watch(roots, interesting):
         found: set[Path] = set()
         for _change, name in changes:
             path = Path(name)
@@ -581,6 +581,46 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
             ls.log(f"re-indexed {len(paths)} changed doc file(s) ({changed} chunks changed)")
         except Exception as exc:
             ls.log(f"re-indexing changed docs failed: {exc}", "warning")
+
+
+async def _watch(roots: list[str], watch_filter: Callable[[Any, str], bool]) -> Any:
+    """watchfiles on a daemon thread of our own, its batches handed to the event loop.
+
+    (watchfiles' awatch runs on AnyIO's worker threads, which are not daemons and idle on for
+    10 s: every server exit would wait for them.)"""
+    import threading
+
+    from watchfiles import watch
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def deliver(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the event loop is gone: stop watching
+            stop.set()
+
+    def run() -> None:
+        try:
+            for changes in watch(
+                *roots, watch_filter=watch_filter, debounce=400, step=100, stop_event=stop
+            ):
+                deliver(changes)
+        except Exception as exc:  # a root vanished, too many watches: stop watching, say why
+            deliver(exc)
+
+    threading.Thread(target=run, name="codecortex-watch", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, Exception):
+                log.warning("watching for file changes stopped: %s", item)
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 async def _git_ignored(paths: list[Path]) -> set[Path]:

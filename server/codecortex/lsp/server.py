@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import sys
+import threading
+from typing import Any, BinaryIO
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInternalError
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -147,6 +150,50 @@ class CodeCortexServer(LanguageServer):
                 )
         except Exception as exc:  # the client went away or refused progress
             log.debug("job progress %s: %s", token, exc)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Out-of-band errors (unparseable input, a failed send). pygls would show each one in a
+        popup and, when the send itself failed (the client is gone), recurse on the failed
+        popup; we log them, and only to a client we can still reach."""
+        if source is FeatureRequestError:
+            return
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+        if source is not JsonRpcInternalError:
+            self.log(f"ignored a message the server could not handle: {error}", "warning")
+
+    # --- lifetime -------------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls' stdio loop, plus our own teardown while the event loop still runs.
+
+        When the client goes away without `shutdown` (an editor that is killed, `nvim -l` that
+        exits), pygls would end the loop and cancel every task; psycopg's pool workers do not
+        survive that and the process would hang. Closing the engine first ends them cleanly.
+        """
+        stop = self._stop_event = threading.Event()
+        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        async def main() -> None:
+            try:
+                await run_async(
+                    stop_event=stop,
+                    reader=reader,
+                    protocol=self.protocol,
+                    logger=log,
+                    error_handler=self.report_server_error,
+                )
+            finally:
+                await self.service.stop()
+
+        try:
+            asyncio.run(main())
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # --- settings -----------------------------------------------------------------------------
 
