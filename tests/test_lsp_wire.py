@@ -12,33 +12,37 @@ from typing import Any
 
 
 class RawClient:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "codecortex", "serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+    """JSON-RPC over a byte stream: the server's stdio (default) or a TCP connection."""
+
+    def __init__(self, env: dict[str, str] | None = None, stream: Any = None) -> None:
+        self.proc: Any = None
+        if stream is None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "codecortex", "serve"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            )  # fmt: skip
+        self.writer = stream if stream is not None else self.proc.stdin
+        self.reader = stream if stream is not None else self.proc.stdout
         self.seen: list[dict[str, Any]] = []
 
     def send_bytes(self, body: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
+        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.writer.flush()
 
     def send(self, message: dict[str, Any]) -> None:
         self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
 
     def read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
         header = b""
         while not header.endswith(b"\r\n\r\n"):
-            chunk = self.proc.stdout.read(1)
+            chunk = self.reader.read(1)
             assert chunk, "the server closed its output"
             header += chunk
         length = next(
             int(line.split(b":")[1]) for line in header.split(b"\r\n")
             if line.lower().startswith(b"content-length")
         )  # fmt: skip
-        message = json.loads(self.proc.stdout.read(length))
+        message = json.loads(self.reader.read(length))
         self.seen.append(message)
         return message
 
@@ -134,3 +138,46 @@ def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_
         finally:
             if client.proc.poll() is None:
                 client.proc.kill()
+
+
+def test_serve_over_tcp(fresh_db: str) -> None:
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
+    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codecortex", "serve", "--tcp", f"127.0.0.1:{port}"],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server never listened"
+                time.sleep(0.1)
+        client = RawClient(stream=conn.makefile("rwb"))
+        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        client.send({"method": "initialized", "params": {}})
+        for n in range(2, 200):  # until the database is up
+            client.send({"id": n, "method": "workspace/executeCommand",
+                         "params": {"command": "codecortex.stats", "arguments": []}})  # fmt: skip
+            result = client.reply_to(n)["result"]
+            if "problems" in result:
+                break
+            time.sleep(0.1)
+        assert result["problems"] == 0
+        client.send({"id": 999, "method": "shutdown"})
+        client.reply_to(999)
+        client.send({"method": "exit"})
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
