@@ -61,6 +61,7 @@ from codecortex.signatures import (
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as job_queue
+from codecortex.textfiles import decode_text
 from codecortex.treesitter import language_for_path, syntax_error_count
 
 log = logging.getLogger(__name__)
@@ -452,15 +453,6 @@ class Checked:
 VersionKey = tuple[str, str, str]  # path, blob sha, config key
 
 
-def _decode(data: bytes) -> str | None:
-    if b"\x00" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 def _module_dirs(path: str) -> list[str]:
     parent = PurePosixPath(path).parent
     return [str(d) for d in (parent, *parent.parents) if str(d) != "."]
@@ -602,7 +594,7 @@ class HistoryMiner:
             if max(len(old_data), len(new_data)) > self.options.max_file_size:
                 self._skip_file("over the size limit")
                 continue
-            old_text, new_text = _decode(old_data), _decode(new_data)
+            (old_text, _), (new_text, _) = decode_text(old_data), decode_text(new_data)
             if old_text is None or new_text is None:
                 self._skip_file("binary or not UTF-8")
                 continue

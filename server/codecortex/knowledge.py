@@ -20,6 +20,7 @@ import psycopg
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.store import knowledge as store
 from codecortex.store import solutions as solution_store
+from codecortex.textfiles import read_text_file
 
 DOC_SUFFIXES = {".md", ".markdown", ".rst", ".txt", ".adoc"}
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", "build", "dist", ".tox"}
@@ -98,23 +99,6 @@ def iter_doc_files(root: Path, max_file_size: int = 2_000_000) -> Iterable[Path]
                     yield path
             except OSError:
                 continue
-
-
-def read_text_file(path: Path, max_file_size: int) -> tuple[str | None, str | None]:
-    """(text, None) or (None, reason) for binary, non-UTF-8, huge or unreadable files."""
-    try:
-        size = path.stat().st_size
-        if size > max_file_size:
-            return None, f"larger than {max_file_size} bytes ({size})"
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, f"unreadable ({exc.strerror or exc})"
-    if b"\x00" in data[:8192]:
-        return None, "binary file"
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, "not UTF-8"
 
 
 ProgressFn = Callable[[float, str], Awaitable[None]]

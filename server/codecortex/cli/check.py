@@ -18,11 +18,11 @@ from codecortex.config import Settings
 from codecortex.detectors import TOOLS, find_executable, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.identity import resolve_identity
-from codecortex.knowledge import read_text_file
 from codecortex.memory import Memory, ProblemView
 from codecortex.signatures import normalise_tool
 from codecortex.store import solutions as solution_store
 from codecortex.store.connection import connect
+from codecortex.textfiles import read_text_file
 from codecortex.treesitter import language_for_path
 
 

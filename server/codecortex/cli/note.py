@@ -8,9 +8,10 @@ from pathlib import Path
 
 from codecortex.config import Settings
 from codecortex.identity import resolve_identity
-from codecortex.knowledge import add_note, read_text_file
+from codecortex.knowledge import add_note
 from codecortex.memory import Memory
 from codecortex.store.connection import connect
+from codecortex.textfiles import read_text_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from codecortex.detectors import parsers
 from codecortex.detectors.parsers import DetectorOutputError, Found
 from codecortex.diagnostics import Diagnostic, Range
+from codecortex.textfiles import read_text_file
 
 DEFAULT_MAX_FILE_SIZE = 2_000_000
 CHUNK = 400  # files per invocation for per-file tools (keeps argv far below ARG_MAX)
@@ -141,20 +142,7 @@ def _walk(directory: Path) -> Iterable[Path]:
 
 
 def _file_problem(path: Path, max_size: int) -> str | None:
-    try:
-        size = path.stat().st_size
-        if size > max_size:
-            return f"larger than {max_size} bytes ({size} bytes)"
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"unreadable: {exc.strerror or exc}"
-    if b"\x00" in data[:8192]:
-        return "binary file"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 (invalid byte at offset {exc.start})"
-    return None
+    return read_text_file(path, max_size)[1]
 
 
 def _project_root(files: list[Path]) -> Path:
