@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import subprocess
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +16,13 @@ from typing import Any
 
 import psycopg
 
+from codecortex.analysis.workspace import list_workspace_files
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.store import knowledge as store
 from codecortex.store import solutions as solution_store
 from codecortex.textfiles import read_text_file
 
 DOC_SUFFIXES = {".md", ".markdown", ".rst", ".txt", ".adoc"}
-SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", "build", "dist", ".tox"}
 MAX_CHUNK_CHARS = 4000
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
@@ -78,27 +77,16 @@ def chunk_document(text: str, suffix: str) -> list[Chunk]:
 
 def iter_doc_files(root: Path, max_file_size: int = 2_000_000) -> Iterable[Path]:
     """README, docs/ and other Markdown/rst/text files, honouring .gitignore inside git."""
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-        candidates = [root / p for p in out.splitlines()]
-    except (OSError, subprocess.SubprocessError):
-        candidates = [p for p in root.rglob("*") if not any(part in SKIP_DIRS for part in p.parts)]
-    for path in candidates:
-        if path.suffix.lower() in DOC_SUFFIXES and path.is_file():
-            if any(part in SKIP_DIRS for part in path.relative_to(root).parts):
-                continue
-            try:
-                if path.stat().st_size <= max_file_size:
-                    yield path
-            except OSError:
-                continue
+    names, _in_git = list_workspace_files(root)
+    for rel in names:
+        path = root / rel
+        if path.suffix.lower() not in DOC_SUFFIXES:
+            continue
+        try:
+            if path.is_file() and path.stat().st_size <= max_file_size:
+                yield path
+        except OSError:
+            continue
 
 
 ProgressFn = Callable[[float, str], Awaitable[None]]

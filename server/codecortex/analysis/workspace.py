@@ -36,6 +36,7 @@ __all__ = [
     "affected_files",
     "analyze_workspace",
     "iter_source_files",
+    "list_workspace_files",
     "reanalyze_file",
 ]
 
@@ -125,6 +126,20 @@ def _content_problem(data: bytes) -> str | None:
     return None
 
 
+def list_workspace_files(
+    root: Path, exclude_dirs: Iterable[str] = ()
+) -> tuple[Iterable[str], bool]:
+    """(relative POSIX paths of the workspace's files, whether git listed them).
+
+    Inside a git work tree: `git ls-files -co --exclude-standard` (so .gitignore is honoured);
+    elsewhere a walk. Either way DEFAULT_SKIP_DIRS and `exclude_dirs` are left out."""
+    skip_dirs = DEFAULT_SKIP_DIRS | frozenset(exclude_dirs)
+    listed = _git_files(root)
+    if listed is not None:
+        return sorted(p for p in listed if not skip_dirs.intersection(p.split("/")[:-1])), True
+    return _walk_files(root, skip_dirs), False
+
+
 def iter_source_files(
     root: Path | str,
     max_file_size: int = 2_000_000,
@@ -141,13 +156,7 @@ def iter_source_files(
     there with its reason. `check_content=False` leaves the binary/UTF-8 check to the caller.
     """
     root = Path(root)
-    skip_dirs = DEFAULT_SKIP_DIRS | frozenset(exclude_dirs)
-    listed = _git_files(root)
-    names: Iterable[str]
-    if listed is not None:
-        names = sorted(p for p in listed if not skip_dirs.intersection(p.split("/")[:-1]))
-    else:
-        names = _walk_files(root, skip_dirs)
+    names, in_git = list_workspace_files(root, exclude_dirs)
     for rel in names:
         language = language_for_path(rel)
         if language is None:
@@ -156,7 +165,7 @@ def iter_source_files(
         try:
             size = abs_path.stat().st_size
         except OSError as exc:
-            if skipped is not None and listed is None:
+            if skipped is not None and not in_git:
                 skipped.append(SkippedFile(rel, f"unreadable: {exc.strerror or exc}"))
             continue  # a deleted-but-tracked file in git mode
         if not abs_path.is_file():

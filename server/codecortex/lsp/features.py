@@ -539,7 +539,8 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
     """Re-ingest docs changed outside the editor (git checkout, generators)."""
     from watchfiles import Change
 
-    from codecortex.knowledge import DOC_SUFFIXES, SKIP_DIRS
+    from codecortex.analysis.workspace import DEFAULT_SKIP_DIRS as SKIP_DIRS
+    from codecortex.knowledge import DOC_SUFFIXES
 
     roots = [str(info.root) for info in ls.service.repo_infos.values()]
     if not roots:
