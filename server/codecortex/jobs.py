@@ -136,12 +136,6 @@ class JobRunner:
         job.result = result or {}
         return job
 
-    async def run_until_idle(self, job_types: list[str] | None = None) -> list[Job]:
-        ran: list[Job] = []
-        while (job := await self.run_one(job_types)) is not None:
-            ran.append(job)
-        return ran
-
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
         while not stop.is_set():
             try:

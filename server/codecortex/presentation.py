@@ -121,7 +121,7 @@ def hover_markdown(views: list[ProblemView]) -> str | None:
     return "\n\n---\n\n".join(blocks) if blocks else None
 
 
-def knowledge_line(hit: dict[str, Any], root: Path | None = None) -> str:
+def knowledge_line(hit: dict[str, Any]) -> str:
     title = hit.get("title") or "note"
     excerpt = " ".join((hit.get("content") or "").split())[:200]
     link = ""

@@ -151,7 +151,6 @@ def register(server: CodeCortexServer) -> None:
     async def initialized(ls: CodeCortexServer, params: types.InitializedParams) -> None:
         async def boot() -> None:
             await ls.service.start(getattr(ls, "_folders", []))
-            ls.started.set()
             ls.service.spawn(watch_workspace(ls), "watch workspace")
             if ls.service.db.state == "connected":
                 ls.service.spawn(index_with_progress(ls), "index docs")

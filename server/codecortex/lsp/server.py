@@ -57,7 +57,6 @@ class CodeCortexServer(LanguageServer):
         self._shown: set[str] = set()
         self._publish_handles: dict[str, asyncio.TimerHandle] = {}
         self.document_changes = False
-        self.started = asyncio.Event()
         self._job_chains: dict[str, asyncio.Future[None]] = {}
 
     # --- the engine's Client protocol -------------------------------------------------------

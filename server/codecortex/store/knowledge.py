@@ -72,8 +72,3 @@ async def doc_paths(conn: psycopg.AsyncConnection[Any], repo_id: Any) -> set[str
         "SELECT DISTINCT source_path FROM items WHERE kind = 'doc' AND repo_id = %s", (repo_id,)
     )
     return {r["source_path"] for r in await cur.fetchall()}
-
-
-async def get_items(conn: psycopg.AsyncConnection[Any], ids: list[Any]) -> list[dict[str, Any]]:
-    cur = await conn.execute("SELECT * FROM items WHERE id = ANY(%s)", (ids,))
-    return [dict(r) for r in await cur.fetchall()]
