@@ -32,6 +32,9 @@ from codecortex.store import solutions as solution_store
 log = logging.getLogger(__name__)
 
 OWN_SOURCE = "codecortex"
+# What applying a replayed fix costs the developer (pick the action, glance at the diff): the
+# estimated time saved is the time the original fix took minus this.
+REPLAY_APPLY_SECONDS = 5
 MAX_FIX_CANDIDATES = 5
 
 
@@ -335,6 +338,12 @@ class Memory:
                 conn, [(solution_id, solution_text(error_pattern, description, learned.diff))]
             )
         return solution_id
+
+    @staticmethod
+    async def record_applied(conn: psycopg.AsyncConnection[Any], solution: dict[str, Any]) -> None:
+        """A past fix was applied again: count the reuse and the time it saved."""
+        took = int(solution.get("time_to_solve_seconds") or 0)
+        await solution_store.record_reuse(conn, solution["id"], max(0, took - REPLAY_APPLY_SECONDS))
 
     async def embed_solutions(
         self, conn: psycopg.AsyncConnection[Any], rows: list[tuple[Any, str]]

@@ -399,8 +399,7 @@ class Service:
             sol = await solution_store.get_solution(conn, solution_id)
             if sol is None:
                 return
-            saved = max(0, int(sol.get("time_to_solve_seconds") or 0) - 5)
-            await solution_store.record_reuse(conn, solution_id, saved)
+            await self.memory.record_applied(conn, sol)
 
     async def record_fix_rejected(self, solution_id: str) -> None:
         async with self.db.connection() as conn:

@@ -20,7 +20,6 @@ from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.identity import resolve_identity
 from codecortex.memory import Memory, ProblemView
 from codecortex.signatures import normalise_tool
-from codecortex.store import solutions as solution_store
 from codecortex.store.connection import connect
 from codecortex.textfiles import read_text_file
 from codecortex.treesitter import language_for_path
@@ -177,8 +176,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 if applied:
                     path.write_text(new_text, encoding="utf-8")
                     for fix in applied:
-                        saved = max(0, int(fix.solution.get("time_to_solve_seconds") or 0) - 5)
-                        await solution_store.record_reuse(conn, fix.solution["id"], saved)
+                        await memory.record_applied(conn, fix.solution)
                     fixed_ids = {id(f) for f in applied}
                     fixed_views = {
                         i for i, v in enumerate(views) if v.best_fix and id(v.best_fix) in fixed_ids
