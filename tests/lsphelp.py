@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,21 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from codecortex.diagnostics import Range, TextEdit, apply_edits
 
 BIN = Path(sys.executable).parent
+
+
+def server_env(db_url: str | None = None, **extra: str) -> dict[str, str]:
+    """This environment without CodeCortex settings or model keys, pointed at `db_url`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CODECORTEX_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    }
+    if db_url is not None:
+        env["CODECORTEX_DATABASE_URL"] = db_url
+    env.update(extra)
+    return env
+
+
 T = TypeVar("T")
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from lsphelp import eventually, start_client
+from lsphelp import eventually, server_env, start_client
 from lsprotocol import types
-from test_lsp import _learn_unused_import, server_env, stats
+from test_lsp import _learn_unused_import, stats
 
 
 async def test_switching_to_an_openai_embedder_backfills(

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import codecortex_exe
-from lsphelp import command, eventually, start_client
+from lsphelp import command, eventually, server_env, start_client
 from psycopg.rows import dict_row
 
 from codecortex.history import is_reformatting, layout_only_hunks, vendored_or_generated_path
@@ -325,9 +325,7 @@ def test_noise_filters() -> None:
 
 async def test_learn_history_from_the_editor_with_progress(history, fresh_db) -> None:
     root, _shas = history
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = fresh_db
-    client = await start_client(env, root, "visual-studio-code")
+    client = await start_client(server_env(fresh_db), root, "visual-studio-code")
     try:
 
         async def queued():

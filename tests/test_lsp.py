@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,12 @@ from lsphelp import (
     forward,
     open_doc,
     ruff_diagnostics,
+    server_env,
     start_client,
 )
 from lsprotocol import types
 
 EDITORS = ["visual-studio-code", "neovim"]
-
-
-def server_env(db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = db_url
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(params=EDITORS)
@@ -234,8 +227,7 @@ async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> N
 
 
 async def test_two_servers_share_one_embedded_database(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATA_DIR"] = str(tmp_path / "shared-data")
+    env = server_env(CODECORTEX_DATA_DIR=str(tmp_path / "shared-data"))
     one_ws, two_ws = tmp_path / "one", tmp_path / "two"
     one_ws.mkdir()
     two_ws.mkdir()

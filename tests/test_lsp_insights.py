@@ -4,12 +4,19 @@ the mechanical fix as code actions, re-analysis on save."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import psycopg
-from lsphelp import apply_workspace_edit, change_doc, command, eventually, open_doc, start_client
+from lsphelp import (
+    apply_workspace_edit,
+    change_doc,
+    command,
+    eventually,
+    open_doc,
+    server_env,
+    start_client,
+)
 from lsprotocol import types
 
 SOURCE = textwrap.dedent(
@@ -31,12 +38,6 @@ SOURCE = textwrap.dedent(
         return pickle.load(fh)
     '''
 )
-
-
-def server_env(db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = db_url
-    return env
 
 
 def insight_diags(client, uri: str, rule: str | None = None) -> list[types.Diagnostic]:

@@ -4,11 +4,12 @@ and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it).""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from lsphelp import server_env
 
 
 class RawClient:
@@ -54,8 +55,7 @@ class RawClient:
 
 
 def test_malformed_messages_get_errors_and_the_server_keeps_going(fresh_db: str, tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    env = server_env(fresh_db)
     client = RawClient(env)
     try:
         client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
@@ -118,8 +118,7 @@ def test_cli_skips_binary_and_non_utf8_files_with_a_reason(
 def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_path) -> None:
     """An editor killed mid-session closes our stdin without shutdown/exit: the server (with
     its connection pool busy) must still end by itself."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    env = server_env(fresh_db)
     for _ in range(3):
         client = RawClient(env)
         client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
@@ -147,8 +146,7 @@ def test_serve_over_tcp(fresh_db: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = fresh_db
+    env = server_env(fresh_db)
     proc = subprocess.Popen(
         [sys.executable, "-m", "codecortex", "serve", "--tcp", f"127.0.0.1:{port}"],
         env=env, stderr=subprocess.DEVNULL,

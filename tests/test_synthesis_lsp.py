@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from lsphelp import (
     forward,
     open_doc,
     ruff_diagnostics,
+    server_env,
     start_client,
 )
 from lsprotocol import types
@@ -52,17 +52,6 @@ FIX = {
         }
     ],
 }
-
-
-def server_env(db_url: str, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CODECORTEX_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")
-    }
-    env["CODECORTEX_DATABASE_URL"] = db_url
-    env.update(extra)
-    return env
 
 
 async def stats(client: Any) -> dict:

@@ -3,11 +3,19 @@ achievements announced once with window/showMessage."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import psycopg
-from lsphelp import change_doc, code_actions, command, eventually, forward, open_doc, start_client
+from lsphelp import (
+    change_doc,
+    code_actions,
+    command,
+    eventually,
+    forward,
+    open_doc,
+    server_env,
+    start_client,
+)
 from lsprotocol import types
 
 BEFORE = "import os\nimport sys\n\nprint(sys.argv)\n"
@@ -19,12 +27,6 @@ F401 = {
     "source": "ruff",
     "message": "`os` imported but unused",
 }
-
-
-def server_env(db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
-    env["CODECORTEX_DATABASE_URL"] = db_url
-    return env
 
 
 async def stats(client) -> dict:
