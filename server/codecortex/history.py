@@ -50,7 +50,7 @@ from codecortex.config import Settings
 from codecortex.detectors import TOOLS, find_executable, run_detectors
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
-from codecortex.learning import LearnedChange, learn_change
+from codecortex.learning import LearnedChange, learn_change, not_a_fix
 from codecortex.memory import Identity, Memory, content_sha, problem_context
 from codecortex.signatures import (
     Signature,
@@ -741,7 +741,9 @@ class HistoryMiner:
         before_lines = f.old_text.splitlines(keepends=True)
         after_lines = f.new_text.splitlines(keepends=True)
         ops = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
-        gone = _gone(sigs(old.diagnostics), sigs(new.diagnostics), ops)
+        old_sigs, new_sigs = sigs(old.diagnostics), sigs(new.diagnostics)
+        gone = _gone(old_sigs, new_sigs, ops)
+        new_problems = _appeared(old_sigs, new_sigs)
         out: list[tuple[dict[str, Any], LearnedChange, int | None]] = []
         if gone and f.language and syntax_error_count(f.new_text, f.language) > 0:
             # a syntax error hides the other problems: they are not fixed
@@ -765,6 +767,18 @@ class HistoryMiner:
             )
             if not isinstance(change, LearnedChange):
                 self._not_learned(_reason_kind(change.reason))
+                continue
+            why_not = not_a_fix(
+                change,
+                f.old_text,
+                diag.range,
+                sig.tool,
+                diag.code,
+                [p.value for p in sig.values],
+                new_problems,
+            )
+            if why_not is not None:
+                self._not_learned(_reason_kind(why_not))
                 continue
             problem = {
                 "id": None,
@@ -844,6 +858,20 @@ def _gone(
     gone = [x for xs in pool.values() for x in xs]
     gone.sort(key=lambda x: (x[0].range.start.line, x[0].range.start.character, x[1].key))
     return gone
+
+
+def _appeared(
+    old: list[tuple[Diagnostic, Signature]], new: list[tuple[Diagnostic, Signature]]
+) -> list[Diagnostic]:
+    """Problems of the new version that the old one did not have (more of them than before:
+    every report of such a signature and values counts)."""
+    count: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
+    for _d, s in old:
+        count[(s.key, tuple(p.value for p in s.values))] += 1
+    by_key: dict[tuple[str, tuple[str, ...]], list[Diagnostic]] = defaultdict(list)
+    for d, s in new:
+        by_key[(s.key, tuple(p.value for p in s.values))].append(d)
+    return [d for k, ds in by_key.items() if len(ds) > count[k] for d in ds]
 
 
 def _hunk_too_large(

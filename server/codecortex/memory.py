@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,14 +21,20 @@ import psycopg
 from codecortex import treesitter
 from codecortex.analysis.context import enclosing_context
 from codecortex.config import Settings
-from codecortex.diagnostics import Diagnostic, Range
+from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
-from codecortex.learning import LearnedChange, learn_change
+from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
 from codecortex.store import problems as problem_store
 from codecortex.store import retrieval as retrieval_store
 from codecortex.store import solutions as solution_store
+from codecortex.verify import (
+    UNVERIFIED_CONFIDENCE,
+    Verifier,
+    edit_touches_problem,
+    runnable_tool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,11 @@ OWN_SOURCE = "codecortex"
 # What applying a replayed fix costs the developer (pick the action, glance at the diff): the
 # estimated time saved is the time the original fix took minus this.
 REPLAY_APPLY_SECONDS = 5
-MAX_FIX_CANDIDATES = 5
+# Every stored fix of a signature is replayed and ranked by how well it fits (up to this many,
+# best by reuse first when a signature has more); the best few that pass verification are kept.
+MAX_STORED_CANDIDATES = 300
+MAX_OFFERED_FIXES = 3
+MAX_CHECKS_PER_PROBLEM = 6  # verification runs spent on one problem's candidates
 
 
 @dataclass
@@ -52,14 +63,25 @@ class Identity:
 class FixOption:
     solution: dict[str, Any]
     replay: ReplayResult
+    # True: the reporting detector confirmed it on the edited text; False: it could not be run
+    # (offered capped and marked unverified); None: not checked yet (never offered)
+    verified: bool | None = None
+    verification: str = ""
 
     @property
-    def confidence(self) -> float:
+    def fit(self) -> float:
         """Replay confidence, lowered for weakly learned fixes (learned confidence below 0.9,
         i.e. not a change on the problem's own lines) and for fixes developers rejected."""
         learned = float(self.solution.get("confidence") or 1.0)
         rejects = min(int(self.solution.get("reject_count") or 0), 3)
         return float(self.replay.confidence) * min(1.0, learned / 0.9) * (1 - 0.1 * rejects)
+
+    @property
+    def confidence(self) -> float:
+        """`fit`, capped at UNVERIFIED_CONFIDENCE unless the detector confirmed the fix."""
+        if self.verified is True:
+            return self.fit
+        return min(self.fit, UNVERIFIED_CONFIDENCE)
 
 
 @dataclass
@@ -140,6 +162,7 @@ class Memory:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or HashEmbedder()
+        self.verifier = Verifier()
 
     # --- signatures ----------------------------------------------------------------------
 
@@ -241,9 +264,10 @@ class Memory:
             else:
                 snapshot = await problem_store.get_snapshot(conn, ident.user_id, file_path, "*")
                 before_text = snapshot[0] if snapshot else None
+                appeared = [d for d, _sig in new]
                 for row in gone:
                     resolved.append(
-                        await self._resolve(conn, ident, row, before_text, text, language)
+                        await self._resolve(conn, ident, row, before_text, text, language, appeared)
                     )
         if not deferred and (views or gone):
             await problem_store.put_snapshot(
@@ -259,7 +283,10 @@ class Memory:
         before_text: str | None,
         after_text: str,
         language: str | None,
+        appeared: list[Diagnostic] | None = None,
     ) -> Resolved:
+        """Resolve a problem that is not reported any more; its change becomes a past solution
+        only when it is a real fix (`learning.not_a_fix`), else it stays resolved without one."""
         if before_text is None:
             seconds = await problem_store.resolve_problem(conn, row["id"], "no earlier text")
             return Resolved(row, None, "no snapshot of the code before the fix", None, seconds)
@@ -271,6 +298,18 @@ class Memory:
             max_diff_lines=self.settings.max_diff_lines,
             symbol_hint=(row.get("context") or {}).get("symbol_path"),
         )
+        if isinstance(learned, LearnedChange):
+            why_not = not_a_fix(
+                learned,
+                before_text,
+                _range_of(row),
+                row.get("tool") or "",
+                row.get("code") or "",
+                [str(v) for v in row.get("signature_values") or []],
+                appeared or [],
+            )
+            if why_not is not None:
+                learned = NoSolution(why_not)
         if not isinstance(learned, LearnedChange):
             seconds = await problem_store.resolve_problem(conn, row["id"], learned.reason)
             return Resolved(row, None, learned.reason, before_text, seconds)
@@ -370,23 +409,83 @@ class Memory:
         views: list[ProblemView],
         *,
         related: bool = True,
+        path: str | Path | None = None,
+        root: Path | None = None,
     ) -> None:
-        """Fill `history`, `fixes` (replayed on `text`) and `related` of each view in place."""
+        """Fill `history`, `fixes` and `related` of each view in place.
+
+        Every stored fix of a view's signature is replayed on `text` and ranked by fit; the best
+        ones are checked by re-running the reporting detector on the edited text (`path`/`root`:
+        where the document lives, so the project's configuration applies) and only fixes that
+        pass (or, for tools that cannot run on text, touch the problem) are kept.
+        """
         if not views:
             return
         language = treesitter.normalise_language(language)
         keys = sorted({v.signature.key for v in views})
         history = await problem_store.signature_history(conn, ident.user_id, keys)
         by_sig = await solution_store.solutions_for_signatures(
-            conn, ident.user_id, keys, per_signature=MAX_FIX_CANDIDATES
+            conn, ident.user_id, keys, per_signature=MAX_STORED_CANDIDATES
         )
         for view in views:
             view.history = history.get(view.signature.key, {})
-            view.fixes = self.replay_candidates(
-                view, by_sig.get(view.signature.key, []), text, language
-            )
+        ranked = await asyncio.to_thread(
+            lambda: [
+                self.replay_candidates(view, by_sig.get(view.signature.key, []), text, language)
+                for view in views
+            ]
+        )
+        await self.verify(views, ranked, text, language, path, root)
         if related:
             await self.fill_related(conn, ident, views)
+
+    async def verify(
+        self,
+        views: list[ProblemView],
+        ranked: list[list[FixOption]],
+        text: str,
+        language: str | None,
+        path: str | Path | None,
+        root: Path | None,
+    ) -> None:
+        """Set each view's `fixes` to its best candidates that may be offered (see verify.py)."""
+        file = Path(path) if path else None
+        if root is None:
+            root = file.parent if file is not None and file.is_absolute() else Path.cwd()
+        if file is None or file.suffix not in (".py", ".pyi"):
+            file = root / "untitled.py"
+
+        async def one(view: ProblemView, options: list[FixOption]) -> None:
+            tool = runnable_tool(view.signature.tool, language)
+            kept: list[FixOption] = []
+            checks = 0
+            for option in options:
+                if len(kept) >= MAX_OFFERED_FIXES or checks >= MAX_CHECKS_PER_PROBLEM:
+                    break
+                if tool is not None:
+                    checks += 1
+                    verdict = await self.verifier.check(
+                        tool, view.diagnostic, text, option.replay.new_text, file, root
+                    )
+                    option.verification = verdict.reason
+                    if verdict.verified is False:
+                        continue
+                    if verdict.verified is True:
+                        option.verified = True
+                        kept.append(option)
+                        continue
+                # the tool cannot tell: offered only when the edit touches the problem
+                names = [p.value for p in view.signature.values]
+                if edit_touches_problem(option.replay.edits, text, view.diagnostic.range, names):
+                    option.verified = False
+                    option.verification = option.verification or (
+                        f"{view.signature.tool or 'the tool'} cannot check unsaved text"
+                    )
+                    kept.append(option)
+            kept.sort(key=lambda o: (o.verified is True, o.confidence), reverse=True)
+            view.fixes = kept
+
+        await asyncio.gather(*(one(v, o) for v, o in zip(views, ranked, strict=True)))
 
     def replay_candidates(
         self,
@@ -395,18 +494,26 @@ class Memory:
         text: str,
         language: str | None,
     ) -> list[FixOption]:
-        """Replay each candidate solution on `text`; CPU only (no database)."""
+        """Replay each candidate solution on `text`, best fit first; CPU only (no database).
+
+        Identical results (the same edited text) are kept once, from the best-fitting
+        solution (ties: the one reused most)."""
         new_values = replay_values(
             [p.value for p in view.signature.values], view.diagnostic.message
         )
         options: list[FixOption] = []
-        seen_results: set[str] = set()
+        seen_pairs: set[tuple[str, str, tuple[str, ...]]] = set()
         for sol in solutions:
+            old_values = [str(v) for v in (sol.get("signature_values") or [])]
+            pair = (sol["before_text"], sol["after_text"], tuple(old_values))
+            if pair in seen_pairs:
+                continue  # the same learned change stored twice (teammates, history + live)
+            seen_pairs.add(pair)
             try:
                 result = replay_fix(
                     sol["before_text"],
                     sol["after_text"],
-                    [str(v) for v in (sol.get("signature_values") or [])],
+                    old_values,
                     new_values,
                     text,
                     view.diagnostic.range,
@@ -415,12 +522,33 @@ class Memory:
             except Exception as exc:  # a bad stored row must not break recall
                 log.debug("replay failed for %s: %s", sol.get("id"), exc)
                 continue
-            if result is None or result.new_text in seen_results:
+            if result is not None:
+                options.append(FixOption(sol, result))
+        options.sort(key=lambda o: (o.fit, int(o.solution.get("reuse_count") or 0)), reverse=True)
+        unique: list[FixOption] = []
+        seen_results: set[str] = set()
+        for option in options:
+            if option.replay.new_text not in seen_results:
+                seen_results.add(option.replay.new_text)
+                unique.append(option)
+        return unique
+
+    def replay_again(
+        self, view: ProblemView, old_text: str, text: str, language: str | None
+    ) -> list[FixOption]:
+        """The view's offered fixes replayed on a newer `text` (the document changed since they
+        were checked): kept only when they make the same change (same code replaced by the same
+        code), so that what was verified is still what is offered. CPU only."""
+        again: list[FixOption] = []
+        for fix in view.fixes:
+            (option,) = self.replay_candidates(view, [fix.solution], text, language) or (None,)
+            if option is None or _change_of(option.replay.edits, text) != _change_of(
+                fix.replay.edits, old_text
+            ):
                 continue
-            seen_results.add(result.new_text)
-            options.append(FixOption(sol, result))
-        options.sort(key=lambda o: o.confidence, reverse=True)
-        return options
+            option.verified, option.verification = fix.verified, fix.verification
+            again.append(option)
+        return again
 
     async def fill_related(
         self, conn: psycopg.AsyncConnection[Any], ident: Identity, views: list[ProblemView]
@@ -475,6 +603,24 @@ class Memory:
             repo_id=ident.repo_id,
             limit=limit,
         )
+
+
+def _change_of(edits: list[TextEdit], text: str) -> list[tuple[str, str]]:
+    """(replaced code, new code) of each edit, in order: an edit independent of its position."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int, character: int) -> int:
+        return starts[min(line, len(lines))] + character
+
+    out = []
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character)):
+        a = offset(e.range.start.line, e.range.start.character)
+        b = offset(e.range.end.line, e.range.end.character)
+        out.append((text[a:b], e.new_text))
+    return out
 
 
 def _match(

@@ -54,6 +54,8 @@ def fix_title(fix: FixOption) -> str:
     details = [
         d for d in (f"from {origin}" if origin else "", f"used {used}×" if used else "") if d
     ]
+    if fix.verified is not True:
+        details.insert(0, "unverified")
     return "CodeCortex: apply past fix" + (f" ({', '.join(details)})" if details else "")
 
 

@@ -509,6 +509,8 @@ def _find_match(
         for k in range(-left, core_len + right):
             binder.count(before.tokens[c1 + k], new_tokens[q + k])
         anchored_window = any(before.anchored[c1 - left : c2 + right])
+        if full and not (anchored_window or overlap):
+            continue  # a whole match elsewhere, tied to nothing of the problem: wrong target
         if full:
             if binder.renamed == 0:
                 confidence, kind = 0.95, "exact token match"
@@ -563,6 +565,22 @@ def _reindent(fragment: str, old_indent: str, new_indent: str) -> str:
     return re.sub(r"(\n)([ \t]*)", fix, fragment)
 
 
+def _unmapped_parts(
+    before: str, old_values: list[str], mapping: dict[str, str], language: str
+) -> bool:
+    """Whether a dotted old value (``typing.cast``) is written in parts in the old code
+    (``from typing import cast``) that the mapping cannot carry to the new value: the fix then
+    edits code of a shape the new problem does not have."""
+    idents = {t.text for t in tokenize(before, language) if t.kind == "ident"}
+    for value in old_values:
+        parts = re.findall(r"[^\W\d][\w$]*", value)
+        if len(parts) < 2 or value in before:
+            continue
+        if all(p in idents for p in parts) and not all(p in mapping for p in parts):
+            return True
+    return False
+
+
 def _python_parses(text: str) -> bool:
     try:
         ast.parse(text)
@@ -592,17 +610,20 @@ def replay_fix(
     if lang is None:
         return None
     mapping = build_value_mapping(old_values, new_values)
-    if mapping is None:
+    if mapping is None or _unmapped_parts(change_before, old_values, mapping, lang):
         return None
     before = _pattern(change_before, mapping, lang)
     after = _pattern(change_after, mapping, lang)
     if not before.tokens:
         return None
     btexts = [t.text for t in before.tokens]
-    atexts = [t.text for t in after.tokens]
+    # diffed with the placeholder marks: after mapping, a kept name and the removed placeholder
+    # value may read the same (`cast, Any` -> `Any` with cast -> Any) and must not be confused
+    bkeys = list(zip(btexts, before.anchored, strict=True))
+    akeys = [(t.text, a) for t, a in zip(after.tokens, after.anchored, strict=True)]
     opcodes = [
         op
-        for op in difflib.SequenceMatcher(None, btexts, atexts, autojunk=False).get_opcodes()
+        for op in difflib.SequenceMatcher(None, bkeys, akeys, autojunk=False).get_opcodes()
         if op[0] != "equal"
     ]
     if not opcodes:

@@ -175,7 +175,9 @@ class Service:
         views = doc.views
         try:
             async with self.db.connection() as conn:
-                await self.memory.recall(conn, ident, doc.text, doc.language, views)
+                await self.memory.recall(
+                    conn, ident, doc.text, doc.language, views, **self._where(doc)
+                )
         except DatabaseDown:
             return
         if doc.views is views:
@@ -272,6 +274,15 @@ class Service:
                 return repo_id
         return None
 
+    def _where(self, doc: DocumentState) -> dict[str, Any]:
+        """Where a document lives, for re-running detectors on its text: its path and the
+        workspace folder that holds it (the project root whose configuration applies)."""
+        path = uri_to_path(doc.uri)
+        if path is None:
+            return {"path": None, "root": self.folders[0] if self.folders else None}
+        root = next((f for f in self.folders if f == path or f in path.parents), path.parent)
+        return {"path": path, "root": root}
+
     def identity(self, path: Path | None = None) -> Identity:
         return Identity(
             self.user_id, self.user_name, self.repo_for(path), self.settings.default_visibility
@@ -340,7 +351,13 @@ class Service:
                     # Fixes and history first; related knowledge is filled in afterwards so
                     # that the first code action does not wait for the searches.
                     await self.memory.recall(
-                        conn, ident, obs.text, obs.language, result.views, related=False
+                        conn,
+                        ident,
+                        obs.text,
+                        obs.language,
+                        result.views,
+                        related=False,
+                        **self._where(doc),
                     )
                     if result.new or result.resolved:
                         await self._refresh_counts(conn)
@@ -384,13 +401,12 @@ class Service:
         return [v for v in doc.views if _overlaps(v.diagnostic.range, rng)]
 
     def fixes_for(self, uri: str, view: ProblemView, text: str, version: int | None) -> list[Any]:
-        """The view's fixes, replayed again (CPU only) if the document changed since."""
+        """The view's fixes, replayed again (CPU only) if the document changed since: only those
+        that still make the change that was verified."""
         doc = self.documents.get(uri)
         if doc is None or version is None or version == doc.version or not view.fixes:
             return view.fixes
-        return self.memory.replay_candidates(
-            view, [f.solution for f in view.fixes], text, doc.language
-        )
+        return self.memory.replay_again(view, doc.text, text, doc.language)
 
     # --- user actions (background writes) ------------------------------------------------------
 

@@ -69,6 +69,7 @@ def _view_json(path: str, view: ProblemView, text: str) -> dict[str, Any]:
             {
                 "solutionId": str(f.solution["id"]),
                 "confidence": round(f.confidence, 3),
+                "verified": f.verified is True,
                 "from": presentation.where_from(f.solution),
                 "diff": _replay_diff(path, text, f.replay.new_text),
             }
@@ -78,13 +79,14 @@ def _view_json(path: str, view: ProblemView, text: str) -> dict[str, Any]:
 
 
 def _apply_best(text: str, views: list[ProblemView], threshold: float) -> tuple[str, list[Any]]:
-    """Apply the best fix of each view above `threshold`, skipping overlapping edits."""
+    """Apply the best verified fix of each view above `threshold`, skipping overlapping edits
+    (a fix the detector could not check is shown, never applied)."""
     chosen: list[TextEdit] = []
     applied: list[Any] = []
     taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for view in views:
         fix = view.best_fix
-        if fix is None or fix.confidence < threshold:
+        if fix is None or fix.verified is not True or fix.confidence < threshold:
             continue
         spans = [
             (
@@ -149,7 +151,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     conn, ident, str(path), text, language, run_.diagnostics[path],
                     tools=checked_by.get(path, set()), detection_method="cli",
                 )  # fmt: skip
-            await memory.recall(conn, ident, text, language, result.views, related=False)
+            await memory.recall(
+                conn, ident, text, language, result.views, related=False, path=path, root=root
+            )
             for resolved in result.resolved:
                 item = {
                     "path": display,
@@ -218,6 +222,7 @@ def _print_view(item: dict[str, Any], out: Any) -> None:
           f"[{item['tool']}]{status}", file=out)  # fmt: skip
     for fix in item["fixes"][:1]:
         origin = f" from {fix['from']}" if fix["from"] else ""
-        print(f"  known fix (confidence {fix['confidence']:.0%}{origin}):", file=out)
+        checked = "" if fix["verified"] else ", unverified"
+        print(f"  known fix (confidence {fix['confidence']:.0%}{checked}{origin}):", file=out)
         for line in fix["diff"].splitlines()[2:]:
             print(f"    {line}", file=out)

@@ -470,3 +470,79 @@ def run_detectors_sync(
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+# --------------------------------------------------------------------------- text (not on disk)
+
+TEXT_TOOLS = ("ruff", "pyflakes")  # tools that check a buffer read from stdin
+
+
+async def run_on_text(
+    tool: str,
+    text: str,
+    path: Path,
+    root: Path,
+    *,
+    select: Iterable[str] = (),
+    timeout: float = 20,
+    executable: str | None = None,
+) -> list[Diagnostic]:
+    """Diagnostics of `tool` for an unsaved buffer `text` that lives at `path`.
+
+    The tool runs from `root` and reads the text on stdin under `path`'s name, so the project's
+    configuration (and per-file settings) apply as they would to the file. `select`: rule codes
+    to check in addition to the configured ones (ruff). Raises DetectorOutputError when the tool
+    is missing, fails or times out; only TEXT_TOOLS can run this way.
+    """
+    if tool not in TEXT_TOOLS:
+        raise DetectorOutputError(f"{tool} cannot check unsaved text")
+    exe = executable or find_executable(tool, root)
+    if exe is None:
+        raise DetectorOutputError(f"{tool} is not installed")
+    if tool == "ruff":
+        argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
+        codes = sorted({c for c in select if re.fullmatch(r"[A-Z]+[0-9]*", c)})
+        if codes:
+            argv.append("--extend-select=" + ",".join(codes))
+        argv += ["--stdin-filename", str(path), "-"]
+    else:
+        argv = [exe, "-"]
+    env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=str(root),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise DetectorOutputError(f"{tool} could not be started: {exc}") from exc
+    try:
+        out_b, err_b = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), timeout)
+    except TimeoutError:
+        await _kill(proc)
+        raise DetectorOutputError(f"{tool} timed out after {timeout:g} s") from None
+    except asyncio.CancelledError:
+        await _kill(proc)
+        raise
+    rc = proc.returncode if proc.returncode is not None else -1
+    out, err = out_b.decode("utf-8", "replace"), err_b.decode("utf-8", "replace")
+    if tool == "ruff":
+        found = parsers.parse_ruff(out, err, rc, root)
+    else:
+        name = str(path if path.suffix in PY_EXT else path.with_suffix(".py"))
+        out, err = (s.replace("<stdin>:", name + ":") for s in (out, err))
+        found = parsers.parse_pyflakes(out, err, rc, root)
+    diags = [d for ds in found.values() for d in ds]
+    lines = text.splitlines()
+    for d in diags:  # zero-width ranges (pyflakes) get the extent of the token there
+        ln, col = d.range.start.line, d.range.start.character
+        if d.range.start == d.range.end and ln < len(lines):
+            m = _TOKEN.match(lines[ln], col)
+            if m:
+                d.range = Range.of(ln, col, ln, m.end())
+    diags.sort(key=lambda d: (d.range.start.line, d.range.start.character, d.code))
+    return diags

@@ -1,0 +1,177 @@
+"""Check a replayed fix before it is offered: re-run the detector that reported the problem.
+
+A replay is only a guess until the tool agrees. For a tool that can check unsaved text (ruff and
+pyflakes read stdin; `detectors.runner.TEXT_TOOLS`), the original document and the edited one
+are checked from the project root under the file's own name (so the project's configuration
+applies, plus the problem's rule). The fix is *verified* when
+
+- the tool reports the problem in the original text (else it cannot say anything about it),
+- one report of the problem (same code and message) is gone in the edited text,
+- no report appears that the original did not have (anywhere in the file: removing an import
+  that is still used elsewhere is a new problem too), and
+- the edited Python still parses.
+
+Otherwise it is *refuted* and never offered. Results are cached by tool, file, rules and text
+(one check of a given text), and at most `concurrency` tools run at once.
+
+For a tool that cannot run on text (mypy, tsc, an editor's own linters) the fix is *unverified*:
+it is offered only when an edit overlaps the problem's lines or touches a name from the
+problem's message, with its confidence capped at `UNVERIFIED_CONFIDENCE` (so `check --fix` and
+the preferred quick fix never pick it) and "unverified" in its title.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import hashlib
+import logging
+import re
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from codecortex.detectors.parsers import DetectorOutputError
+from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
+from codecortex.diagnostics import Diagnostic, Range, TextEdit
+
+__all__ = [
+    "UNVERIFIED_CONFIDENCE",
+    "Verdict",
+    "Verifier",
+    "edit_touches_problem",
+    "runnable_tool",
+]
+
+log = logging.getLogger(__name__)
+
+UNVERIFIED_CONFIDENCE = 0.7
+CACHE_SIZE = 512
+_IDENT = re.compile(r"[^\W\d]\w*")
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    verified: bool | None  # True: the tool agrees; False: it disagrees; None: it cannot tell
+    reason: str
+
+
+def runnable_tool(tool: str, language: str | None) -> str | None:
+    """The detector to re-run for problems of `tool` (a normalised name), or None."""
+    if language == "python" and tool in TEXT_TOOLS:
+        return tool
+    return None
+
+
+def _key(d: Diagnostic) -> tuple[str, str]:
+    return (d.code, _NUMBER.sub("#", d.message))
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def edit_touches_problem(edits: list[TextEdit], text: str, rng: Range, names: list[str]) -> bool:
+    """Whether an edit overlaps the problem's lines or touches a name bound from its message."""
+    last = rng.end.line - 1 if rng.end.character == 0 and rng.end.line > rng.start.line else None
+    end_line = last if last is not None else rng.end.line
+    wanted = {p for n in names for p in _IDENT.findall(n)}
+    lines = text.splitlines(keepends=True)
+    for e in edits:
+        if e.range.start.line <= end_line and e.range.end.line >= rng.start.line:
+            return True
+        if not wanted:
+            continue
+        old = "".join(lines[e.range.start.line : e.range.end.line + 1])
+        if wanted & set(_IDENT.findall(old)) or wanted & set(_IDENT.findall(e.new_text)):
+            return True
+    return False
+
+
+class Verifier:
+    """Runs the detectors on original and edited texts, off the request path, with a cache."""
+
+    def __init__(self, *, timeout: float = 20, concurrency: int = 2) -> None:
+        self.timeout = timeout
+        self._sem = asyncio.Semaphore(concurrency)
+        self._cache: OrderedDict[tuple[str, str, str, str], list[Diagnostic] | str] = OrderedDict()
+        self._exe: dict[tuple[str, str], str | None] = {}
+
+    def available(self, tool: str, root: Path) -> bool:
+        key = (tool, str(root))
+        if key not in self._exe:
+            self._exe[key] = find_executable(tool, root)
+        return self._exe[key] is not None
+
+    async def diagnostics(
+        self, tool: str, text: str, path: Path, root: Path, select: tuple[str, ...]
+    ) -> list[Diagnostic] | str:
+        """The tool's diagnostics for `text`, or a one-line reason why it could not run."""
+        sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        key = (tool, str(path), ",".join(select), sha)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        async with self._sem:
+            try:
+                result: list[Diagnostic] | str = await run_on_text(
+                    tool,
+                    text,
+                    path,
+                    root,
+                    select=select,
+                    timeout=self.timeout,
+                    executable=self._exe.get((tool, str(root))),
+                )
+            except DetectorOutputError as exc:
+                result = str(exc).splitlines()[0] if str(exc) else "the tool failed"
+        self._cache[key] = result
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    async def check(
+        self,
+        tool: str,
+        problem: Diagnostic,
+        original: str,
+        edited: str,
+        path: Path,
+        root: Path,
+    ) -> Verdict:
+        """Does `edited` (a replayed fix applied to `original`) remove `problem`, cleanly?"""
+        if not self.available(tool, root):
+            return Verdict(None, f"{tool} is not installed")
+        select = (problem.code,) if problem.code else ()
+        before = await self.diagnostics(tool, original, path, root, select)
+        if isinstance(before, str):
+            return Verdict(None, before)
+        target = [d for d in before if _key(d) == _key(problem)] or [
+            d
+            for d in before
+            if d.code == problem.code
+            and d.range.start.line <= problem.range.end.line
+            and d.range.end.line >= problem.range.start.line
+        ]
+        if not target:
+            return Verdict(None, f"{tool} does not report the problem here")
+        if _parses(original) and not _parses(edited):
+            return Verdict(False, "the edited code does not parse")
+        after = await self.diagnostics(tool, edited, path, root, select)
+        if isinstance(after, str):
+            return Verdict(None, after)
+        was, now = Counter(_key(d) for d in before), Counter(_key(d) for d in after)
+        tkey = _key(target[0])
+        if now[tkey] >= was[tkey]:
+            return Verdict(False, f"{tool} still reports the problem")
+        new = [k for k in now if now[k] > was[k]]
+        if new:
+            code, message = new[0]
+            return Verdict(False, f"{tool} reports a new problem: {code} {message}".strip())
+        return Verdict(True, f"{tool} confirms the problem is gone and nothing new appears")
