@@ -26,6 +26,9 @@ select = ["F", "E7", "B", "RET", "SIM"]
 """
 
 
+NOQA = "# noqa" + ": B018"  # (split so that ruff does not read it in this file)
+
+
 class Project:
     def __init__(self, root: Path, conn: Any, memory: Memory, ident: Identity) -> None:
         self.root, self.conn, self.memory, self.ident = root, conn, memory, ident
@@ -199,3 +202,102 @@ def test_removing_one_of_several_imported_names_leaves_clean_code() -> None:
     )
     assert result is not None
     assert result.new_text == "import sys\nfrom typing import Callable\n\nX: Callable = sys.exit\n"
+
+
+async def test_noqa_fix_replays(project: Project) -> None:
+    # failure mode 3: B018 in tests fixed with a noqa comment (a comment-only change) replays
+    # as that comment, not as a rewrite of the test
+    obs = await project.teach(
+        "test_a.py",
+        "import pytest\n\n\ndef test_a(d):\n    with pytest.raises(KeyError):\n        d.missing\n",
+        "import pytest\n\n\ndef test_a(d):\n    with pytest.raises(KeyError):\n"
+        "        d.missing  " + NOQA + "\n",
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True]
+    text = (
+        "import pytest\n\n\ndef test_b(obj):\n    with pytest.raises(AttributeError):\n"
+        "        obj.attr.other\n    assert obj\n"
+    )
+    fix = view_for(await project.offered("test_b.py", text), "B018").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == text.replace("obj.attr.other\n", "obj.attr.other  " + NOQA + "\n")
+
+
+async def test_b904_replays_across_argument_lists(project: Project) -> None:
+    # failure mode 4: learned on `raise Timeout()` -> `raise Timeout() from None`, replayed on
+    # a raise with a different argument list
+    obs = await project.teach(
+        "a.py",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError:\n        raise Timeout()\n",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError:\n"
+        "        raise Timeout() from None\n",
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True]
+    text = (
+        "def find(table, key):\n    try:\n        return table[key]\n    except KeyError as err:\n"
+        "        raise LookupError(str(err), key)\n"
+    )
+    fix = view_for(await project.offered("b.py", text), "B904").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == text.replace("key)\n", "key) from None\n")
+
+
+async def test_b904_from_err_uses_the_new_except_name(project: Project) -> None:
+    await project.teach(
+        "a.py",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError:\n        raise Timeout()\n",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError as e:\n"
+        "        raise Timeout() from e\n",
+    )
+    text = (
+        "def find(table, key):\n    try:\n        return table[key]\n    except KeyError as missing:\n"
+        "        raise LookupError(f'{key}: {missing}')\n"
+    )
+    fix = view_for(await project.offered("b.py", text), "B904").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text.endswith("raise LookupError(f'{key}: {missing}') from missing\n")
+
+
+async def test_f821_adds_the_import_at_the_top_in_its_group(project: Project) -> None:
+    # failure mode 5: "Undefined name `re`" fixed by `import re` at the top of the file
+    obs = await project.teach(
+        "a.py",
+        "import os\n\n\ndef names(path):\n    return re.findall(r'\\w+', os.fspath(path))\n",
+        "import os\nimport re\n\n\ndef names(path):\n    return re.findall(r'\\w+', os.fspath(path))\n",
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True], obs.resolved
+    text = (
+        '"""Load things."""\n\nimport os\nimport sys\n\nimport pytest\n\n\n'
+        "def load(path):\n    with open(os.fspath(path)) as f:\n"
+        "        return json.load(f), sys.argv, pytest\n"
+    )
+    fix = view_for(await project.offered("b.py", text), "F821").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == text.replace("import os\n", "import json\nimport os\n")
+
+
+async def test_candidate_beyond_five_by_reuse_is_found(project: Project) -> None:
+    # failure mode 6: a dozen stored fixes of the signature, reused often, that do not apply;
+    # the one that fits (never reused) is found anyway
+    from codecortex.store import solutions as solution_store
+
+    for i in range(12):
+        obs = await project.teach(
+            f"m{i}.py",
+            f"def f{i}():\n    value_{i} = compute({i})\n    return {i}\n",
+            f"def f{i}():\n    compute({i})\n    return {i}\n",
+        )
+        (resolved,) = obs.resolved
+        assert resolved.solution_id is not None
+        for _ in range(3):
+            await solution_store.record_reuse(project.conn, resolved.solution_id, 10)
+    obs = await project.teach(
+        "fit.py",
+        "def g(rows):\n    total = sum(rows)\n    return len(rows)\n",
+        "def g(rows):\n    return len(rows)\n",
+    )
+    assert obs.resolved[0].solution_id is not None
+    text = "def h(items):\n    count = sum(items)\n    return len(items)\n"
+    fix = view_for(await project.offered("new.py", text), "F841").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == "def h(items):\n    return len(items)\n"

@@ -764,6 +764,7 @@ class HistoryMiner:
                 f.language,
                 max_diff_lines=self.options.max_diff_lines,
                 symbol_hint=context.get("symbol_path"),
+                names=[p.value for p in sig.values],
             )
             if not isinstance(change, LearnedChange):
                 self._not_learned(_reason_kind(change.reason))

@@ -200,6 +200,50 @@ def _map_boundary(opcodes: Sequence[tuple[str, int, int, int, int]], x: int, upp
     return opcodes[-1][4] if opcodes else 0
 
 
+_IMPORT_STMT = re.compile(r"^(?:import|from)\s+[\w.]+")
+
+
+def _added_imports(
+    a: list[str],
+    b: list[str],
+    opcodes: Sequence[tuple[str, int, int, int, int]],
+    names: Sequence[str],
+    language: str | None,
+) -> LearnedChange | None:
+    """The import lines added anywhere that bind one of `names` (a file-level fix), if any."""
+    wanted = {p for n in names for p in re.findall(r"[^\W\d]\w*", n)}
+    if not wanted or treesitter.normalise_language(language) != "python":
+        return None
+    old_lines = {line.strip() for line in a}
+    for tag, i1, _i2, j1, j2 in opcodes:
+        if tag not in ("insert", "replace"):
+            continue
+        added = [
+            line for line in b[j1:j2] if _IMPORT_STMT.match(line) and line.strip() not in old_lines
+        ]
+        binding = [
+            line
+            for line in added
+            if wanted
+            & set(re.findall(r"[^\W\d]\w*", line.split("#")[0])) - {"import", "from", "as"}
+        ]
+        if not binding:
+            continue
+        after = "".join(line if line.endswith("\n") else line + "\n" for line in binding)
+        diff, _changed = unified_region_diff([], binding, i1, j1)
+        return LearnedChange(
+            before="",
+            after=after,
+            diff=diff,
+            region_before=Range.of(i1, 0, i1, 0),
+            language="python",
+            confidence=0.8,
+            reason="import added at the top of the file",
+            region_after=Range.of(j1, 0, j1 + len(binding), 0),
+        )
+    return None
+
+
 def learn_change(
     before_text: str,
     after_text: str,
@@ -208,6 +252,7 @@ def learn_change(
     *,
     max_diff_lines: int = 60,
     symbol_hint: str | Sequence[str] | None = None,
+    names: Sequence[str] = (),
 ) -> LearnedChange | NoSolution:
     """The minimal change near `problem_range` (a range in `before_text`) that led to `after_text`.
 
@@ -261,6 +306,10 @@ def learn_change(
         if symbol is not None and i1 <= symbol[0] and symbol[1] < i2 and added * 2 < removed:
             return NoSolution("the problem's enclosing definition was deleted")
 
+    if not near:
+        imported = _added_imports(a, b, opcodes, names, language)
+        if imported is not None:
+            return imported
     if near:
         selected = near
         lo = min(sl, *(op[1] for op in near))

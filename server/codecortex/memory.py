@@ -23,6 +23,7 @@ from codecortex.analysis.context import enclosing_context
 from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
+from codecortex.fixpatterns import replay_pattern
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
@@ -297,6 +298,7 @@ class Memory:
             language,
             max_diff_lines=self.settings.max_diff_lines,
             symbol_hint=(row.get("context") or {}).get("symbol_path"),
+            names=[str(v) for v in row.get("signature_values") or []],
         )
         if isinstance(learned, LearnedChange):
             why_not = not_a_fix(
@@ -509,21 +511,24 @@ class Memory:
             if pair in seen_pairs:
                 continue  # the same learned change stored twice (teammates, history + live)
             seen_pairs.add(pair)
-            try:
-                result = replay_fix(
-                    sol["before_text"],
-                    sol["after_text"],
-                    old_values,
-                    new_values,
-                    text,
-                    view.diagnostic.range,
-                    language,
-                )
-            except Exception as exc:  # a bad stored row must not break recall
-                log.debug("replay failed for %s: %s", sol.get("id"), exc)
-                continue
-            if result is not None:
-                options.append(FixOption(sol, result))
+            # the token replay and the fix patterns (comments, imports, statement suffixes)
+            # both try; verification decides between their results
+            for replay in (replay_fix, replay_pattern):
+                try:
+                    result = replay(
+                        sol["before_text"],
+                        sol["after_text"],
+                        old_values,
+                        new_values,
+                        text,
+                        view.diagnostic.range,
+                        language,
+                    )
+                except Exception as exc:  # a bad stored row must not break recall
+                    log.debug("replay failed for %s: %s", sol.get("id"), exc)
+                    continue
+                if result is not None:
+                    options.append(FixOption(sol, result))
         options.sort(key=lambda o: (o.fit, int(o.solution.get("reuse_count") or 0)), reverse=True)
         unique: list[FixOption] = []
         seen_results: set[str] = set()
