@@ -384,6 +384,12 @@ async def ask(
 # --------------------------------------------------------------------------- figures
 
 
+def _diff(old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), n=0)
+    )
+
+
 def share(n: int, d: int) -> float | None:
     return round(n / d, 3) if d else None
 
@@ -430,7 +436,10 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 sum(r["replay"] == "correct" for r in seen), len(seen)
             ),
         },
-        "rules": dict(Counter(r["code"] for r in rows).most_common()),
+        "by_rule": {
+            code: dict(Counter(r["replay"] for r in rows if r["code"] == code))
+            for code, _n in Counter(r["code"] for r in rows).most_common()
+        },
     }
 
 
@@ -487,6 +496,7 @@ async def bench_repo(
     taught_rules = {p.item["code"] for p in taught}
     taught_sigs = {p.signature for p in taught}
     rows = []
+    details: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, Any]]] = {"wrong": [], "correct": [], "acceptable": []}
     for p in held:
         result, title = answers.get(p.n, (None, ""))
@@ -502,20 +512,19 @@ async def bench_repo(
                 "signature_taught": p.signature in taught_sigs,
             }
         )
+        detail = {
+            "commit": p.commit[:10],
+            "path": p.path,
+            "line": p.item["location"]["row"],
+            "problem": f"{p.item['code']} {p.item['message']}",
+            "replay": kind,
+            "replay_diff": _diff(p.old, result)[:800] if result is not None else "",
+            "developer_diff": _diff(p.old, p.fixed)[:800],
+        }
+        if args.details:
+            details.append(detail)
         if kind in examples and len(examples[kind]) < 3 and result is not None:
-            examples[kind].append(
-                {
-                    "commit": p.commit[:10],
-                    "path": p.path,
-                    "line": p.item["location"]["row"],
-                    "problem": f"{p.item['code']} {p.item['message']}",
-                    "replay_diff": "".join(
-                        difflib.unified_diff(
-                            p.old.splitlines(keepends=True), result.splitlines(keepends=True), n=0
-                        )
-                    )[:800],
-                }
-            )
+            examples[kind].append(detail)
     out = {
         "repository": name,
         "commits_mined": mined.commits,
@@ -535,6 +544,8 @@ async def bench_repo(
         },
         "examples": examples,
     }
+    if args.details:
+        out["problems"] = details
     out["_rows"] = rows
     log(
         f"{name}: {out['replays']} of {len(held)}; wrong/offered={out['wrong_share_of_offered']}"
@@ -583,6 +594,9 @@ def main() -> None:
     parser.add_argument("--select", default=DEFAULT_SELECT, help="ruff rules (comma-separated)")
     parser.add_argument("--teach-share", type=float, default=0.7)
     parser.add_argument("--max-hunk-lines", type=int, default=12)
+    parser.add_argument(
+        "--details", action="store_true", help="every held-out problem with both diffs"
+    )
     args = parser.parse_args()
     with database("ccbench-replay") as db:
         result = asyncio.run(bench(args, db.url, db.server_env))

@@ -301,3 +301,12 @@ async def test_candidate_beyond_five_by_reuse_is_found(project: Project) -> None
     fix = view_for(await project.offered("new.py", text), "F841").best_fix
     assert fix is not None and fix.verified is True
     assert fix.replay.new_text == "def h(items):\n    return len(items)\n"
+
+
+def test_replayed_lines_keep_a_clean_layout() -> None:
+    # item 5: a learned "after" with doubled spaces does not carry them over
+    learned = ("f(a, b, verbose)\n", "f(a,  b,  verbose=True)\n")
+    text = "def g(x, y):\n    return f(x, y, verbose)\n"
+    result = replay_fix(*learned, [], [], text, Range.of(1, 11, 1, 27), "python")
+    assert result is not None
+    assert result.new_text == "def g(x, y):\n    return f(x, y, verbose=True)\n"

@@ -31,7 +31,14 @@ import sys
 
 from codecortex import treesitter
 from codecortex.diagnostics import Position, Range, TextEdit, apply_edits
-from codecortex.replay import ReplayResult, build_value_mapping, map_text, tokenize
+from codecortex.replay import (
+    ReplayResult,
+    build_value_mapping,
+    map_text,
+    python_parses,
+    python_tree,
+    tokenize,
+)
 
 __all__ = ["replay_pattern"]
 
@@ -57,11 +64,7 @@ def _pos(starts: list[int], offset: int) -> Position:
 
 
 def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return python_parses(text)
 
 
 def _result(
@@ -237,9 +240,8 @@ def _import_block(lines: list[str]) -> tuple[int, int]:
     `from __future__`); first == end when the file has none (end: where to put one)."""
     i = 0
     n = len(lines)
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
+    tree = python_tree("".join(lines))
+    if tree is None:
         return (0, 0)
     body = tree.body
     k = 0

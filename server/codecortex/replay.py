@@ -41,8 +41,10 @@ from __future__ import annotations
 import ast
 import bisect
 import difflib
+import itertools
 import keyword
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -54,6 +56,8 @@ __all__ = [
     "Token",
     "build_value_mapping",
     "map_text",
+    "python_parses",
+    "python_tree",
     "replay_fix",
     "suggestion_values",
     "tokenize",
@@ -581,12 +585,81 @@ def _unmapped_parts(
     return False
 
 
-def _python_parses(text: str) -> bool:
+def _layout_flaws(line: str, language: str) -> list[tuple[int, int, str]]:
+    """(start, end, replacement) spans of a line's code that a formatter would never leave:
+    a doubled space between two tokens, a space or comma before a closing bracket after a
+    comma, a comma right after an opening bracket or another comma."""
+    tokens = tokenize(line, language)
+    flaws: list[tuple[int, int, str]] = []
+    for a, b in itertools.pairwise(tokens):
+        gap = line[a.end : b.start]
+        if b.kind == "comment":
+            continue
+        if len(gap) >= 2 and gap.strip(" ") == "" and "\n" not in gap:
+            flaws.append((a.end, b.start, " "))
+        elif a.text == "," and b.text == ",":
+            flaws.append((a.start, b.start, ""))
+        elif a.text in "([{" and b.text == ",":
+            flaws.append((b.start, b.end + (1 if line[b.end : b.end + 1] == " " else 0), ""))
+    return flaws
+
+
+def _tidy(original: str, result: str, language: str) -> tuple[list[TextEdit], str] | None:
+    """Clean the layout of the lines a replay changed (doubled spaces, stray commas) where the
+    original lines were clean; the new edits replace the changed lines. None: nothing to do."""
+    a, b = original.splitlines(keepends=True), result.splitlines(keepends=True)
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    changed = False
+    out = list(b)
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            continue
+        had = any(_layout_flaws(line, language) for line in a[i1:i2])
+        if had:
+            continue
+        for j in range(j1, j2):
+            flaws = _layout_flaws(out[j], language)
+            for start, end, rep in reversed(flaws):
+                out[j] = out[j][:start] + rep + out[j][end:]
+                changed = True
+    if not changed:
+        return None
+    tidied = "".join(out)
+    ops = difflib.SequenceMatcher(None, a, out, autojunk=False).get_opcodes()
+    edits = [
+        TextEdit(Range.of(i1, 0, i2, 0), "".join(out[j1:j2]))
+        for tag, i1, i2, j1, j2 in ops
+        if tag != "equal"
+    ]
+    if apply_edits(original, edits) != tidied:
+        return None
+    return edits, tidied
+
+
+_AST_LOCK = threading.Lock()
+
+
+def python_parses(text: str) -> bool:
+    """Whether `text` is valid Python (`ast.parse`), safe to call from several threads:
+    CPython 3.11's parser state is not (concurrent calls can fail with SystemError)."""
     try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
+        with _AST_LOCK:
+            ast.parse(text)
+    except (SyntaxError, ValueError, SystemError, RecursionError, MemoryError):
         return False
     return True
+
+
+def python_tree(text: str) -> ast.Module | None:
+    """`ast.parse(text)` under the same lock, or None when it does not parse."""
+    try:
+        with _AST_LOCK:
+            return ast.parse(text)
+    except (SyntaxError, ValueError, SystemError, RecursionError, MemoryError):
+        return None
+
+
+_python_parses = python_parses
 
 
 def replay_fix(
@@ -733,6 +806,9 @@ def replay_fix(
         result = apply_edits(new_text, edits)
     except ValueError:
         return None
+    tidied = _tidy(new_text, result, lang)
+    if tidied is not None:
+        edits, result = tidied
     if result == new_text:
         return None
     if treesitter.syntax_error_count(result, lang) > treesitter.syntax_error_count(new_text, lang):

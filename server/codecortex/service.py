@@ -366,7 +366,8 @@ class Service:
             except Exception as exc:
                 log.exception("processing diagnostics for %s failed", doc.uri)
                 self.client.log(f"could not process diagnostics for {doc.uri}: {exc}", "error")
-                doc.pending.pop(0)
+                if doc.pending and doc.pending[0] is obs:  # not popped before it failed
+                    doc.pending.pop(0)
                 continue
             if obs.tools is not None and not obs.tools:  # a partial set: add, don't replace
                 known = {str(v.problem_id) for v in result.views}

@@ -22,7 +22,6 @@ the preferred quick fix never pick it) and "unverified" in its title.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import hashlib
 import logging
@@ -34,6 +33,7 @@ from pathlib import Path
 from codecortex.detectors.parsers import DetectorOutputError
 from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
+from codecortex.replay import python_parses
 
 __all__ = [
     "UNVERIFIED_CONFIDENCE",
@@ -69,11 +69,7 @@ def _key(d: Diagnostic) -> tuple[str, str]:
 
 
 def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return python_parses(text)
 
 
 def edit_touches_problem(edits: list[TextEdit], text: str, rng: Range, names: list[str]) -> bool:
