@@ -93,6 +93,12 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("llm.timeout", float, 30.0, "Seconds per model request", minimum=1),
     SettingSpec("llm.maxTokens", int, 1024, "Maximum tokens per answer", minimum=16),
     SettingSpec("llm.rpm", int, 60, "Requests per minute to the model", minimum=1),
+    SettingSpec("github.clientId", str, "", "OAuth app client id for `codecortex github login`"),
+    SettingSpec(
+        "github.url", str, "https://github.com", "GitHub (or GitHub Enterprise Server) URL"
+    ),
+    SettingSpec("github.apiUrl", str, "", "REST API URL; default: derived from github.url"),
+    SettingSpec("github.scopes", str, "repo read:user", "OAuth scopes asked for at sign-in"),
     SettingSpec(
         "logLevel", str, "info", "Server log level", choices=("debug", "info", "warning", "error")
     ),
@@ -127,6 +133,10 @@ class Settings:
     llm_timeout: float = 30.0
     llm_max_tokens: int = 1024
     llm_rpm: int = 60
+    github_client_id: str = ""
+    github_url: str = "https://github.com"
+    github_api_url: str = ""
+    github_scopes: str = "repo read:user"
     log_level: str = "info"
     # A model API key handed over by the client (`llm.apiKey`): kept in memory only, never in
     # SPECS (so never read from CODECORTEX_* nor shown); the environment keys are read by llm/.

@@ -459,7 +459,13 @@ def _module_dirs(path: str) -> list[str]:
 
 
 class HistoryMiner:
-    """Mines one repository's history for one identity. Use `await miner.run()`."""
+    """Mines one repository's history for one identity. Use `await miner.run()`.
+
+    `git` may be another source of commits with the same interface (the GitHub sync passes
+    merged pull requests read through the REST API); `solution_source` is what stored
+    solutions say they were learned from."""
+
+    solution_source = "git"
 
     def __init__(
         self,
@@ -469,6 +475,7 @@ class HistoryMiner:
         connection: ConnectionFactory,
         options: HistoryOptions | None = None,
         progress: ProgressFn | None = None,
+        git: Git | None = None,
     ) -> None:
         self.root = root.resolve()
         self.memory = memory
@@ -476,7 +483,7 @@ class HistoryMiner:
         self.connection = connection
         self.options = options or HistoryOptions()
         self.progress = progress
-        self.git = Git(self.root)
+        self.git = git or Git(self.root)
         self.report = HistoryReport()
         self.cache: dict[VersionKey, Checked] = {}
         self.tools: list[str] = []
@@ -703,7 +710,7 @@ class HistoryMiner:
                         problem,
                         change,
                         seconds,
-                        source="git",
+                        source=self.solution_source,
                         commit_sha=commit.sha,
                         author=commit.author,
                     )

@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("codecortex.cli.search", "search past solutions and knowledge"),
     "note": ("codecortex.cli.note", "add notes and snippets to your knowledge"),
     "learn-history": ("codecortex.cli.history", "learn fixes from the repository's git history"),
+    "github": (
+        "codecortex.cli.github",
+        "GitHub: sign in, pick repositories, learn from merged PRs",
+    ),
     "stats": ("codecortex.cli.stats", "what CodeCortex has learned and how much it helped"),
     "db": ("codecortex.cli.db", "database status and migrations"),
     "team": ("codecortex.cli.team", "shared team server: init, add-user, list, share"),
