@@ -83,6 +83,12 @@ def assert_no_plaintext(db: str, secrets: list[str]) -> None:
                     assert s.encode().hex() not in value, f"{t}.{col} holds a token (bytes)"
 
 
+def git_init(path: Path) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    return path
+
+
 def login(env: dict, fake: FakeGitHub) -> Any:
     done = cc(env, "login", timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -257,9 +263,7 @@ def test_repos_sync_and_replay_on_a_local_file(cli_env, fresh_db, fake, tmp_path
     }  # fmt: skip
 
     # the fix from the pull request replays on a local file of another repository
-    local = tmp_path / "local"
-    local.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=local, check=True)
+    local = git_init(tmp_path / "local")
     (local / "ruff.toml").write_text(RUFF_TOML)
     text = (
         "def find(items, key):\n    found = items.get(key)\n    if found == None:\n"
@@ -384,3 +388,56 @@ def test_a_key_file_readable_by_others_is_refused(cli_env, fresh_db, fake, tmp_p
     assert out.stderr.strip() == (
         f"codecortex: error: key file {key} can be read by other users: run `chmod 600 {key}`"
     )
+
+
+async def test_the_editor_lists_repositories_and_syncs_with_progress(
+    cli_env, fresh_db, fake, tmp_path
+) -> None:
+    from lsphelp import command, eventually, start_client
+
+    made = setup_repos(fake)
+    env = gh_env(cli_env, fresh_db, fake, tmp_path / "data")
+    login(env, fake)
+    assert cc(env, "repos").returncode == 0
+    assert cc(env, "select", "octo/app").returncode == 0
+    local = git_init(tmp_path / "work")
+    client = await start_client(env, local, "visual-studio-code")
+    try:
+
+        async def listed():
+            result = await command(client, "codecortex.repositories")
+            return result if result.get("repositories") else None  # the database may still start
+
+        repos = (await eventually(listed))["repositories"]
+        assert [(r["kind"], r["fullName"], r["selected"]) for r in repos] == [
+            ("local", "work", True),
+            ("github", "octo/app", True),
+            ("github", "octo/docs", False),
+            ("github", "octo/lib", False),
+        ]
+        app = repos[1]
+        assert (app["language"], app["stars"], app["topics"]) == ("Python", 12, ["web", "tools"])
+        assert repos[0]["rootPath"] == str(local.resolve())
+
+        queued = await command(client, "codecortex.githubSync", {"tools": ["ruff"]})
+        assert queued["queued"] is True, queued
+
+        async def finished() -> list[Any] | None:
+            for reports in client.progress_reports.values():
+                kinds = [type(r).__name__ for r in reports]
+                if kinds[:1] == ["WorkDoneProgressBegin"] and kinds[-1] == "WorkDoneProgressEnd":
+                    if "GitHub" in reports[0].title:
+                        return reports
+            return None
+
+        reports = await eventually(finished, timeout=90)
+        assert reports[0].title == "CodeCortex: learning from GitHub pull requests"
+        assert any(
+            type(r).__name__ == "WorkDoneProgressReport" and "octo/app" in (r.message or "")
+            for r in reports
+        )
+        assert reports[-1].message == "1 fixes learned from 2 pull requests"
+        repos = (await command(client, "codecortex.repositories"))["repositories"]
+        assert repos[1]["lastSyncedSha"] == made["app"].pulls[-1].head_sha
+    finally:
+        await client.shutdown_session()

@@ -44,6 +44,7 @@ FEATURE_MODULES: list[str] = [
     "codecortex.lsp.synthesis_feature",
     "codecortex.lsp.team_feature",
     "codecortex.lsp.history_feature",
+    "codecortex.lsp.github_feature",
     "codecortex.lsp.insights_feature",
 ]
 ActionProvider = Callable[[CodeCortexServer, str, Range, str, "int | None"], list[types.CodeAction]]
