@@ -309,6 +309,11 @@ def test_bad_answers_name_the_repository_and_the_next_sync_continues(
         moved.pulls[0].head_sha
     ]
 
+    listed = cc(env, "repos")
+    assert "no longer listed: octo/gone" in listed.stderr
+    assert "[x] octo/gone  Python  ★0  (no longer listed)" in listed.stdout
+    assert "[x] octo/new-name" in listed.stdout  # followed by GitHub's id, selection kept
+
     # not JSON, then the network down: one line each
     fake.clear_faults()
     fake.fail(r"/repos/octo/app/pulls$", {"kind": "text"})
@@ -368,8 +373,13 @@ def test_an_expiring_token_is_refreshed(cli_env, fresh_db, fake, tmp_path) -> No
     env = gh_env(cli_env, fresh_db, fake, tmp_path / "data")
     login(env, fake)
     (before,) = rows(fresh_db, "SELECT access_token_enc, token_expires_at FROM github_accounts")
-    out = cc(env, "repos")
+    out = subprocess.run(  # with debug logging: still no token in the output
+        [codecortex_exe(), "-v", "github", "repos"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
+    assert "GitHub token refreshed for octo" in out.stderr
+    assert not any(t in out.stdout + out.stderr for t in fake.issued)
     assert fake.refreshes == 1
     (after,) = rows(fresh_db, "SELECT access_token_enc, token_expires_at FROM github_accounts")
     assert after["access_token_enc"] != before["access_token_enc"]
