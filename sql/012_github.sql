@@ -5,6 +5,7 @@ CREATE TABLE github_accounts (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id UUID REFERENCES users(id) ON DELETE CASCADE NOT NULL,
     api_url TEXT NOT NULL,                 -- https://api.github.com or https://HOST/api/v3
+    web_url TEXT NOT NULL,                 -- where it signed in (and refreshes): https://HOST
     github_username TEXT,
     github_user_id BIGINT,
     installation_id BIGINT,

@@ -451,3 +451,56 @@ async def test_the_editor_lists_repositories_and_syncs_with_progress(
         assert repos[1]["lastSyncedSha"] == made["app"].pulls[-1].head_sha
     finally:
         await client.shutdown_session()
+
+
+async def test_the_client_waits_for_a_secondary_limit_and_gives_up_on_long_waits(fake) -> None:
+    from codecortex.github.api import GitHubClient, GitHubError
+
+    fake.add_repo("octo/app", {"a.py": "x = 1\n"})
+    fake._issue("octo")
+    token = fake.issued[0]
+    said: list[str] = []
+
+    async def tok(_force: bool) -> str:
+        return token
+
+    async def on_wait(message: str) -> None:
+        said.append(message)
+
+    client = GitHubClient(fake.api, tok, on_wait=on_wait, secondary_wait=0.2, max_wait=30)
+    fake.fail(r"/repos/octo/app$", {"status": 403, "body": {
+        "message": "You have exceeded a secondary rate limit. Please wait a few minutes."}},
+        times=2)  # fmt: skip
+    data = await client.get_json("/repos/octo/app", "octo/app")
+    assert data["full_name"] == "octo/app"
+    assert said == [
+        "GitHub secondary rate limit: waiting 0.2 s",  # then doubled
+        "GitHub secondary rate limit: waiting 0.4 s",
+    ]
+    fake.fail(r"/repos/octo/app$", {"status": 429, "headers": {"Retry-After": "7200"}}, times=1)
+    with pytest.raises(GitHubError, match=r"^GitHub asked to retry later until \d\d:\d\d UTC"):
+        await client.get_json("/repos/octo/app", "octo/app")
+
+
+def test_github_enterprise_server_urls() -> None:
+    from codecortex.config import load_settings
+    from codecortex.github.account import endpoints
+
+    dotcom = endpoints(load_settings(env={}))
+    assert (dotcom.web_url, dotcom.api_url) == ("https://github.com", "https://api.github.com")
+    ghes = endpoints(load_settings(env={"CODECORTEX_GITHUB_URL": "https://ghe.example.com/"}))
+    assert (ghes.web_url, ghes.api_url) == (
+        "https://ghe.example.com",
+        "https://ghe.example.com/api/v3",
+    )
+    custom = endpoints(
+        load_settings({"github": {"url": "https://ghe.example.com", "apiUrl": "https://api.ghe"}})
+    )
+    assert custom.api_url == "https://api.ghe"
+
+
+def test_refresh_goes_to_the_host_the_account_signed_in_to() -> None:
+    from codecortex.github.account import web_url_for
+
+    assert web_url_for("https://api.github.com") == "https://github.com"
+    assert web_url_for("https://ghe.example.com/api/v3/") == "https://ghe.example.com"

@@ -51,6 +51,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'llm.timeout', type: 'number', default: 30, minimum: 1 },
   { key: 'llm.maxTokens', type: 'integer', default: 1024, minimum: 16 },
   { key: 'llm.rpm', type: 'integer', default: 60, minimum: 1 },
+  { key: 'github.clientId', type: 'string', default: '' },
+  { key: 'github.url', type: 'string', default: 'https://github.com' },
+  { key: 'github.apiUrl', type: 'string', default: '' },
+  { key: 'github.scopes', type: 'string', default: 'repo read:user' },
   {
     key: 'logLevel',
     type: 'string',

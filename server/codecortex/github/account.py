@@ -53,6 +53,15 @@ def endpoints(settings: Settings) -> Endpoints:
     return Endpoints(web, api, settings.github_client_id.strip(), settings.github_scopes)
 
 
+def web_url_for(api_url: str) -> str:
+    """The sign-in host of a stored account's API URL (refresh tokens go there and nowhere
+    else, whatever the settings say now)."""
+    api = api_url.rstrip("/")
+    if urlsplit(api).netloc.lower() == "api.github.com":
+        return "https://github.com"
+    return api.removesuffix("/api/v3")
+
+
 def vault_for(settings: Settings) -> TokenVault:
     return TokenVault(settings.data_path())
 
@@ -126,6 +135,7 @@ async def login(
             conn,
             user_id,
             api_url=ends.api_url,
+            web_url=ends.web_url,
             username=str(user.get("login") or ""),
             github_user_id=int(user["id"]) if isinstance(user.get("id"), int) else None,
             scopes=header_scopes or tokens.scopes,
@@ -206,10 +216,12 @@ class TokenSource:
 
     async def _refresh(self) -> None:
         acc = self.account
-        ends = endpoints(self.settings)
+        client_id = endpoints(self.settings).client_id
         try:
             old = self.vault.decrypt(acc["refresh_token_enc"], _purpose("refresh", acc["api_url"]))
-            tokens: TokenSet = await device.refresh(ends.web_url, ends.client_id, old)
+            tokens: TokenSet = await device.refresh(
+                acc.get("web_url") or web_url_for(acc["api_url"]), client_id, old
+            )
             access = self.vault.encrypt(tokens.access_token, _purpose("access", acc["api_url"]))
             refresh = (
                 self.vault.encrypt(tokens.refresh_token, _purpose("refresh", acc["api_url"]))

@@ -115,7 +115,10 @@ class GitHubClient:
             until = datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%H:%M UTC")
             raise GitHubError(f"{why} until {until}: the next sync continues from here")
         if self.on_wait is not None:
-            await self.on_wait(f"{why}: waiting {seconds:.0f} s")
+            shown = (
+                f"{seconds:.0f}" if seconds >= 10 or seconds == int(seconds) else f"{seconds:.1f}"
+            )
+            await self.on_wait(f"{why}: waiting {shown} s")
         await asyncio.sleep(max(seconds, 0))
 
     def _note_limits(self, resp: Response) -> None:

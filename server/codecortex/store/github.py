@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 ACCOUNT_COLUMNS = (
-    "id, user_id, api_url, github_username, github_user_id, scopes, access_token_enc,"
+    "id, user_id, api_url, web_url, github_username, github_user_id, scopes, access_token_enc,"
     " refresh_token_enc, token_expires_at, refresh_expires_at, key_id, created_at, updated_at"
 )
 
@@ -27,6 +27,7 @@ async def save_account(
     user_id: Any,
     *,
     api_url: str,
+    web_url: str,
     username: str,
     github_user_id: int | None,
     scopes: list[str],
@@ -39,10 +40,11 @@ async def save_account(
     """Create or replace the user's account; the ETag cache survives only a new sign-in to the
     same GitHub account."""
     cur = await conn.execute(
-        "INSERT INTO github_accounts (user_id, api_url, github_username, github_user_id, scopes,"
-        " access_token_enc, refresh_token_enc, token_expires_at, refresh_expires_at, key_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        "INSERT INTO github_accounts (user_id, api_url, web_url, github_username, github_user_id,"
+        " scopes, access_token_enc, refresh_token_enc, token_expires_at, refresh_expires_at,"
+        " key_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (user_id) DO UPDATE SET api_url = EXCLUDED.api_url,"
+        " web_url = EXCLUDED.web_url,"
         " github_username = EXCLUDED.github_username, github_user_id = EXCLUDED.github_user_id,"
         " scopes = EXCLUDED.scopes, access_token_enc = EXCLUDED.access_token_enc,"
         " refresh_token_enc = EXCLUDED.refresh_token_enc,"
@@ -53,7 +55,7 @@ async def save_account(
         "   THEN github_accounts.etag_cache ELSE '{}'::jsonb END"
         " RETURNING id",
         (
-            user_id, api_url, username, github_user_id, scopes, access_enc, refresh_enc,
+            user_id, api_url, web_url, username, github_user_id, scopes, access_enc, refresh_enc,
             expires_at, refresh_expires_at, key_id,
         ),
     )  # fmt: skip
