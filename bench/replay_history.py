@@ -17,7 +17,8 @@ For each repository (a work tree or a bare git directory; read with `git`, never
 3. the later 30% (at most `--max-problems`) are asked for: the parent's version opened, its
    diagnostics forwarded, and a `textDocument/codeAction` request at each problem (timed). The
    top "apply past fix" action is classified: none / correct (the result equals the parent's
-   version with the developer's hunks at the problem applied, ignoring trailing spaces) /
+   version with the developer's hunks at the problem applied — all, or one of them, or one line
+   of a line-for-line hunk — ignoring trailing spaces) /
    acceptable (ruff no longer reports it, reports nothing new, the code parses) / wrong.
    `ruff check --fix` and `--fix --unsafe-fixes` run on the same versions for comparison.
 
@@ -168,7 +169,7 @@ class Problem:
     old: str
     new: str
     item: dict[str, Any]
-    fixed: str  # the parent's version with only the developer's hunks at the problem applied
+    fixed: list[str]  # the parent's version with the developer's change at the problem
     signature: str = ""
 
 
@@ -180,23 +181,42 @@ class Mined:
     problems: list[Problem] = field(default_factory=list)
 
 
-def developer_fix(old: str, new: str, line: int, end_line: int) -> tuple[str, int] | None:
-    """The parent's text with the hunks touching lines line..end_line (+-1) applied, and the
+def developer_fix(old: str, new: str, line: int, end_line: int) -> tuple[list[str], int] | None:
+    """The developer's change at the problem: the parent's text with the hunks touching lines
+    line..end_line (+-1) applied — all of them, each alone, and each changed line alone where a
+    hunk replaces lines one for one (a hunk may also fix the problem on the next line) — and the
     number of changed lines in them; None when no hunk touches the problem."""
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    out: list[str] = []
-    changed = 0
-    touched = False
-    for tag, i1, i2, j1, j2 in ops:
-        near = i1 <= end_line + 1 and max(i1, i2) >= line - 1
-        if tag != "equal" and near:
-            out.extend(b[j1:j2])
-            changed += (i2 - i1) + (j2 - j1)
-            touched = True
-        else:
-            out.extend(a[i1:i2])
-    return ("".join(out), changed) if touched else None
+    near = [
+        k
+        for k, (tag, i1, i2, _j1, _j2) in enumerate(ops)
+        if tag != "equal" and i1 <= end_line + 1 and max(i1, i2) >= line - 1
+    ]
+    if not near:
+        return None
+
+    def applied(pick: set[int], only_line: tuple[int, int] | None = None) -> str:
+        out: list[str] = []
+        for k, (_tag, i1, i2, j1, j2) in enumerate(ops):
+            if k == (only_line or (-1, 0))[0]:
+                d = only_line[1] if only_line else 0
+                out.extend(a[i1:i2])
+                out[len(out) - (i2 - i1) + d] = b[j1 + d]
+            elif k in pick:
+                out.extend(b[j1:j2])
+            else:
+                out.extend(a[i1:i2])
+        return "".join(out)
+
+    variants = [applied(set(near))]
+    variants += [applied({k}) for k in near if len(near) > 1]
+    for k in near:
+        tag, i1, i2, j1, j2 = ops[k]
+        if tag == "replace" and i2 - i1 == j2 - j1 > 1:
+            variants += [applied(set(), (k, d)) for d in range(i2 - i1)]
+    changed = sum((ops[k][2] - ops[k][1]) + (ops[k][4] - ops[k][3]) for k in near)
+    return variants, changed
 
 
 def mine(repo: Path, ruff: Ruff, max_commits: int, max_hunk_lines: int) -> Mined:
@@ -307,7 +327,7 @@ def classify(p: Problem, result: str | None, ruff: Ruff) -> str:
     def norm(text: str) -> list[str]:
         return [line.rstrip() for line in text.splitlines()]
 
-    if norm(result) == norm(p.fixed):
+    if any(norm(result) == norm(fixed) for fixed in p.fixed):
         return "correct"
     return "acceptable" if removes(p, result, ruff) else "wrong"
 
@@ -519,7 +539,7 @@ async def bench_repo(
             "problem": f"{p.item['code']} {p.item['message']}",
             "replay": kind,
             "replay_diff": _diff(p.old, result)[:800] if result is not None else "",
-            "developer_diff": _diff(p.old, p.fixed)[:800],
+            "developer_diff": _diff(p.old, p.fixed[0])[:800],
         }
         if args.details:
             details.append(detail)

@@ -310,3 +310,34 @@ def test_replayed_lines_keep_a_clean_layout() -> None:
     result = replay_fix(*learned, [], [], text, Range.of(1, 11, 1, 27), "python")
     assert result is not None
     assert result.new_text == "def g(x, y):\n    return f(x, y, verbose=True)\n"
+
+
+async def test_a_fix_that_brings_in_new_constants_is_not_learned(project: Project) -> None:
+    # B018 `1 // 0` in a test "fixed" by raising another exception with a made-up message: the
+    # test now checks something else; raising the same error is a fix
+    head = "import pytest\n\n\ndef test_a():\n    with pytest.raises(ZeroDivisionError):\n"
+    obs = await project.teach(
+        "test_a.py", head + "        1 // 0\n", head + "        raise Exception('boom')\n"
+    )
+    assert [r.solution_id for r in obs.resolved] == [None]
+    assert "constants" in obs.resolved[0].reason
+    obs = await project.teach(
+        "test_b.py", head + "        1 // 0\n", head + "        raise ZeroDivisionError\n"
+    )
+    assert obs.resolved[0].solution_id is not None
+
+
+async def test_no_replay_removes_what_a_package_exports(project: Project) -> None:
+    await project.teach(
+        "a.py",
+        "import json\nimport os\n\nprint(os.sep)\n",
+        "import os\n\nprint(os.sep)\n",
+    )
+    pkg = project.root / "pkg"
+    pkg.mkdir()
+    text = "import glob\nimport sys\n\nprint(sys.argv)\n"
+    views = await project.offered("pkg/__init__.py", text)
+    assert view_for(views, "F401").fixes == []
+    # the same removal in a plain module is fine
+    views = await project.offered("pkg/main.py", text)
+    assert view_for(views, "F401").best_fix is not None

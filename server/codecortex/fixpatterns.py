@@ -28,6 +28,7 @@ import difflib
 import keyword
 import re
 import sys
+import textwrap
 
 from codecortex import treesitter
 from codecortex.diagnostics import Position, Range, TextEdit, apply_edits
@@ -165,6 +166,24 @@ def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
     return start, end
 
 
+def _statement_keyword(lines: list[str], row: int) -> str | None:
+    """The first word of the innermost statement of a code fragment that ends on `row`."""
+    fragment = textwrap.dedent("\n".join(lines) + "\n")
+    tree = treesitter.parse(fragment, "python")
+    best = None
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type.endswith("_statement") and node.end_point[0] == row:
+            if best is None or node.start_byte >= best.start_byte:
+                best = node
+        stack.extend(node.children)
+    if best is None or best.text is None:
+        return None
+    words = bytes(best.text).decode("utf-8", "replace").split()
+    return words[0] if words else None
+
+
 def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult | None:
     b_lines, a_lines = before.splitlines(), after.splitlines()
     ops = [
@@ -190,7 +209,7 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
             if not al.startswith(bl) or suffix is not None or not bl.strip():
                 return None
             suffix = al[len(bl) :]
-            keyword_ = bl.split()[0]
+            keyword_ = _statement_keyword(b_lines, i1 + k)
     if not suffix or not keyword_ or not keyword.iskeyword(keyword_):
         return None
     alias = alias_added or old_alias

@@ -452,4 +452,31 @@ def not_a_fix(
                 "the change brings in names the problem does not explain "
                 f"({', '.join(unexplained[:3])}): a behaviour change, not a fix"
             )
+        old_words = _code_idents(learned.before) | names | _literal_words(learned.before)
+        new_literals = [
+            lit
+            for lit in _literals("\n".join(_diff_lines(learned.diff, "+")))
+            if lit not in _literals(learned.before)
+            and not set(_IDENT.findall(lit)) <= old_words | _KNOWN
+        ]
+        if new_literals:
+            return (
+                f"the change brings in constants the problem does not explain ({new_literals[0]}):"
+                " a behaviour change, not a fix"
+            )
     return None
+
+
+_LITERAL = re.compile(
+    r"[rRbBuUfF]{0,2}(?:\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')|(?<![\w.])\d[\d_.]*"
+)
+
+
+def _literals(code: str) -> set[str]:
+    """String and number literals of some code (comments left out)."""
+    code = re.sub(r"#[^\n]*", " ", code)
+    return {m.group().lstrip("rRbBuUfF").strip("'\"") or '""' for m in _LITERAL.finditer(code)}
+
+
+def _literal_words(code: str) -> set[str]:
+    return {w for lit in _literals(code) for w in _IDENT.findall(lit)}

@@ -9,7 +9,9 @@ applies, plus the problem's rule). The fix is *verified* when
 - one report of the problem (same code and message) is gone in the edited text,
 - no report appears that the original did not have (anywhere in the file: removing an import
   that is still used elsewhere is a new problem too), and
-- the edited Python still parses.
+- the edited Python still parses, and
+- in a package's `__init__.py`, no top-level name goes away (removing an "unused" import there
+  removes what the package exports: ruff's own fix is unsafe there).
 
 Otherwise it is *refuted* and never offered. Results are cached by tool, file, rules and text
 (one check of a given text), and at most `concurrency` tools run at once.
@@ -22,6 +24,7 @@ the preferred quick fix never pick it) and "unverified" in its title.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import logging
@@ -33,7 +36,7 @@ from pathlib import Path
 from codecortex.detectors.parsers import DetectorOutputError
 from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
-from codecortex.replay import python_parses
+from codecortex.replay import python_parses, python_tree
 
 __all__ = [
     "UNVERIFIED_CONFIDENCE",
@@ -70,6 +73,21 @@ def _key(d: Diagnostic) -> tuple[str, str]:
 
 def _parses(text: str) -> bool:
     return python_parses(text)
+
+
+def _module_names(text: str) -> set[str]:
+    """Names a module binds at its top level (imports, definitions, assignments)."""
+    tree = python_tree(text)
+    names: set[str] = set()
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def edit_touches_problem(edits: list[TextEdit], text: str, rng: Range, names: list[str]) -> bool:
@@ -159,6 +177,12 @@ class Verifier:
             return Verdict(None, f"{tool} does not report the problem here")
         if _parses(original) and not _parses(edited):
             return Verdict(False, "the edited code does not parse")
+        if path.name == "__init__.py":
+            lost = _module_names(original) - _module_names(edited)
+            if lost:
+                return Verdict(
+                    False, f"removes {sorted(lost)[0]!r}, which the package may export"
+                )
         after = await self.diagnostics(tool, edited, path, root, select)
         if isinstance(after, str):
             return Verdict(None, after)
