@@ -341,3 +341,17 @@ async def test_no_replay_removes_what_a_package_exports(project: Project) -> Non
     # the same removal in a plain module is fine
     views = await project.offered("pkg/main.py", text)
     assert view_for(views, "F401").best_fix is not None
+
+
+def test_removing_the_last_imported_name_leaves_no_stray_comma() -> None:
+    # learned from a sloppy fix that left `unquote,)`; the replay is clean
+    learned = (
+        "from .utils import (quote, unquote,\n    to_native)\n",
+        "from .utils import (quote, unquote,)\n",
+    )
+    text = "from .cookies import (\n    jar_from_dict, morsel, merge)\n\nprint(jar_from_dict, morsel)\n"
+    result = replay_fix(
+        *learned, [".utils.to_native"], [".cookies.merge"], text, Range.of(1, 27, 1, 32), "python"
+    )
+    assert result is not None
+    assert result.new_text == text.replace(", merge)", ")")

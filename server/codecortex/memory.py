@@ -25,7 +25,7 @@ from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.fixpatterns import replay_pattern
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
-from codecortex.replay import ReplayResult, replay_fix, suggestion_values
+from codecortex.replay import ReplayResult, replay_fix, suggestion_values, tokenize
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
 from codecortex.store import problems as problem_store
 from codecortex.store import retrieval as retrieval_store
@@ -48,6 +48,7 @@ REPLAY_APPLY_SECONDS = 5
 MAX_STORED_CANDIDATES = 300
 MAX_OFFERED_FIXES = 3
 MAX_CHECKS_PER_PROBLEM = 6  # verification runs spent on one problem's candidates
+MAX_REPLAYED_CANDIDATES = 40  # replayed per problem, chosen by how much of their code is there
 
 
 @dataclass
@@ -505,6 +506,8 @@ class Memory:
         )
         options: list[FixOption] = []
         seen_pairs: set[tuple[str, str, tuple[str, ...]]] = set()
+        if len(solutions) > MAX_REPLAYED_CANDIDATES:
+            solutions = _closest(solutions, text, view.diagnostic.range, language)
         for sol in solutions:
             old_values = [str(v) for v in (sol.get("signature_values") or [])]
             pair = (sol["before_text"], sol["after_text"], tuple(old_values))
@@ -608,6 +611,24 @@ class Memory:
             repo_id=ident.repo_id,
             limit=limit,
         )
+
+
+def _closest(
+    solutions: list[dict[str, Any]], text: str, rng: Range, language: str | None
+) -> list[dict[str, Any]]:
+    """The MAX_REPLAYED_CANDIDATES solutions whose old code is most present around the problem
+    (share of their distinct tokens found in its lines +-5), then most reused: a cheap filter
+    before the replays, which rank by fit."""
+    lines = text.splitlines()
+    lo, hi = max(0, rng.start.line - 5), rng.end.line + 6
+    near = {t.text for t in tokenize("\n".join(lines[lo:hi]), language)}
+
+    def score(sol: dict[str, Any]) -> tuple[float, int]:
+        toks = {t.text for t in tokenize(str(sol.get("before_text") or ""), language)}
+        share = len(toks & near) / len(toks) if toks else 0.0
+        return (share, int(sol.get("reuse_count") or 0))
+
+    return sorted(solutions, key=score, reverse=True)[:MAX_REPLAYED_CANDIDATES]
 
 
 def _change_of(edits: list[TextEdit], text: str) -> list[tuple[str, str]]:

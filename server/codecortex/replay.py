@@ -587,8 +587,8 @@ def _unmapped_parts(
 
 def _layout_flaws(line: str, language: str) -> list[tuple[int, int, str]]:
     """(start, end, replacement) spans of a line's code that a formatter would never leave:
-    a doubled space between two tokens, a space or comma before a closing bracket after a
-    comma, a comma right after an opening bracket or another comma."""
+    a doubled space between two tokens, a comma right after an opening bracket or another
+    comma, a comma right before a closing bracket on the same line, trailing spaces."""
     tokens = tokenize(line, language)
     flaws: list[tuple[int, int, str]] = []
     for a, b in itertools.pairwise(tokens):
@@ -601,6 +601,11 @@ def _layout_flaws(line: str, language: str) -> list[tuple[int, int, str]]:
             flaws.append((a.start, b.start, ""))
         elif a.text in "([{" and b.text == ",":
             flaws.append((b.start, b.end + (1 if line[b.end : b.end + 1] == " " else 0), ""))
+        elif a.text == "," and b.text in ")]}" and "\n" not in gap:
+            flaws.append((a.start, b.start, ""))
+    code = line.rstrip("\r\n")
+    if code != code.rstrip() and code.strip():
+        flaws.append((len(code.rstrip()), len(code), ""))
     return flaws
 
 
