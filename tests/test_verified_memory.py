@@ -355,3 +355,13 @@ def test_removing_the_last_imported_name_leaves_no_stray_comma() -> None:
     )
     assert result is not None
     assert result.new_text == text.replace(", merge)", ")")
+
+
+def test_a_string_made_from_a_renamed_name_follows_the_rename() -> None:
+    # C408 `dict(arg=1)` -> `{"arg": 1}` replayed on `dict(key=2)`: the key is "key", not "arg"
+    # (ruff would accept either; only one keeps the behaviour)
+    learned = ("    shc.call(kwargs=dict(arg=1))\n", '    shc.call(kwargs={"arg": 1})\n')
+    text = "def f(h):\n    h.call(kwargs=dict(key=2))\n"
+    result = replay_fix(*learned, [], [], text, Range.of(1, 18, 1, 29), "python")
+    assert result is not None
+    assert result.new_text == 'def f(h):\n    h.call(kwargs={"key": 2})\n'

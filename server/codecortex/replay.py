@@ -351,7 +351,15 @@ class _Binder:
 
     def rename(self, tok: Token, anchored: bool) -> str:
         if self.wildcard(tok, anchored):
-            return self.forward.get((tok.kind, tok.text), tok.text)
+            bound = self.forward.get((tok.kind, tok.text))
+            if bound is not None:
+                return bound
+            if tok.kind == "string":
+                # a string the fix made from a renamed name (`dict(arg=1)` -> `{"arg": 1}`)
+                m = re.fullmatch(r"([rRbBuUfF]{0,2})(['\"])([^\W\d]\w*)\2", tok.text)
+                if m and ("ident", m.group(3)) in self.forward:
+                    new = self.forward[("ident", m.group(3))]
+                    return f"{m.group(1)}{m.group(2)}{new}{m.group(2)}"
         return tok.text
 
 
