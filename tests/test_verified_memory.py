@@ -365,3 +365,23 @@ def test_a_string_made_from_a_renamed_name_follows_the_rename() -> None:
     result = replay_fix(*learned, [], [], text, Range.of(1, 18, 1, 29), "python")
     assert result is not None
     assert result.new_text == 'def f(h):\n    h.call(kwargs={"key": 2})\n'
+
+
+async def test_an_added_keyword_argument_replays_on_other_calls(project: Project) -> None:
+    # B028: `stacklevel=2` added to one warnings.warn call; another call with other arguments,
+    # laid out one per line with a trailing comma, gets it too
+    obs = await project.teach(
+        "a.py",
+        "import warnings\n\n\ndef old():\n    warnings.warn('old', DeprecationWarning)\n",
+        "import warnings\n\n\ndef old():\n    warnings.warn('old', DeprecationWarning, stacklevel=2)\n",
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True]
+    text = (
+        "import warnings\n\n\ndef legacy(name):\n    warnings.warn(\n"
+        "        f'{name} is going away',\n        FutureWarning,\n    )\n"
+    )
+    fix = view_for(await project.offered("b.py", text), "B028").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == text.replace(
+        "FutureWarning,\n", "FutureWarning,\n        stacklevel=2,\n"
+    )

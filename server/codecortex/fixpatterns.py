@@ -11,6 +11,9 @@ recognised as one of these shapes and re-applied where the fix lives on the new 
   is a hole filled with the new code's own name (an ``as err`` added to the clause by the fix is
   added on the new clause when it has none). The statement at the new problem must start with
   the same keyword.
+- **argument added**: a keyword argument with a constant value was added to one call
+  (``zip(a, b)`` -> ``zip(a, b, strict=True)``); added to the call of the same function at the
+  new problem, after whatever arguments it has.
 - **import added**: the fix added import lines only (``import re`` for "Undefined name `re`",
   anywhere in the file). The placeholder values are mapped (``re`` -> ``json``) and the import
   goes into the file's import block, in its group (standard library, then the rest), sorted,
@@ -248,7 +251,95 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
             edits.append(TextEdit(Range.of(clause_line, col, clause_line, col), f" as {alias}"))
     end_pos = _pos(starts, end)
     edits.append(TextEdit(Range(end_pos, end_pos), new_suffix))
-    return _result(text, edits, 0.85, f"statement suffix: {keyword_} ...{new_suffix}")
+    return _result(text, edits, 0.9, f"statement suffix: {keyword_} ...{new_suffix}")
+
+
+# --------------------------------------------------------------------------- call arguments
+
+_KEYWORD_ARG = re.compile(r"^,?\s*([^\W\d]\w*)\s*=\s*(.+?)\s*,?\s*$", re.S)
+_CONSTANT = re.compile(r"True|False|None|-?\d+(?:\.\d+)?|'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult | None:
+    """A keyword argument with a constant value added to one call (`zip(a, b)` ->
+    `zip(a, b, strict=True)`, `warn(msg)` -> `warn(msg, stacklevel=2)`): added to the call of
+    the same function at the new problem, whatever its other arguments are."""
+    btoks = [t for t in tokenize(before, "python") if t.kind != "comment"]
+    atoks = [t for t in tokenize(after, "python") if t.kind != "comment"]
+    ops = [
+        op
+        for op in difflib.SequenceMatcher(
+            None, [t.text for t in btoks], [t.text for t in atoks], autojunk=False
+        ).get_opcodes()
+        if op[0] != "equal"
+    ]
+    if len(ops) != 1 or ops[0][0] != "insert":
+        return None
+    _, i1, _i2, j1, j2 = ops[0]
+    if i1 >= len(btoks) or btoks[i1].text != ")" or i1 == 0:
+        return None
+    inserted = after[atoks[j1].start : atoks[j2 - 1].end]
+    m = _KEYWORD_ARG.match(inserted)
+    if m is None or not _CONSTANT.fullmatch(m.group(2)):
+        return None
+    name, value = m.group(1), m.group(2)
+    # the function whose call got the argument: the name before its opening parenthesis
+    depth, k = 0, i1
+    while k > 0:
+        k -= 1
+        if btoks[k].text == ")":
+            depth += 1
+        elif btoks[k].text == "(":
+            if depth == 0:
+                break
+            depth -= 1
+    if k == 0 or btoks[k].text != "(" or btoks[k - 1].kind != "ident":
+        return None
+    function = btoks[k - 1].text
+    tree = treesitter.parse(text, "python")
+    lines = text.splitlines(keepends=True)
+    if rng.start.line >= len(lines):
+        return None
+    col = len(lines[rng.start.line][: rng.start.character].encode("utf-8"))
+    node = tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+    call = None
+    while node is not None:
+        if node.type == "call":
+            fn = node.child_by_field_name("function")
+            fn_text = bytes(fn.text or b"").decode("utf-8", "replace") if fn else ""
+            if fn_text.split(".")[-1] == function:
+                call = node
+                break
+        node = node.parent
+    args = call.child_by_field_name("arguments") if call is not None else None
+    if args is None or args.type != "argument_list":
+        return None
+    if re.search(rf"\b{re.escape(name)}\s*=", bytes(args.text or b"").decode("utf-8", "replace")):
+        return None
+    close = args.children[-1]
+    if close.type != ")":
+        return None
+    inner = [c for c in args.children[1:-1]]
+    row, bcol = close.start_point
+    line_text = lines[row].encode("utf-8")
+    ccol = len(line_text[:bcol].decode("utf-8", "replace"))
+    if not inner:
+        insert = f"{name}={value}"
+    elif inner[-1].type == ",":
+        insert = f"{name}={value},"
+        if inner[-1].end_point[0] == row:
+            insert = f" {name}={value}"
+    else:
+        insert = f", {name}={value}"
+    if inner and inner[-1].type == "," and inner[-1].end_point[0] != row:
+        # a trailing comma on its own line layout: a new line before the bracket
+        indent = re.match(r"[ \t]*", lines[inner[-1].end_point[0]]).group()  # type: ignore[union-attr]
+        edit = TextEdit(Range.of(row, 0, row, 0), f"{indent}{name}={value},\n")
+        if lines[row][:ccol].strip():
+            return None
+    else:
+        edit = TextEdit(Range.of(row, ccol, row, ccol), insert)
+    return _result(text, [edit], 0.9, f"argument added to {function}(): {name}={value}")
 
 
 # --------------------------------------------------------------------------- imports added
@@ -373,4 +464,5 @@ def replay_pattern(
         _comment_fix(change_before, change_after, new_text, new_range)
         or _import_fix(change_before, change_after, mapping, new_values, new_text)
         or _suffix_fix(change_before, change_after, new_text, new_range)
+        or _call_argument_fix(change_before, change_after, new_text, new_range)
     )
