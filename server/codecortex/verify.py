@@ -180,9 +180,7 @@ class Verifier:
         if path.name == "__init__.py":
             lost = _module_names(original) - _module_names(edited)
             if lost:
-                return Verdict(
-                    False, f"removes {sorted(lost)[0]!r}, which the package may export"
-                )
+                return Verdict(False, f"removes {sorted(lost)[0]!r}, which the package may export")
         after = await self.diagnostics(tool, edited, path, root, select)
         if isinstance(after, str):
             return Verdict(None, after)
