@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from codecortex.limits import MAX_DIAGNOSTIC_MESSAGE, clip
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -57,6 +59,13 @@ class Diagnostic:
     range: Range
     severity: int = 1
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A tool or client may send a megabyte "message": keep the part that identifies the
+        # problem (signatures and the database see at most this much).
+        self.message = clip(self.message, MAX_DIAGNOSTIC_MESSAGE)
+        self.source = clip(self.source, 200)
+        self.code = clip(self.code, 200)
 
     def key(self) -> tuple[str, str, str, int, int]:
         return (

@@ -159,7 +159,7 @@ class HashEmbedder:
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         texts = list(texts)
-        if len(texts) > 256:  # keep the event loop responsive for big batches
+        if len(texts) > 256 or sum(map(len, texts)) > 20_000:  # keep the event loop responsive
             return await asyncio.to_thread(self.embed_sync, texts)
         return self.embed_sync(texts)
 

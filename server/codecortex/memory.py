@@ -195,14 +195,12 @@ class Memory:
         """
         language = treesitter.normalise_language(language)
         ignored = await problem_store.ignored_signatures(conn, ident.user_id)
-        current: list[tuple[Diagnostic, Signature]] = []
-        for diag in diagnostics:
-            if diag.source.lower() == OWN_SOURCE:
-                continue
-            sig = self.signature(diag, language)
-            if sig.key in ignored:
-                continue
-            current.append((diag, sig))
+        theirs = [d for d in diagnostics if d.source.lower() != OWN_SOURCE]
+        if len(theirs) > 200:  # CPU work on big input runs off the event loop
+            sigs = await asyncio.to_thread(lambda: [self.signature(d, language) for d in theirs])
+        else:
+            sigs = [self.signature(d, language) for d in theirs]
+        current = [(d, sig) for d, sig in zip(theirs, sigs, strict=True) if sig.key not in ignored]
 
         open_rows = await problem_store.open_problems(conn, ident.user_id, file_path)
         # Match against every open problem (a key holds its tool, so only the same tool's rows

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from codecortex.limits import MAX_DIAGNOSTIC_MESSAGE, clip
+
 KINDS = ("name", "type", "module", "path", "number", "quoted", "location", "operator")
 
 PROBLEM_TYPES = (
@@ -356,6 +358,7 @@ def compute_signature(
     source: str, code: str | int | None, message: str, language: str | None = None
 ) -> Signature:
     """Signature of one diagnostic: canonical tool, code, message template and values."""
+    message = clip(message or "", MAX_DIAGNOSTIC_MESSAGE)  # the regexes below are not linear
     tool = normalise_tool(source, language)
     code_s = normalise_code(tool, code)
     if tool == "unknown" and not code_s and _EXC_PREFIX.match((message or "").strip()):

@@ -15,7 +15,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex import presentation
+from codecortex import limits, presentation
 from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Range
 from codecortex.lsp import convert
@@ -94,6 +94,8 @@ def unsuitable(text: str, max_size: int) -> str | None:
         return f"larger than maxFileSize ({size} > {max_size} bytes)"
     if "\x00" in text[:8192]:
         return "binary content"
+    if "\x00" in text:  # PostgreSQL text cannot store it: say so rather than fail later
+        return f"contains a NUL byte (at offset {text.index(chr(0))})"
     return None
 
 
@@ -150,6 +152,11 @@ def register(server: CodeCortexServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodeCortexServer, params: types.InitializedParams) -> None:
+        if ls.started:  # a client that sends `initialized` twice: start-up runs once
+            ls.log("ignored a repeated initialized notification", "warning")
+            return
+        ls.started = True
+
         async def boot() -> None:
             await ls.service.start(getattr(ls, "_folders", []))
             ls.service.spawn(watch_workspace(ls), "watch workspace")
@@ -218,8 +225,12 @@ def register(server: CodeCortexServer) -> None:
         text, doc_version, language_id = opened
         reason = unsuitable(text, ls.settings.max_file_size)
         if reason is not None:
-            ls.show_once(f"skip:{uri}", f"CodeCortex: not recording {uri}: {reason}", "info")
             ls.log(f"ignored diagnostics for {uri}: {reason}", "warning")
+            ls.show_once(
+                "skip-file",
+                f"CodeCortex: not recording {uri}: {reason} (later files: see the log)",
+                "info",
+            )
             return
         if version is not None and doc_version is not None and version != doc_version:
             log.debug("stale diagnostics for %s (v%s, document v%s)", uri, version, doc_version)
@@ -299,6 +310,9 @@ def register(server: CodeCortexServer) -> None:
         query = str(args[0]) if args else ""
         if not query.strip():
             return {"results": []}
+        error = limits.too_long("the search query", query, limits.MAX_QUERY)
+        if error is not None:
+            return {"results": [], "error": error}
         hits = await ls.service.search(query)
         root = ls.service.folders[0] if ls.service.folders else None
         return {"results": [presentation.search_result_json(h, root) for h in hits]}
@@ -309,11 +323,27 @@ def register(server: CodeCortexServer) -> None:
         arg = convert.plain(args[0]) if args else {}
         if isinstance(arg, str):
             arg = {"text": arg}
+        if not isinstance(arg, dict):
+            return {"error": "the argument must be the note's text or {text, title, tags}"}
         text = str(arg.get("text") or "").strip()
         if not text:
             return {"error": "a note needs text"}
-        tags = [str(t) for t in arg.get("tags") or []]
-        note_id = await ls.service.add_note(text, str(arg.get("title") or ""), tags)
+        title = str(arg.get("title") or "")
+        raw_tags = arg.get("tags") or []
+        if not isinstance(raw_tags, list):
+            return {"error": "tags must be a list of strings"}
+        tags = [str(t) for t in raw_tags]
+        for name, value, limit in [
+            ("the note", text, limits.MAX_NOTE),
+            ("the note's title", title, limits.MAX_TITLE),
+            *(("a tag", t, limits.MAX_TAG) for t in tags),
+        ]:
+            error = limits.too_long(name, value, limit)
+            if error is not None:
+                return {"error": error}
+        if len(tags) > limits.MAX_TAGS:
+            return {"error": f"too many tags ({len(tags)}; the limit is {limits.MAX_TAGS})"}
+        note_id = await ls.service.add_note(text, title, tags)
         return {"id": str(note_id)}
 
     @server.command(CMD_SHOW_SOLUTIONS)
@@ -384,7 +414,7 @@ def register(server: CodeCortexServer) -> None:
     async def save_solution(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
         solution_id = await ls.service.save_resolved_as_solution(str(args[0]), str(args[1]))
         if solution_id is None:
-            ls.show_once(f"save:{args[1]}", "CodeCortex: that change could not be saved.")
+            ls.show_once("save-failed", f"CodeCortex: that change could not be saved ({args[1]}).")
             return {"saved": False}
         return {"saved": True, "id": str(solution_id)}
 
@@ -652,6 +682,10 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
     if path is None or opened is None:
         return
     text, version, language_id = opened
+    reason = unsuitable(text, ls.settings.max_file_size)
+    if reason is not None:
+        ls.log(f"not checking {uri}: {reason}", "warning")
+        return
     root = next((f for f in ls.service.folders if f in path.parents), path.parent)
     run = await run_detectors([path], root=root)
     for tool, error in run.errors.items():

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
 from lsprotocol import types
-from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInternalError
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.exceptions import (
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+)
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 from codecortex import __version__
 from codecortex.config import Settings, load_settings
+from codecortex.limits import MAX_ARGUMENTS_TOTAL, json_size
+from codecortex.lsp.wire import Framer
 from codecortex.service import Service
 
 log = logging.getLogger(__name__)
@@ -33,20 +45,204 @@ _LEVELS = {
 
 
 class CodeCortexProtocol(LanguageServerProtocol):
-    """pygls logs a request whose params do not match the method's schema and drops it, so the
-    client would wait forever: answer it with the JSON-RPC error instead, and tell the user."""
+    """pygls' protocol, with our own reading of the wire (`serve`) so that every request with
+    an id gets exactly one response, whatever it contains.
+
+    Work-arounds for pygls 2.1 behaviour (see `lsp/wire.py` for the framing):
+    - pygls' reader parses with `object_hook=structure_message`, so a nested object with a
+      "jsonrpc" key is structured as a message and, when that fails, the whole request is lost
+      unanswered. We parse plain JSON and structure only the top-level object.
+    - a request whose params do not match the method's schema is logged and dropped by pygls;
+      we answer it with the JSON-RPC error (and log what was wrong).
+    - after `shutdown` pygls drops every request silently; LSP wants InvalidRequest.
+    """
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
             method = data.get("method") if isinstance(data, dict) else None
-            if isinstance(data, dict) and data.get("id") is not None and method:
-                self._send_response(data["id"], error=exc.to_response_error())
             server = self._server
             if isinstance(server, CodeCortexServer):
                 server.log(f"malformed {method or 'message'} ignored: {exc.message}", "warning")
             raise
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
+        """Refuse oversized arguments before any command sees them (a 10 MB query or note)."""
+        size = json_size(params.arguments, MAX_ARGUMENTS_TOTAL)
+        if size > MAX_ARGUMENTS_TOTAL:
+            self._warn(f"refused {params.command}: arguments of more than {size} characters")
+            raise JsonRpcInvalidParams(
+                f"the arguments of {params.command} are too large (over {MAX_ARGUMENTS_TOTAL}"
+                " characters)"
+            )
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    def reply_error(self, msg_id: Any, error: JsonRpcException) -> None:
+        if not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool):
+            msg_id = None  # JSON-RPC: the id could not be read
+        self._send_response(msg_id, error=error.to_response_error())
+
+    def dispatch(self, data: Any) -> None:
+        """Handle one JSON value read off the wire."""
+        if isinstance(data, list):  # a JSON-RPC batch: LSP has none
+            ids = [
+                item["id"]
+                for item in data
+                if isinstance(item, dict) and "id" in item and "method" in item
+            ]
+            for msg_id in ids or [None]:
+                self.reply_error(msg_id, JsonRpcInvalidRequest("batches are not supported"))
+            self._warn("ignored a JSON-RPC batch (LSP has none)")
+            return
+        if not isinstance(data, dict):
+            self.reply_error(None, JsonRpcInvalidRequest("a message must be a JSON object"))
+            self._warn("ignored a message that is not a JSON object")
+            return
+        method = data.get("method")
+        is_request = "id" in data and "method" in data
+        if data.get("jsonrpc") != JsonRPCProtocol.VERSION or (
+            "method" in data and not isinstance(method, str)
+        ):
+            if is_request or ("id" in data and "result" not in data and "error" not in data):
+                self.reply_error(
+                    data.get("id"), JsonRpcInvalidRequest("not a JSON-RPC 2.0 request")
+                )
+            self._warn(f"ignored a message that is not JSON-RPC 2.0 ({str(method)[:80]})")
+            return
+        msg_id = data.get("id")
+        if is_request and (not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool)):
+            self.reply_error(None, JsonRpcInvalidRequest("the id must be a number or a string"))
+            return
+        if is_request and self._shutdown and method != types.EXIT:
+            self.reply_error(msg_id, JsonRpcInvalidRequest("the server is shutting down"))
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            if is_request:
+                self.reply_error(msg_id, exc)
+            return
+        try:
+            self.handle_message(message)
+        except Exception as exc:  # pygls answers request errors itself; this is a last guard
+            log.exception("handling %s failed", method)
+            if is_request:
+                self.reply_error(msg_id, JsonRpcInternalError(str(exc)))
+
+    def _warn(self, message: str) -> None:
+        server = self._server
+        if isinstance(server, CodeCortexServer):
+            server.log(message, "warning")
+
+    async def serve(self, read: Callable[[], Awaitable[bytes]], stop: threading.Event) -> None:
+        """Read messages from `read()` (b"" at the end) and handle them, until `stop` is set.
+
+        Bodies over 1 MB are parsed on a worker thread (a 10 MB document must not stall every
+        other request); a message that cannot be read is answered when its id can be found."""
+        framer = Framer()
+        pending: asyncio.Future[bytes] | None = None
+        eof = False
+        junk_reported = 0
+        while not stop.is_set():
+            idle = False
+            if not eof:
+                if pending is None:
+                    pending = asyncio.ensure_future(read())
+                if framer.length is not None or framer.pending():
+                    done, _ = await asyncio.wait({pending}, timeout=IDLE_SECONDS)
+                    idle = not done
+                else:
+                    await asyncio.wait({pending})
+                if pending.done():
+                    chunk = pending.result()
+                    pending = None
+                    if chunk:
+                        framer.feed(chunk)
+                    else:
+                        eof = True
+            while True:
+                if framer.pending() > 1_000_000:
+                    frame = await asyncio.to_thread(framer.next, eof=eof, idle=idle)
+                else:
+                    frame = framer.next(eof=eof, idle=idle)
+                if frame is None:
+                    break
+                if frame.error is not None:
+                    if frame.request_id is not None:
+                        self.reply_error(frame.request_id, JsonRpcParseError(frame.error))
+                    self._warn(f"ignored a message the server could not read: {frame.error}")
+                else:
+                    self.dispatch(frame.value)
+                    await asyncio.sleep(0)  # let the handler just scheduled start
+            if framer.junk > junk_reported:
+                self._warn(f"skipped {framer.junk - junk_reported} bytes outside any message")
+                junk_reported = framer.junk
+            if eof and framer.next(eof=True) is None:
+                break
+        if pending is not None:
+            pending.cancel()
+
+
+IDLE_SECONDS = 0.25
+POPUP_BURST = 3  # popups at most in POPUP_WINDOW seconds, whatever their kinds
+POPUP_WINDOW = 60.0  # a body shorter than its Content-Length is taken after this pause
+
+
+class ClientWriter:
+    """Writes to the client; once the client is gone (a broken pipe), stops the server once
+    instead of letting every later notification fail with a traceback of its own."""
+
+    def __init__(self, stream: BinaryIO, lost: Callable[[], Any]) -> None:
+        self._stream = stream
+        self._lost = lost
+        self.gone = False
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+    def write(self, data: bytes) -> None:
+        if self.gone:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError, a closed file
+            self.gone = True
+            log.error("the connection to the client is lost; shutting down")
+            self._lost()
+
+
+def _stdin_reader(stream: BinaryIO) -> Callable[[], Awaitable[bytes]]:
+    """`read()` for `serve`: chunks of stdin from a daemon thread of our own (a thread pool
+    worker blocked in read would keep the process alive after the loop has ended)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    try:  # the raw descriptor: a daemon thread blocked inside a BufferedReader holds its
+        fd: int | None = stream.fileno()  # lock, and the interpreter aborts at exit over it
+    except (OSError, ValueError, AttributeError):
+        fd = None
+
+    def run() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536) if fd is not None else stream.read(65536)
+            except (OSError, ValueError):
+                chunk = b""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the event loop is gone
+                return
+            if not chunk:
+                return
+
+    threading.Thread(target=run, name="codecortex-stdin", daemon=True).start()
+    return queue.get
 
 
 class CodeCortexServer(LanguageServer):
@@ -55,9 +251,16 @@ class CodeCortexServer(LanguageServer):
         self.settings = settings
         self.service = Service(settings, self)
         self._shown: set[str] = set()
+        self._popup_times: list[float] = []
+        self.started = False  # `initialized` has run start-up (a repeat must not)
         self._publish_handles: dict[str, asyncio.TimerHandle] = {}
         self.document_changes = False
         self._job_chains: dict[str, asyncio.Future[None]] = {}
+
+    @property
+    def wire(self) -> CodeCortexProtocol:
+        assert isinstance(self.protocol, CodeCortexProtocol)
+        return self.protocol
 
     # --- the engine's Client protocol -------------------------------------------------------
 
@@ -73,10 +276,18 @@ class CodeCortexServer(LanguageServer):
             pass
 
     def show_once(self, key: str, message: str, level: str = "warning") -> None:
-        """window/showMessage, at most once per key per session (no nagging)."""
+        """window/showMessage at most once per kind of problem per session (`key` names the
+        kind, never the file or argument), and at most POPUP_BURST in POPUP_WINDOW seconds
+        over all kinds; the message always goes to the log, which keeps the details."""
+        self.log(message, level if level in ("error", "warning") else "info")
         if key in self._shown:
             return
+        now = time.monotonic()
+        self._popup_times = [t for t in self._popup_times if now - t < POPUP_WINDOW]
+        if len(self._popup_times) >= POPUP_BURST:
+            return
         self._shown.add(key)
+        self._popup_times.append(now)
         try:
             self.window_show_message(
                 types.ShowMessageParams(
@@ -170,29 +381,62 @@ class CodeCortexServer(LanguageServer):
         survive that and the process would hang. Closing the engine first ends them cleanly.
         """
         stop = self._stop_event = threading.Event()
-        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
 
         async def main() -> None:
-            try:
-                await run_async(
-                    stop_event=stop,
-                    reader=reader,
-                    protocol=self.protocol,
-                    logger=log,
-                    error_handler=self.report_server_error,
+            loop = asyncio.get_running_loop()
+            gone = asyncio.Event()
+            self.protocol.set_writer(
+                ClientWriter(
+                    stdout or sys.stdout.buffer, lambda: loop.call_soon_threadsafe(gone.set)
                 )
+            )
+            read = _stdin_reader(stdin or sys.stdin.buffer)
+            serving = asyncio.ensure_future(self.wire.serve(read, stop))
+            lost = asyncio.ensure_future(gone.wait())
+            try:
+                await asyncio.wait({serving, lost}, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                serving.cancel()
+                lost.cancel()
                 await self.service.stop()
+            if serving.done() and not serving.cancelled() and serving.exception() is not None:
+                raise serving.exception()  # type: ignore[misc]
 
         try:
             asyncio.run(main())
-        except BrokenPipeError:
-            log.error("the connection to the client is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """pygls' TCP server with our framing (`CodeCortexProtocol.serve`)."""
+        stop = self._stop_event = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+
+            async def read() -> bytes:
+                try:
+                    return await reader.read(65536)
+                except OSError:
+                    return b""
+
+            try:
+                await self.wire.serve(read, stop)
+            finally:
+                await self.service.stop()
+                self.shutdown()
+
+        async def main() -> None:
+            server = self._server = await asyncio.start_server(connection, host, port)
+            async with server:
+                await server.serve_forever()
+
+        try:
+            asyncio.run(main())
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            pass
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -202,7 +446,7 @@ class CodeCortexServer(LanguageServer):
             self.log(f"invalid setting: {error}", "warning")
         if settings.errors:
             self.show_once(
-                "settings:" + ";".join(settings.errors),
+                "settings-invalid",
                 "CodeCortex: invalid settings, using defaults for: " + "; ".join(settings.errors),
             )
         self.settings = settings

@@ -164,8 +164,7 @@ async def _progress(ls: CodeCortexServer, title: str) -> AsyncIterator[Callable[
 
 
 def _fail(ls: CodeCortexServer, action: types.CodeAction, message: str) -> types.CodeAction:
-    ls.log(f"synthesize fix: {message}", "warning")
-    ls.show_once(f"synthesis:{message}", f"CodeCortex could not synthesize a fix: {message}")
+    ls.show_once("synthesis-failed", f"CodeCortex could not synthesize a fix: {message}")
     action.edit = None
     return action
 
@@ -352,7 +351,7 @@ def setup(server: CodeCortexServer) -> None:
                 return {"error": str(exc)}
             except LLMError as exc:
                 ls.show_once(
-                    f"learning-path:{exc.message}",
+                    "learning-path-failed",
                     f"CodeCortex could not build a learning path: {exc.message}",
                 )
                 return {"error": exc.message}

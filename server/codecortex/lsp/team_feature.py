@@ -73,7 +73,9 @@ async def share_solution(ls: CodeCortexServer, solution_id: str) -> dict[str, An
     async with ls.service.db.connection() as conn:
         kind = await team.share(conn, ls.service.user_id, solution_id, "team")
     if kind is None:
-        ls.show_once(f"share:{solution_id}", "CodeCortex: only your own fixes can be shared.")
+        ls.show_once(
+            "share-denied", f"CodeCortex: only your own fixes can be shared ({solution_id})."
+        )
         return {"shared": False}
     _shared(ls).add(solution_id)
     for doc in ls.service.documents.values():  # cached offers now show it as shared
