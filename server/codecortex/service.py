@@ -364,7 +364,7 @@ class Service:
             except DatabaseDown:
                 return
             except Exception as exc:
-                log.exception("processing diagnostics for %s failed", doc.uri)
+                log.debug("processing diagnostics for %s failed", doc.uri, exc_info=True)
                 self.client.log(f"could not process diagnostics for {doc.uri}: {exc}", "error")
                 if doc.pending and doc.pending[0] is obs:  # not popped before it failed
                     doc.pending.pop(0)

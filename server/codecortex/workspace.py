@@ -65,7 +65,10 @@ def uri_to_path(uri: str) -> Path | None:
     parsed = urlparse(uri)
     if parsed.scheme != "file":
         return None
-    return Path(unquote(parsed.path))
+    path = unquote(parsed.path)
+    if "\x00" in path:  # no file has such a name (and os calls would raise on it)
+        return None
+    return Path(path)
 
 
 def path_to_uri(path: Path | str) -> str:

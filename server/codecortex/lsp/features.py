@@ -59,7 +59,7 @@ CHANGE_LISTENERS: list[Callable[[CodeCortexServer, list[Path]], None]] = []
 
 
 def guarded(default: Any = None) -> Callable[..., Any]:
-    """Log and return `default` instead of letting a handler's exception escape."""
+    """Log (in one line) and return `default` instead of letting a handler's exception escape."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -70,8 +70,10 @@ def guarded(default: Any = None) -> Callable[..., Any]:
                 ls.log(f"{fn.__name__}: database unavailable ({exc})", "warning")
                 return default
             except Exception as exc:
-                log.exception("%s failed", fn.__name__)
-                ls.log(f"{fn.__name__} failed: {exc}", "error")
+                # One line (a client's bad argument must not fill stderr with tracebacks);
+                # the traceback is there at logLevel debug.
+                log.debug("%s failed", fn.__name__, exc_info=True)
+                ls.log(f"{fn.__name__} failed: {type(exc).__name__}: {exc}", "error")
                 return default
 
         return inner
@@ -85,6 +87,17 @@ def document_text(ls: CodeCortexServer, uri: str) -> tuple[str, int | None, str 
     if doc is None:
         return None
     return doc.source, doc.version, doc.language_id
+
+
+def unsuitable_uri(uri: str) -> str | None:
+    """Why a document URI cannot be recorded (a NUL byte or a lone surrogate in it), or None."""
+    if "\x00" in uri:
+        return "its URI contains a NUL byte"
+    try:
+        uri.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its URI is not valid Unicode"
+    return None
 
 
 def unsuitable(text: str, max_size: int) -> str | None:
@@ -223,7 +236,7 @@ def register(server: CodeCortexServer) -> None:
             ls.log(f"ignored diagnostics for {uri}: the document is not open", "warning")
             return
         text, doc_version, language_id = opened
-        reason = unsuitable(text, ls.settings.max_file_size)
+        reason = unsuitable_uri(uri) or unsuitable(text, ls.settings.max_file_size)
         if reason is not None:
             ls.log(f"ignored diagnostics for {uri}: {reason}", "warning")
             ls.show_once(
@@ -445,6 +458,8 @@ def code_actions_for(
         if d.source != "codecortex"
         and not any(convert.from_lsp_range(d.range) == v.diagnostic.range for v in views)
     ]
+    if unknown and (unsuitable_uri(uri) or unsuitable(text, ls.settings.max_file_size)):
+        unknown = []  # not recordable (said when its diagnostics arrived)
     if unknown:  # diagnostics we have not seen yet: record them (no resolution from a subset)
         language = language_of(uri_to_path(uri), language_id)
         service.on_diagnostics(
@@ -682,7 +697,7 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
     if path is None or opened is None:
         return
     text, version, language_id = opened
-    reason = unsuitable(text, ls.settings.max_file_size)
+    reason = unsuitable_uri(uri) or unsuitable(text, ls.settings.max_file_size)
     if reason is not None:
         ls.log(f"not checking {uri}: {reason}", "warning")
         return

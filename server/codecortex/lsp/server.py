@@ -30,7 +30,7 @@ from pygls.protocol.language_server import lsp_method
 
 from codecortex import __version__
 from codecortex.config import Settings, load_settings
-from codecortex.limits import MAX_ARGUMENTS_TOTAL, json_size
+from codecortex.limits import MAX_ARGUMENTS_TOTAL, MAX_DIAGNOSTIC_MESSAGE, clip, json_size
 from codecortex.lsp.wire import Framer
 from codecortex.service import Service
 
@@ -81,11 +81,21 @@ class CodeCortexProtocol(LanguageServerProtocol):
 
     def reply_error(self, msg_id: Any, error: JsonRpcException) -> None:
         if not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool):
-            msg_id = None  # JSON-RPC: the id could not be read
+            # JSON-RPC: `"id": null` when the id could not be read (pygls would omit the key)
+            err = {"code": error.code, "message": error.message}
+            self._send_data({"jsonrpc": JsonRPCProtocol.VERSION, "id": None, "error": err})
+            return
         self._send_response(msg_id, error=error.to_response_error())
 
     def dispatch(self, data: Any) -> None:
         """Handle one JSON value read off the wire."""
+        prepared = self.prepare(data)
+        if prepared is not None:
+            self.deliver(*prepared)
+
+    def prepare(self, data: Any) -> tuple[Any, Any, str | None, bool] | None:
+        """Validate and structure one JSON value: (message, id, method, is_request), or None
+        when it has been answered or logged already. Pure CPU: run off the loop for big input."""
         if isinstance(data, list):  # a JSON-RPC batch: LSP has none
             ids = [
                 item["id"]
@@ -95,11 +105,11 @@ class CodeCortexProtocol(LanguageServerProtocol):
             for msg_id in ids or [None]:
                 self.reply_error(msg_id, JsonRpcInvalidRequest("batches are not supported"))
             self._warn("ignored a JSON-RPC batch (LSP has none)")
-            return
+            return None
         if not isinstance(data, dict):
             self.reply_error(None, JsonRpcInvalidRequest("a message must be a JSON object"))
             self._warn("ignored a message that is not a JSON object")
-            return
+            return None
         method = data.get("method")
         is_request = "id" in data and "method" in data
         if data.get("jsonrpc") != JsonRPCProtocol.VERSION or (
@@ -110,24 +120,30 @@ class CodeCortexProtocol(LanguageServerProtocol):
                     data.get("id"), JsonRpcInvalidRequest("not a JSON-RPC 2.0 request")
                 )
             self._warn(f"ignored a message that is not JSON-RPC 2.0 ({str(method)[:80]})")
-            return
+            return None
         msg_id = data.get("id")
         if is_request and (not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool)):
             self.reply_error(None, JsonRpcInvalidRequest("the id must be a number or a string"))
-            return
+            return None
         if is_request and self._shutdown and method != types.EXIT:
             self.reply_error(msg_id, JsonRpcInvalidRequest("the server is shutting down"))
-            return
+            return None
+        if method != types.WORKSPACE_EXECUTE_COMMAND and "params" in data:
+            data["params"] = _clip_long_strings(data["params"])
         try:
             message = self.structure_message(data)
         except JsonRpcException as exc:
             if is_request:
                 self.reply_error(msg_id, exc)
-            return
+            return None
+        return message, msg_id, method, is_request
+
+    def deliver(self, message: Any, msg_id: Any, method: str | None, is_request: bool) -> None:
         try:
             self.handle_message(message)
         except Exception as exc:  # pygls answers request errors itself; this is a last guard
-            log.exception("handling %s failed", method)
+            log.debug("handling %s failed", method, exc_info=True)
+            self._warn(f"could not handle {str(method)[:80]}: {type(exc).__name__}: {exc}")
             if is_request:
                 self.reply_error(msg_id, JsonRpcInternalError(str(exc)))
 
@@ -173,9 +189,13 @@ class CodeCortexProtocol(LanguageServerProtocol):
                     if frame.request_id is not None:
                         self.reply_error(frame.request_id, JsonRpcParseError(frame.error))
                     self._warn(f"ignored a message the server could not read: {frame.error}")
+                elif frame.size > 1_000_000:
+                    prepared = await asyncio.to_thread(self.prepare, frame.value)
+                    if prepared is not None:
+                        self.deliver(*prepared)
                 else:
                     self.dispatch(frame.value)
-                    await asyncio.sleep(0)  # let the handler just scheduled start
+                await asyncio.sleep(0)  # let the handler just scheduled start
             if framer.junk > junk_reported:
                 self._warn(f"skipped {framer.junk - junk_reported} bytes outside any message")
                 junk_reported = framer.junk
@@ -185,6 +205,20 @@ class CodeCortexProtocol(LanguageServerProtocol):
             pending.cancel()
 
 
+def _clip_long_strings(value: Any, key: str = "") -> Any:
+    """Params with every string over LONG_STRING characters clipped, except document texts
+    (`text`). Such a string where a list belongs made cattrs report one error per character:
+    minutes of CPU for a 300 KB string. Messages are clipped to fewer characters later anyway."""
+    if isinstance(value, str):
+        return value if len(value) <= LONG_STRING or key == "text" else clip(value, LONG_STRING)
+    if isinstance(value, dict):
+        return {k: _clip_long_strings(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip_long_strings(v, key) for v in value]
+    return value
+
+
+LONG_STRING = MAX_DIAGNOSTIC_MESSAGE
 IDLE_SECONDS = 0.25
 POPUP_BURST = 3  # popups at most in POPUP_WINDOW seconds, whatever their kinds
 POPUP_WINDOW = 60.0  # a body shorter than its Content-Length is taken after this pause
@@ -453,10 +487,31 @@ class CodeCortexServer(LanguageServer):
         self.service.update_settings(settings)
 
 
+class _ClientErrorsInOneLine(logging.Filter):
+    """pygls logs a full traceback for every message a client gets wrong (params that do not
+    match the schema, a bad command argument); those are answered with an error and logged by
+    us in one line, so its records keep their first line only. A bug of ours (any other
+    exception) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Unable to deserialize message"):
+            record.msg, record.args = "Unable to deserialize message (answered with an error)", ()
+        elif record.exc_info and record.exc_info[1] is not None:
+            exc: BaseException | None = record.exc_info[1]
+            while exc is not None and not isinstance(exc, JsonRpcException):
+                exc = exc.__cause__ or exc.__context__
+            if exc is not None:
+                record.msg = f"{record.getMessage()}: {record.exc_info[1]!r}"
+                record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
 def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     from codecortex.lsp.features import register
 
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO))
+    for name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server", "pygls.server"):
+        logging.getLogger(name).addFilter(_ClientErrorsInOneLine())
     server = CodeCortexServer(settings)
     register(server)
     if host is not None and port is not None:

@@ -19,7 +19,7 @@ from typing import Any
 from codecortex.limits import MAX_MESSAGE_BYTES
 
 _LENGTH_RE = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
-_ID_RE = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"(?:[^"\\]|\\.){0,200}")')
+_ID_VALUE_RE = re.compile(r'\s*:\s*(-?\d{1,15}|"(?:[^"\\]|\\.){0,200}")')
 _DECODER = json.JSONDecoder()
 
 
@@ -31,20 +31,36 @@ class Frame:
     value: Any = None
     error: str | None = None
     request_id: int | str | None = None
+    size: int = 0  # bytes of its body
 
 
 def guess_request_id(body: bytes) -> int | str | None:
-    """The id of a request whose JSON cannot be parsed, when its text shows one."""
-    if b'"method"' not in body[:65536]:
-        return None  # not a request (or not recognisably one): nobody waits for an answer
-    m = _ID_RE.search(body[:65536])
-    if m is None:
-        return None
-    try:
-        value = json.loads(m.group(1))
-    except ValueError:
-        return None
-    return value if isinstance(value, (int, str)) else None
+    """The id of a request whose JSON cannot be parsed, when its text shows one: the "id" key
+    of the outermost object (a nested one belongs to something else), next to a "method"."""
+    text = body[:65536].decode("utf-8", "replace")
+    depth, i, found, method = 0, 0, None, False
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            end = i + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            key = text[i + 1 : end]
+            i = end + 1
+            if depth == 1 and text[i : i + 20].lstrip().startswith(":"):
+                if key == "method":
+                    method = True
+                elif key == "id":
+                    m = _ID_VALUE_RE.match(text, i)
+                    if m is not None:
+                        found = json.loads(m.group(1))
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    return found if method and isinstance(found, (int, str)) else None
 
 
 def _decode_prefix(data: bytes) -> tuple[Any, int] | None:
@@ -58,11 +74,6 @@ def _decode_prefix(data: bytes) -> tuple[Any, int] | None:
     except ValueError:
         return None
     return value, len(text[:end].encode("utf-8", "surrogateescape"))
-
-
-def _starts_next_message(rest: bytes) -> bool:
-    head = rest.lstrip()[:16].lower()
-    return head == b"" or b"content-length".startswith(head) or head.startswith(b"content-")
 
 
 class Framer:
@@ -131,7 +142,7 @@ class Framer:
         n = self.length
         assert n is not None
         if n > self.max_body:
-            head = bytes(self.buf[:65536])
+            head = bytes(self.buf[: min(n, 65536)])
             take = min(n, len(self.buf))
             del self.buf[:take]
             self.skipping = n - take
@@ -151,7 +162,7 @@ class Framer:
                 # The declared length was too long and nothing more is coming.
                 del self.buf[: found[1]]
                 self.length = None
-                return Frame(value=found[0])
+                return Frame(value=found[0], size=found[1])
             if not eof:
                 return None  # a slow client: keep waiting
             body = bytes(self.buf)
@@ -168,14 +179,14 @@ class Framer:
         else:
             del self.buf[:n]
             self.length = None
-            return Frame(value=value)
+            return Frame(value=value, size=n)
         # Not valid JSON at the declared length: a length that is too long (a whole object,
         # then the next message's header) or too short (the object goes on past it).
         found = _decode_prefix(bytes(self.buf))
-        if found is not None and _starts_next_message(bytes(self.buf[found[1] :])):
+        if found is not None:  # whatever follows it is read as headers (junk is skipped)
             del self.buf[: found[1]]
             self.length = None
-            return Frame(value=found[0])
+            return Frame(value=found[0], size=found[1])
         if found is None and not (eof or idle) and self._may_complete(body):
             return None  # the rest of a too-short message may still be on its way
         del self.buf[:n]
@@ -186,15 +197,6 @@ class Framer:
         return Frame(error=f"unreadable message ({message})", request_id=guess_request_id(body))
 
     def _may_complete(self, body: bytes) -> bool:
-        """Could more bytes turn the buffer into one JSON object? (The parse failed only at
-        its very end, and no next header is buffered yet.)"""
-        if _LENGTH_RE.search(self.buf, len(body)):
-            return False
-        text = bytes(self.buf).decode("utf-8", "surrogateescape")
-        try:
-            _DECODER.raw_decode(text.lstrip())
-        except json.JSONDecodeError as exc:
-            return exc.pos >= len(text.lstrip()) - 1
-        except ValueError:
-            return False
-        return False
+        """Could more bytes turn the buffer into one JSON object? (It starts like one and no
+        next header is buffered yet; if nothing comes, the idle pause decides.)"""
+        return body.lstrip()[:1] == b"{" and _LENGTH_RE.search(self.buf, len(body)) is None
