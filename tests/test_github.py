@@ -443,7 +443,8 @@ async def test_the_editor_lists_repositories_and_syncs_with_progress(
         reports = await eventually(finished, timeout=90)
         assert reports[0].title == "CodeCortex: learning from GitHub pull requests"
         assert any(
-            type(r).__name__ == "WorkDoneProgressReport" and "octo/app" in (r.message or "")
+            type(r).__name__ == "WorkDoneProgressReport"
+            and "octo/app: 0/2 PRs" in (r.message or "")
             for r in reports
         )
         assert reports[-1].message == "1 fixes learned from 2 pull requests"

@@ -311,7 +311,8 @@ async def sync_repos(
 
         async def report(fraction: float, message: str, n: int = n, name: str = name) -> None:
             state["fraction"] = (n + fraction) / max(len(repos), 1)
-            await progress(state["fraction"], f"{name}: {message}")
+            # the miner counts "commits": here each one is a merged pull request
+            await progress(state["fraction"], f"{name}: {message.replace(' commits', ' PRs')}")
 
         try:
             async with connection() as conn:
