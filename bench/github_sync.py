@@ -1,7 +1,7 @@
 """Benchmark `codecortex github sync` on a real repository's history, against `learn-history`
 on the same changes, and print JSON.
 
-    python bench/github_sync.py REPO_PATH_OR_GIT_DIR [--prs 60] [--tools ruff]
+    python bench/github_sync.py REPO_PATH_OR_GIT_DIR [--prs 60] [--tools ruff] [--head REV]
 
 The last `--prs` commits of the repository's first-parent history become merged pull requests
 of a fake GitHub on 127.0.0.1 (tests/fakegithub.py; contents read from the repository's git
@@ -137,10 +137,19 @@ def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.
     return done
 
 
-def fixes(url: str) -> set[tuple[str, str, str]]:
+def fixes(url: str) -> dict[tuple[str, str, str], str]:
+    """(signature, before, after) -> "commit file" of each learned fix."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        rows = conn.execute("SELECT problem_signature, before_text, after_text FROM past_solutions")
-        return {(r["problem_signature"], r["before_text"], r["after_text"]) for r in rows}
+        rows = conn.execute(
+            "SELECT problem_signature, before_text, after_text, commit_sha, file_path"
+            " FROM past_solutions"
+        ).fetchall()
+    return {
+        (r["problem_signature"], r["before_text"], r["after_text"]): (
+            f"{(r['commit_sha'] or '')[:10]} {Path(r['file_path'] or '').name}"
+        )
+        for r in rows
+    }
 
 
 def main() -> int:
@@ -148,10 +157,11 @@ def main() -> int:
     ap.add_argument("repo", type=Path)
     ap.add_argument("--prs", type=int, default=60)
     ap.add_argument("--tools", default="ruff")
+    ap.add_argument("--head", default="HEAD", help="the newest commit (default: HEAD)")
     args = ap.parse_args()
     src = args.repo.resolve()
     git_dir = src / ".git" if (src / ".git").exists() else src
-    chain = git(git_dir, "rev-list", "--first-parent", f"--max-count={args.prs + 1}", "HEAD")
+    chain = git(git_dir, "rev-list", "--first-parent", f"--max-count={args.prs + 1}", args.head)
     shas = chain.decode().split()[::-1]  # oldest first: shas[0] is the first base
     if len(shas) < 2:
         raise SystemExit("not enough history")
@@ -255,9 +265,13 @@ def main() -> int:
             "commits_done": hist_report.get("commits_done"),
             "solutions_learned": hist_report.get("solutions_learned"),
         },
-        "same_fixes": len(from_github & from_history),
-        "only_github": len(from_github - from_history),
-        "only_history": len(from_history - from_github),
+        "same_fixes": len(from_github.keys() & from_history.keys()),
+        "only_github": sorted(
+            f"{k[0]} in {v}" for k, v in from_github.items() if k not in from_history
+        ),
+        "only_history": sorted(
+            f"{k[0]} in {v}" for k, v in from_history.items() if k not in from_github
+        ),
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
     }
     json.dump(result, sys.stdout, indent=2)
