@@ -25,6 +25,7 @@ from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.fixpatterns import replay_pattern
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
+from codecortex.redaction import scrub_async
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values, tokenize
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
 from codecortex.store import problems as problem_store
@@ -264,10 +265,15 @@ class Memory:
             else:
                 snapshot = await problem_store.get_snapshot(conn, ident.user_id, file_path, "*")
                 before_text = snapshot[0] if snapshot else None
+                # The snapshot is stored redacted: compare like with like (the redaction is
+                # deterministic, so only what the developer changed differs).
+                after_text = await scrub_async(text)
                 appeared = [d for d, _sig in new]
                 for row in gone:
                     resolved.append(
-                        await self._resolve(conn, ident, row, before_text, text, language, appeared)
+                        await self._resolve(
+                            conn, ident, row, before_text, after_text, language, appeared
+                        )
                     )
         if not deferred and (views or gone):
             await problem_store.put_snapshot(

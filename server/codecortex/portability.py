@@ -20,6 +20,7 @@ import psycopg
 
 from codecortex.knowledge import embed_items
 from codecortex.memory import Identity, Memory, solution_text
+from codecortex.redaction import scrub_value
 from codecortex.store import identity as identity_store
 from codecortex.store import portability as store
 
@@ -74,7 +75,7 @@ async def export_ndjson(
     for table in ORDER:
         kind = KINDS[table]
         for row in rows[table]:
-            record = {k: v for k, v in row.items() if k not in LOCAL_COLUMNS}
+            record = scrub_value({k: v for k, v in row.items() if k not in LOCAL_COLUMNS})
             out.write(json.dumps({"type": kind, "row": _jsonable(record)}) + "\n")
         counts[kind] = len(rows[table])
     return counts
@@ -152,7 +153,7 @@ async def import_ndjson(
                     conn, "items", [r.get("item_id") for r in data[table] if r.get("item_id")]
                 )
             for row in data[table]:
-                row = {k: v for k, v in row.items() if k not in LOCAL_COLUMNS}
+                row = scrub_value({k: v for k, v in row.items() if k not in LOCAL_COLUMNS})
                 row["user_id"] = str(ident.user_id)
                 if row.get("repo_id") is not None:
                     row["repo_id"] = repo_map.get(str(row["repo_id"]))

@@ -1,17 +1,32 @@
 """Secret redaction applied to everything that leaves the machine (LLM prompts, remote
-embeddings) or is stored (code snapshots, diffs).
+embeddings) and to everything stored or exported (`codecortex.store` calls `scrub` on file
+snapshots, code contexts, messages, past solutions, doc chunks, notes; exports and imports).
 
 ``redact(text) -> (redacted_text, count)`` replaces each secret with ``[REDACTED:<kind>]``.
-Rules run in order; a later rule never re-redacts an earlier placeholder.
+Rules run in order; a later rule never re-redacts an earlier placeholder. Deterministic and
+idempotent (redacting twice changes nothing) and it keeps line breaks: the same code redacts to
+the same text, so a snapshot and the current file still differ only where the code changed,
+and fixes learned from redacted text replay on redacted text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PLACEHOLDER_RE", "redact", "redact_messages", "redact_value"]
+__all__ = [
+    "PLACEHOLDER_RE",
+    "SECRET_FORMATS",
+    "redact",
+    "redact_messages",
+    "redact_value",
+    "scrub",
+    "scrub_async",
+    "scrub_value",
+]
 
 PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+\]")
 
@@ -33,29 +48,60 @@ _URL_CRED_RE = re.compile(
     r"(?P<password>[^@/\s'\"`<>]+)(?P<at>@)"
 )
 
-# --- 3. Well-known token formats --------------------------------------------------------------
+# --- 3. Well-known token formats: the one table, also used by the hard-coded-secret insight
+# (`analysis/secrets.py`) --------------------------------------------------------------------
 _B = r"(?<![A-Za-z0-9_\-])"  # left boundary that also excludes '-' and '_'
 _E = r"(?![A-Za-z0-9_\-])"
-_TOKEN_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("anthropic_key", re.compile(_B + r"sk-ant-[A-Za-z0-9_\-]{20,}" + _E)),
-    ("openai_key", re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}" + _E)),
-    ("stripe_key", re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}" + _E)),
-    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
-    ("github_token", re.compile(_B + r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}" + _E)),
-    ("github_token", re.compile(_B + r"github_pat_[A-Za-z0-9_]{22,}" + _E)),
-    ("gitlab_token", re.compile(_B + r"glpat-[A-Za-z0-9_\-]{20,}" + _E)),
-    ("slack_token", re.compile(_B + r"xox[abposre]-[A-Za-z0-9\-]{10,}" + _E)),
-    (
-        "slack_webhook",
-        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9]+"),
-    ),
-    ("google_api_key", re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}" + _E)),
-    ("npm_token", re.compile(_B + r"npm_[A-Za-z0-9]{36}" + _E)),
-    ("huggingface_token", re.compile(_B + r"hf_[A-Za-z0-9]{30,}" + _E)),
-    (
-        "jwt",
-        re.compile(_B + r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*" + _E),
-    ),
+
+
+@dataclass(frozen=True)
+class SecretFormat:
+    kind: str  # the placeholder's kind and the insight's rule kind
+    human: str  # what to call it in a message
+    pattern: re.Pattern[str]
+    confidence: float  # that a match is a real secret (insights)
+    literals: tuple[str, ...]  # one of them occurs in any match (a cheap pre-check)
+
+
+def _f(kind: str, human: str, regex: str, confidence: float, *literals: str) -> SecretFormat:
+    return SecretFormat(kind, human, re.compile(regex), confidence, literals)
+
+
+SECRET_FORMATS: list[SecretFormat] = [
+    _f("anthropic_key", "Anthropic API key", _B + r"sk-ant-[A-Za-z0-9_\-]{20,}" + _E, 0.9,
+       "sk-ant-"),
+    _f("openai_key", "OpenAI API key",
+       _B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}" + _E, 0.85, "sk-"),
+    _f("stripe_key", "Stripe key", _B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}" + _E, 0.9,
+       "k_live_", "k_test_"),
+    _f("aws_access_key", "AWS access key id",
+       r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", 0.9, "AKIA", "ASIA", "AGPA", "AIDA",
+       "AROA"),
+    _f("github_token", "GitHub token", _B + r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}" + _E,
+       0.9, "ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    _f("github_token", "GitHub token", _B + r"github_pat_[A-Za-z0-9_]{22,}" + _E, 0.9,
+       "github_pat_"),
+    _f("gitlab_token", "GitLab token", _B + r"glpat-[A-Za-z0-9_\-]{20,}" + _E, 0.9, "glpat-"),
+    _f("slack_token", "Slack token", _B + r"xox[abposre]-[A-Za-z0-9\-]{10,}" + _E, 0.85, "xox"),
+    _f("slack_webhook", "Slack webhook",
+       r"https://hooks\.slack\.com/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9]+", 0.85,
+       "hooks.slack.com"),
+    _f("google_api_key", "Google API key", _B + r"AIza[0-9A-Za-z_\-]{35}" + _E, 0.8, "AIza"),
+    _f("npm_token", "npm token", _B + r"npm_[A-Za-z0-9]{36}" + _E, 0.8, "npm_"),
+    _f("huggingface_token", "Hugging Face token", _B + r"hf_[A-Za-z0-9]{30,}" + _E, 0.8, "hf_"),
+    _f("jwt", "JSON web token",
+       _B + r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*" + _E, 0.7, "eyJ"),
+    SecretFormat("private_key", "private key block", _PEM_RE, 0.95, ("PRIVATE KEY",)),
+    # The AWS secret key has no format of its own: 40 characters after its variable's name.
+    # The key = value rules below redact it (keeping the name); this rule names it for insights.
+    _f("aws_secret_key", "AWS secret access key",
+       r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"'][A-Za-z0-9/+=]{40}[\"']", 0.9,
+       "aws_secret", "AWS_SECRET", "aws_Secret", "awsSecret", "AwsSecret"),
+]  # fmt: skip
+# (PEM blocks are redacted first, keeping their line breaks; the AWS secret by the key = value
+# rules, keeping the name.)
+_TOKEN_RULES = [
+    (f.kind, f.pattern) for f in SECRET_FORMATS if f.kind not in ("private_key", "aws_secret_key")
 ]
 
 # --- 4. Authorization headers -----------------------------------------------------------------
@@ -271,7 +317,11 @@ def redact(text: str) -> tuple[str, int]:
         return text, 0
     total = 0
 
-    text, n = _sub_counted(_PEM_RE, lambda m: _ph("private_key"), text)
+    # The block becomes one placeholder plus its line breaks: stored snapshots keep their line
+    # numbers (problems, learned fixes and replays are located by line).
+    text, n = _sub_counted(
+        _PEM_RE, lambda m: _ph("private_key") + "\n" * m.group(0).count("\n"), text
+    )
     total += n
 
     def url_repl(m: re.Match[str]) -> str:
@@ -366,3 +416,20 @@ def redact_messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]
             total += n
         out.append(msg)
     return out, total
+
+
+def scrub(text: str) -> str:
+    """`text` with its secrets redacted (what the store writes)."""
+    return redact(text)[0] if text else text
+
+
+async def scrub_async(text: str) -> str:
+    """`scrub`, off the event loop for big text (a whole file)."""
+    if len(text) > 50_000:
+        return await asyncio.to_thread(scrub, text)
+    return scrub(text)
+
+
+def scrub_value(value: Any) -> Any:
+    """A JSON-like value with the secrets in its strings redacted."""
+    return redact_value(value)[0]

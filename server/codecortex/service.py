@@ -27,6 +27,7 @@ from codecortex.identity import register_repo
 from codecortex.jobs import JobRunner
 from codecortex.knowledge import add_note, ingest_file, ingest_workspace
 from codecortex.memory import Identity, Memory, ProblemView, Resolved
+from codecortex.redaction import scrub
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as jobs_store
 from codecortex.store import problems as problem_store
@@ -449,8 +450,8 @@ class Service:
             return None
         async with self.db.connection() as conn:
             learned = learn_change(
-                entry.before_text,
-                doc.text,
+                entry.before_text,  # from the stored (redacted) snapshot: compare like with like
+                scrub(doc.text),
                 mem._range_of(entry.problem),
                 doc.language,
                 max_diff_lines=self.settings.max_diff_lines * 4,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codecortex.limits import MAX_DIAGNOSTIC_MESSAGE, clip
+from codecortex.redaction import scrub
 
 KINDS = ("name", "type", "module", "path", "number", "quoted", "location", "operator")
 
@@ -358,7 +359,9 @@ def compute_signature(
     source: str, code: str | int | None, message: str, language: str | None = None
 ) -> Signature:
     """Signature of one diagnostic: canonical tool, code, message template and values."""
-    message = clip(message or "", MAX_DIAGNOSTIC_MESSAGE)  # the regexes below are not linear
+    # Clipped (the regexes below are not linear) and without secrets (a signature is stored
+    # and shared: a token quoted in a message must not become part of it).
+    message = scrub(clip(message or "", MAX_DIAGNOSTIC_MESSAGE))
     tool = normalise_tool(source, language)
     code_s = normalise_code(tool, code)
     if tool == "unknown" and not code_s and _EXC_PREFIX.match((message or "").strip()):

@@ -11,46 +11,14 @@ import re
 from bisect import bisect_right
 
 from codecortex.diagnostics import Range
+from codecortex.redaction import SECRET_FORMATS
 
 from .insights import InsightBuilder
 
-__all__ = ["SECRET_PATTERNS", "scan_secrets"]
+__all__ = ["scan_secrets"]
 
-# (rule kind, human name, literal that must occur in the text, regex, confidence)
-SECRET_PATTERNS: list[tuple[str, str, tuple[str, ...], str, float]] = [
-    (
-        "aws_access_key",
-        "AWS access key id",
-        ("AKIA", "ASIA"),
-        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        0.9,
-    ),
-    (
-        "aws_secret_key",
-        "AWS secret access key",
-        ("aws_secret", "AWS_SECRET", "aws_Secret", "awsSecret", "AwsSecret"),
-        r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"'][A-Za-z0-9/+=]{40}[\"']",
-        0.9,
-    ),
-    (
-        "github_token",
-        "GitHub token",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,})",
-        0.9,
-    ),
-    ("slack_token", "Slack token", ("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0.85),
-    ("stripe_key", "Stripe live key", ("k_live_",), r"\b[sr]k_live_[0-9a-zA-Z]{20,}", 0.9),
-    ("google_api_key", "Google API key", ("AIza",), r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.8),
-    (
-        "private_key",
-        "private key block",
-        ("PRIVATE KEY",),
-        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----",
-        0.95,
-    ),
-]
-_COMPILED = [(k, h, lits, re.compile(p), c) for k, h, lits, p, c in SECRET_PATTERNS]
+# The credential formats are the redactor's table (`codecortex.redaction.SECRET_FORMATS`): what
+# this insight calls a secret is what redaction removes before storing or sending.
 
 # `name = "literal"` where the name contains one of these words (found with str.find, then the
 # assignment is matched right after the word)
@@ -111,11 +79,17 @@ def _preview(value: str) -> str:
 def scan_secrets(b: InsightBuilder, text: str) -> None:
     """Add a `security.hardcoded_secret` insight for each credential-looking literal in `text`."""
     found: list[tuple[int, int, str, str, str, str, float]] = []
-    for kind, human, literals, regex, confidence in _COMPILED:
-        if not any(lit in text for lit in literals):
+    for fmt in SECRET_FORMATS:
+        if not any(lit in text for lit in fmt.literals):
             continue
-        for m in regex.finditer(text):
-            found.append((m.start(), m.end(), kind, human, kind, m.group(0), confidence))
+        for m in fmt.pattern.finditer(text):
+            if fmt.kind == "private_key":
+                end = m.group(0).find("\n")  # the BEGIN line, not the whole block
+                m_end = m.end() if end < 0 else m.start() + end
+            else:
+                m_end = m.end()
+            found.append((m.start(), m_end, fmt.kind, fmt.human, fmt.kind, m.group(0),
+                          fmt.confidence))  # fmt: skip
     for start, end, name, value in _credential_literals(text):
         if _PLACEHOLDER.search(value) or value.lower() == name.lower():
             continue

@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 
+from codecortex.redaction import scrub, scrub_async
+
 
 @dataclass
 class NewItem:
@@ -30,8 +32,8 @@ async def add_item(conn: psycopg.AsyncConnection[Any], item: NewItem) -> Any:
         " %s, %s) RETURNING id",
         (
             item.kind,
-            item.title,
-            item.content,
+            scrub(item.title),
+            await scrub_async(item.content),
             item.content_hash,
             item.user_id,
             item.repo_id,

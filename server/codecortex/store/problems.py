@@ -1,4 +1,6 @@
-"""Detected problems, file snapshots and ignored signatures (dict-row connections)."""
+"""Detected problems, file snapshots and ignored signatures (dict-row connections).
+
+Secrets are redacted here, before anything is written (`codecortex.redaction.scrub`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from codecortex.redaction import scrub, scrub_async, scrub_value
 
 
 @dataclass
@@ -60,9 +64,9 @@ async def insert_problem(conn: psycopg.AsyncConnection[Any], p: NewProblem) -> A
             p.column,
             p.end_line,
             p.end_column,
-            p.message,
-            p.code_context,
-            Jsonb(p.context),
+            scrub(p.message),
+            scrub(p.code_context),
+            Jsonb(scrub_value(p.context)),
             p.detection_method,
         ),
     )
@@ -93,7 +97,7 @@ async def touch_problems(
             "UPDATE detected_problems SET line_number = %s, column_number = %s, end_line = %s,"
             " end_column = %s, error_message = %s, seen_count = seen_count + 1,"
             " last_seen_at = NOW() WHERE id = %s",
-            [(sl, sc, el, ec, msg, pid) for pid, sl, sc, el, ec, msg in updates],
+            [(sl, sc, el, ec, scrub(msg), pid) for pid, sl, sc, el, ec, msg in updates],
         )
 
 
@@ -161,7 +165,7 @@ async def put_snapshot(
         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, file_path, tool) DO UPDATE SET"
         " content = EXCLUDED.content, content_sha = EXCLUDED.content_sha,"
         " version = EXCLUDED.version, updated_at = NOW()",
-        (user_id, file_path, tool, content, sha, version),
+        (user_id, file_path, tool, await scrub_async(content), sha, version),
     )
 
 

@@ -10,6 +10,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from codecortex.redaction import scrub, scrub_value
+
 VISIBLE = "(s.user_id = %(user)s OR s.visibility = 'team')"
 
 
@@ -60,16 +62,16 @@ async def insert_solution(conn: psycopg.AsyncConnection[Any], s: NewSolution) ->
             s.signature,
             Jsonb(s.values),
             s.problem_type,
-            s.description,
-            s.error_pattern,
+            scrub(s.description),
+            scrub(s.error_pattern),
             s.tool,
             s.code,
             s.language,
             s.file_path,
-            s.before_text,
-            s.after_text,
-            s.diff,
-            Jsonb(s.context),
+            scrub(s.before_text),
+            scrub(s.after_text),
+            scrub(s.diff),
+            Jsonb(scrub_value(s.context)),
             s.source,
             s.confidence,
             s.visibility,
