@@ -10,7 +10,9 @@ For each repository (a work tree or a bare git directory; read with `git`, never
    version. A problem is *fixed by hand in a small hunk* when fewer reports of it (code and
    message) remain and its line lies in a changed hunk of at most `--max-hunk-lines` lines.
    Skipped: commits changing more than 25 Python files, mass reformatting (most hunks change only
-   layout: `history.is_reformatting`), files over 300 KB.
+   layout: `history.is_reformatting`), files over 300 KB; not counted as fixed by hand: a report
+   whose rule is reported again in the changed lines (its message changed with the code it
+   quotes) and one whose lines were deleted with 3+ lines around them (code removed).
 2. split by time: the earliest 70% of the problems (rounded up to a whole commit) are taught to `codecortex serve` over stdio
    as an editor would (didOpen of the parent's version and its ruff diagnostics forwarded, then
    didChange to the commit's version and its diagnostics); the server learns what it learns.
@@ -178,6 +180,7 @@ class Mined:
     commits: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     files_checked: int = 0
+    skipped_problems: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -217,6 +220,32 @@ def developer_fix(old: str, new: str, line: int, end_line: int) -> tuple[list[st
             variants += [applied(set(), (k, d)) for d in range(i2 - i1)]
     changed = sum((ops[k][2] - ops[k][1]) + (ops[k][4] - ops[k][3]) for k in near)
     return variants, changed
+
+
+def not_a_disappearance(
+    old: str, new: str, line: int, end_line: int, item: dict[str, Any], after: list[dict[str, Any]]
+) -> str | None:
+    """Why a report that went away was not fixed by hand, the same rules the memory learns by:
+    the same rule is reported in the changed lines of the new version (its message changed
+    with the code it quotes, e.g. a renamed module), or the problem's lines were deleted with 3+
+    lines around them and little replaced them (code removed, not fixed)."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    near = [
+        op
+        for op in ops
+        if op[0] != "equal" and op[1] <= end_line + 1 and max(op[1], op[2]) >= line - 1
+    ]
+    lo, hi = min(op[3] for op in near), max(op[4] for op in near)
+    for d in after:
+        if d.get("code") == item.get("code") and lo - 1 <= d["location"]["row"] - 1 <= hi:
+            return "the same rule is reported in the changed lines"
+    for _tag, i1, i2, j1, j2 in near:
+        removed, added = i2 - i1, j2 - j1
+        if i1 <= line and end_line < i2 and removed - (end_line - line + 1) >= 3:
+            if added * 4 <= removed:
+                return "deleted with the code around it"
+    return None
 
 
 def mine(repo: Path, ruff: Ruff, max_commits: int, max_hunk_lines: int) -> Mined:
@@ -271,6 +300,10 @@ def mine(repo: Path, ruff: Ruff, max_commits: int, max_hunk_lines: int) -> Mined
                 sl, el = item["location"]["row"] - 1, item["end_location"]["row"] - 1
                 dev = developer_fix(old, new, sl, el)
                 if dev is None or dev[1] > max_hunk_lines:
+                    continue
+                why = not_a_disappearance(old, new, sl, el, item, after)
+                if why:
+                    mined.skipped_problems[why] += 1
                     continue
                 gone_budget[k] -= 1
                 mined.problems.append(
@@ -549,6 +582,7 @@ async def bench_repo(
         "repository": name,
         "commits_mined": mined.commits,
         "commits_skipped": dict(mined.skipped),
+        "disappearances_not_counted": dict(mined.skipped_problems),
         "file_versions_checked": mined.files_checked,
         "problems_fixed_by_hand": len(problems),
         "taught_problems": len(taught),
