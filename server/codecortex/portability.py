@@ -36,6 +36,7 @@ TABLE_OF = {v: k for k, v in KINDS.items()}
 ORDER = ("github_repos", "detected_problems", "items", "past_solutions")
 # Columns that only mean something in the database they came from.
 LOCAL_COLUMNS = {"embed_vector_id", "job_id"}
+LINE = "__line"  # where a parsed row came from (for errors; never a column)
 
 
 class ImportFormatError(ValueError):
@@ -95,14 +96,21 @@ def parse_ndjson(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         if not header_seen:
             if not isinstance(record, dict) or record.get("type") != FORMAT:
                 raise ImportFormatError("not a CodeCortex export (first line is no header)")
-            if int(record.get("version", 0)) > VERSION:
-                raise ImportFormatError(f"export version {record['version']} is newer than this")
+            version = record.get("version", 0)
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ImportFormatError(f"line {n}: the version must be a number, not {version!r}")
+            if version > VERSION:
+                raise ImportFormatError(f"export version {version} is newer than this")
             header_seen = True
             continue
         kind = record.get("type") if isinstance(record, dict) else None
         row = record.get("row") if isinstance(record, dict) else None
         if kind not in TABLE_OF or not isinstance(row, dict) or "id" not in row:
             raise ImportFormatError(f"line {n}: unknown record")
+        for key in ("root_path", "name", "remote_url", "default_branch", "head_sha"):
+            if kind == "repo" and row.get(key) is not None and not isinstance(row[key], str):
+                raise ImportFormatError(f"line {n}: {key} must be a string, not {row[key]!r}")
+        row[LINE] = n
         out[TABLE_OF[kind]].append(row)
     if not header_seen:
         raise ImportFormatError("empty export")
@@ -124,6 +132,7 @@ async def import_ndjson(
     new_items: list[tuple[Any, str, str]] = []
     async with conn.transaction():
         for repo in data["github_repos"]:
+            repo.pop(LINE, None)
             if not repo.get("root_path"):
                 counts["repo"]["skipped"] += 1
                 continue
@@ -153,7 +162,10 @@ async def import_ndjson(
                     conn, "items", [r.get("item_id") for r in data[table] if r.get("item_id")]
                 )
             for row in data[table]:
-                row = scrub_value({k: v for k, v in row.items() if k not in LOCAL_COLUMNS})
+                line = row.get(LINE)
+                row = scrub_value(
+                    {k: v for k, v in row.items() if k not in LOCAL_COLUMNS and k != LINE}
+                )
                 row["user_id"] = str(ident.user_id)
                 if row.get("repo_id") is not None:
                     row["repo_id"] = repo_map.get(str(row["repo_id"]))
@@ -162,7 +174,14 @@ async def import_ndjson(
                         row["problem_id"] = None
                     if row.get("item_id") and str(row["item_id"]) not in items:
                         row["item_id"] = None
-                added = await store.insert_row(conn, table, columns, row)
+                try:
+                    async with conn.transaction():  # a savepoint: the error is reported clean
+                        added = await store.insert_row(conn, table, columns, row)
+                except (psycopg.DataError, psycopg.ProgrammingError, TypeError) as exc:
+                    # A wrong-typed field (an id that is no UUID, a date that is no date, an
+                    # object as a message): name the line; the transaction imports nothing.
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise ImportFormatError(f"line {line}: {reason}") from None
                 counts[KINDS[table]]["added" if added else "skipped"] += 1
                 if not added:
                     continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import json
 import sys
 from pathlib import Path
@@ -104,12 +105,16 @@ def _apply_best(text: str, views: list[ProblemView], threshold: float) -> tuple[
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    paths = [Path(p).resolve() for p in args.paths]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        print(
-            f"codecortex: error: no such file or directory: {', '.join(missing)}", file=sys.stderr
-        )
+    paths: list[Path] = []
+    bad_input = False  # a named path that cannot be checked: said, the rest checked, exit 2
+    for name in args.paths:
+        usable, reason = _usable(name)
+        if usable is None:
+            print(f"codecortex: error: {name}: {reason}", file=sys.stderr)
+            bad_input = True
+        else:
+            paths.append(usable)
+    if not paths:
         return 2
     threshold = (
         settings.replay_min_confidence if args.min_confidence is None else args.min_confidence
@@ -130,6 +135,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"codecortex: skipped {tool}: {reason}", file=sys.stderr)
         for tool, error in sorted(run_.errors.items()):
             print(f"codecortex: {tool} failed: {error}", file=sys.stderr)
+        failed = bool(run_.errors)  # an incomplete check must not look clean
         for path, reason in sorted(run_.skipped_files.items()):
             print(f"codecortex: skipped {path}: {reason}", file=sys.stderr)
         report["skipped"] = {**run_.skipped, **{str(p): r for p, r in run_.skipped_files.items()}}
@@ -205,7 +211,24 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             f"({learned} fix(es) learned)",
             file=out,
         )
+    if bad_input or failed:
+        return 2
     return 1 if remaining else 0
+
+
+def _usable(name: str) -> tuple[Path | None, str]:
+    """(the resolved path, "") or (None, why it cannot be checked)."""
+    try:
+        path = Path(name).resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a symlink loop so
+        return None, "a symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "a symlink loop"
+        return None, (exc.strerror or str(exc)).lower()
+    if not (path.is_dir() or path.is_file()):
+        return None, "not a regular file or directory"
+    return path, ""
 
 
 def _display(path: Path) -> str:

@@ -58,6 +58,12 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"codecortex: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:
+        print(
+            f"codecortex: error: {args.file}: not UTF-8 (invalid byte at offset {exc.start})",
+            file=sys.stderr,
+        )
+        return 2
     async with connect(settings) as conn:
         ident, _root = await resolve_identity(conn, settings, Path.cwd())
         try:

@@ -223,17 +223,26 @@ def _merge(into: Found, more: Found) -> Found:
     return into
 
 
+def _cache_args(tool: str, root: Path) -> list[str]:
+    """Where a tool may keep its cache: in the project as usual, or nowhere when the project
+    cannot be written (a read-only checkout: ruff would fail on its cache and report nothing)."""
+    if os.access(root, os.W_OK):
+        return []
+    return ["--no-cache"] if tool == "ruff" else ["--cache-dir", os.devnull]
+
+
 async def _ruff(exe: str, files: list[Path], root: Path, limit: float) -> Found:
     found: Found = {}
     for chunk in _chunks(files):
         argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
+        argv += _cache_args("ruff", root)
         rc, out, err = await _exec([*argv, *map(str, chunk)], root, limit, "ruff")
         _merge(found, parsers.parse_ruff(out, err, rc, root))
     return found
 
 
 async def _mypy(exe: str, files: list[Path], root: Path, limit: float) -> Found:
-    argv = [exe, "--output", "json", *map(str, files)]
+    argv = [exe, "--output", "json", *_cache_args("mypy", root), *map(str, files)]
     rc, out, err = await _exec(argv, root, limit, "mypy")
     if rc == 2 and "--output" in err and not out.strip():
         # mypy < 1.11 has no JSON output: use its one-line text format.
@@ -245,6 +254,7 @@ async def _mypy(exe: str, files: list[Path], root: Path, limit: float) -> Found:
             "--no-error-summary",
             "--no-pretty",
             "--no-color-output",
+            *_cache_args("mypy", root),
             *map(str, files),
         ]
         rc, out, err = await _exec(argv, root, limit, "mypy")
@@ -501,6 +511,7 @@ async def run_on_text(
         raise DetectorOutputError(f"{tool} is not installed")
     if tool == "ruff":
         argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
+        argv += _cache_args("ruff", root)
         codes = sorted({c for c in select if re.fullmatch(r"[A-Z]+[0-9]*", c)})
         if codes:
             argv.append("--extend-select=" + ",".join(codes))
