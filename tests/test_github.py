@@ -262,6 +262,18 @@ def test_repos_sync_and_replay_on_a_local_file(cli_env, fresh_db, fake, tmp_path
         "E711", "F401"
     }  # fmt: skip
 
+    # unselect, and the offline listing (no request at all)
+    out = cc(env, "unselect", "octo/lib")
+    assert out.returncode == 0 and "unselected: octo/lib" in out.stdout
+    fake.requests.clear()
+    offline = cc(env, "repos", "--offline")
+    assert fake.requests == []
+    assert "[x] octo/app  Python  ★12  #web #tools  synced 20" in offline.stdout
+    assert "[ ] octo/lib  Python  ★3" in offline.stdout
+    info = json.loads(cc(env, "status", "--json").stdout)
+    assert (info["account"], info["selected"], info["repositories"]) == ("octo", 1, 3)
+    assert info["scopes"] == ["repo", "read:user"] and info["key_matches"] is True
+
     # the fix from the pull request replays on a local file of another repository
     local = git_init(tmp_path / "local")
     (local / "ruff.toml").write_text(RUFF_TOML)
