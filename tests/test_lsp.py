@@ -286,6 +286,14 @@ async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
         await eventually(lambda: stats(client))
         a_uri = open_doc(client, a, a.read_text())  # opening runs the detectors
         await eventually(lambda: _having(stats(client), "problems", 1))
+
+        async def shown(code: str) -> bool:  # what was detected is published, so it is seen
+            return any(
+                d.code == code and (d.source or "").lower() == "ruff"
+                for d in client.diagnostics.get(a_uri, [])
+            )
+
+        assert await eventually(lambda: shown("F401"))
         fixed = "import sys\n\nprint(sys.argv)\n"
         a.write_text(fixed)
         change_doc(client, a_uri, fixed, 2)
@@ -293,6 +301,11 @@ async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
             types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=a_uri))
         )
         await eventually(lambda: _having(stats(client), "solutions", 1))
+
+        async def gone() -> bool:
+            return not await shown("F401")
+
+        assert await eventually(gone)
         b = tmp_path / "b.py"
         b.write_text("import json\nimport re\n\nprint(re.I)\n")
         b_uri = open_doc(client, b, b.read_text())

@@ -87,6 +87,16 @@ def to_lsp_range(r: Range) -> types.Range:
     )
 
 
+def to_lsp_diagnostic(d: Diagnostic) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=to_lsp_range(d.range),
+        message=d.message,
+        severity=types.DiagnosticSeverity(d.severity) if d.severity in (1, 2, 3, 4) else None,
+        source=d.source or None,
+        code=d.code or None,
+    )
+
+
 def to_lsp_edits(edits: list[TextEdit]) -> list[types.TextEdit]:
     return [types.TextEdit(range=to_lsp_range(e.range), new_text=e.new_text) for e in edits]
 

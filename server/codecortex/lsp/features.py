@@ -116,6 +116,8 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
     ls._publish_handles.pop(uri, None)
     state = ls.service.documents.get(uri)
     diagnostics: list[types.Diagnostic] = []
+    if ls.settings.detect_on_save:
+        diagnostics.extend(convert.to_lsp_diagnostic(d) for d in ls.detected.get(uri, []))
     if state is not None and ls.settings.hints:
         for view in state.views:
             message = presentation.hint_message(view)
@@ -268,6 +270,7 @@ def register(server: CodeCortexServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodeCortexServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.detected.pop(params.text_document.uri, None)
         state = ls.service.documents.get(params.text_document.uri)
         if state is not None and not state.pending:
             ls.service.documents.pop(params.text_document.uri, None)
@@ -706,6 +709,8 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
     for tool, error in run.errors.items():
         ls.log(f"detector {tool} failed: {error}", "warning")
     diagnostics = run.diagnostics.get(path.resolve(), [])
+    ls.detected[uri] = diagnostics
+    ls.views_changed(uri)  # shown at once, hints follow when the observation is processed
     tools = {tool for tool, files in run.checked.items() if path.resolve() in files}
     from codecortex.signatures import normalise_tool
 

@@ -30,6 +30,7 @@ from pygls.protocol.language_server import lsp_method
 
 from codecortex import __version__
 from codecortex.config import Settings, load_settings
+from codecortex.diagnostics import Diagnostic
 from codecortex.limits import MAX_ARGUMENTS_TOTAL, MAX_DIAGNOSTIC_MESSAGE, clip, json_size
 from codecortex.lsp.wire import Framer
 from codecortex.service import Service
@@ -288,6 +289,9 @@ class CodeCortexServer(LanguageServer):
         self._popup_times: list[float] = []
         self.started = False  # `initialized` has run start-up (a repeat must not)
         self._publish_handles: dict[str, asyncio.TimerHandle] = {}
+        # detectOnSave: the detectors' latest diagnostics per document, published with ours so
+        # that an editor without a linter of its own shows what was detected.
+        self.detected: dict[str, list[Diagnostic]] = {}
         self.document_changes = False
         self._job_chains: dict[str, asyncio.Future[None]] = {}
 
