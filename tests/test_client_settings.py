@@ -19,7 +19,10 @@ from conftest import ROOT
 from codecortex.config import CLIENT_KEY_SETTING, SPECS, SettingSpec, load_settings
 
 VSCODE_DIR = ROOT / "client-vscode"
-CLIENT_ONLY = {"server.path", "trace.server"}  # never sent to the server
+CLIENT_ONLY = {"server.path", "trace.server", "enable", "notifications"}  # never sent to the server
+# Sent to the server but not contributed: the extension takes the value from VS Code itself
+# (`logLevel` follows the CodeCortex output channel's log level).
+DERIVED = {"logLevel"}
 JSON_TYPE = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -40,14 +43,15 @@ def contributed() -> dict[str, dict[str, Any]]:
 def test_every_server_setting_is_contributed_and_nothing_else() -> None:
     props = contributed()
     server_names = {s.name for s in SPECS}
-    missing = sorted(server_names - set(props))
+    missing = sorted(server_names - set(props) - DERIVED)
     assert not missing, f"settings missing from client-vscode/package.json: {missing}"
     unknown = sorted(set(props) - server_names - CLIENT_ONLY)
     assert not unknown, f"package.json contributes settings the server does not know: {unknown}"
     assert not CLIENT_ONLY & server_names
+    assert DERIVED <= server_names and not DERIVED & set(props)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.name not in DERIVED], ids=lambda s: s.name)
 def test_contributed_setting_matches_the_server(spec: SettingSpec) -> None:
     schema = contributed().get(spec.name)
     assert schema is not None, f"codecortex.{spec.name} is not contributed"
@@ -82,12 +86,17 @@ def test_extension_sends_the_same_settings() -> None:
     for key in CLIENT_ONLY:
         entry = re.search(r"\{[^{}]*key:\s*'" + re.escape(key) + r"'[^{}]*\}", table)
         assert entry and "clientOnly: true" in entry.group(0), f"{key} must be clientOnly"
+    for key in DERIVED:
+        entry = re.search(r"\{[^{}]*key:\s*'" + re.escape(key) + r"'[^{}]*\}", table)
+        assert entry and "derived: true" in entry.group(0), f"{key} must be derived"
 
 
 def test_extension_readme_lists_every_setting() -> None:
     readme = (VSCODE_DIR / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
     for spec in SPECS:
+        if spec.name in DERIVED:
+            continue
         # A row names it in full, or as `.last` in a row that groups settings of one prefix.
         last = spec.name.rsplit(".", 1)[-1]
         assert f"`codecortex.{spec.name}`" in table or (

@@ -4,6 +4,7 @@ import type * as vscode from 'vscode';
 import { registerCommands, showCommandResult } from './common/commands';
 import { registerConfigWatcher } from './common/configWatcher';
 import { registerDiagnosticsForwarding } from './common/diagnostics';
+import { ManagedServer } from './common/install';
 import { createLog, errorMessage } from './common/log';
 import { ServerManager } from './common/server';
 import { registerStatusBar } from './common/statusBar';
@@ -15,7 +16,8 @@ let manager: ServerManager | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const log = createLog();
   const views = ViewProvider.register();
-  manager = new ServerManager(log, (command, args, result) => {
+  const managed = new ManagedServer(context, log);
+  manager = new ServerManager(log, managed, (command, args, result) => {
     showCommandResult(views.provider, command, args, result).catch((err: unknown) => {
       log.warn(`Showing the result of ${command}: ${errorMessage(err)}`);
     });
@@ -27,9 +29,17 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStatusBar(manager),
     registerDiagnosticsForwarding(manager),
     registerConfigWatcher(manager),
-    registerCommands(manager, views.provider, log, context.secrets),
+    registerCommands(manager, managed, views.provider, log, context.secrets),
   );
   const current = manager;
+  context.subscriptions.push(
+    // The server's logLevel follows the output channel's level.
+    log.onDidChangeLogLevel(() => {
+      current.sendSettings().catch((err: unknown) => {
+        log.warn(`Sending settings failed: ${errorMessage(err)}`);
+      });
+    }),
+  );
   context.subscriptions.push(
     context.secrets.onDidChange(async (event) => {
       if (event.key === API_KEY_SECRET) {

@@ -11,6 +11,7 @@ import {
   parseShowSolutionsResponse,
 } from '../core/protocol';
 import { searchItem, snippetMarkdown, solutionsMarkdown, statsMarkdown } from '../core/render';
+import type { ManagedServer } from './install';
 import { errorMessage } from './log';
 import type { ServerManager } from './server';
 import type { ViewProvider } from './views';
@@ -228,6 +229,7 @@ async function setApiKey(secrets: vscode.SecretStorage): Promise<void> {
 
 export function registerCommands(
   manager: ServerManager,
+  managed: ManagedServer,
   views: ViewProvider,
   log: vscode.LogOutputChannel,
   secrets: vscode.SecretStorage,
@@ -252,6 +254,14 @@ export function registerCommands(
       guarded('API key', async () => {
         await secrets.delete(API_KEY_SECRET);
         void vscode.window.showInformationMessage('CodeCortex: model API key removed.');
+      }),
+    ),
+    vscode.commands.registerCommand(
+      ClientCommands.installServer,
+      guarded('Install Server', async () => {
+        if (await managed.install()) {
+          await manager.restart('server installed');
+        }
       }),
     ),
     vscode.commands.registerCommand(ClientCommands.showLog, () => {

@@ -15,17 +15,21 @@ import {
   type LanguageClientOptions,
   RevealOutputChannelOn,
   type ServerOptions,
+  ShowMessageNotification,
+  type ShowMessageParams,
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
 
 import {
+  ClientCommands,
   CONFIG_SECTION,
   DIAGNOSTIC_COLLECTION,
   Notifications,
   SERVER_ID,
   SERVER_NAME,
 } from '../core/constants';
+import { kindOfMessageType } from '../core/notifications';
 import { type StatusParams, parseStatus } from '../core/protocol';
 import {
   type ServerCommand,
@@ -34,10 +38,12 @@ import {
   resolveServerCommand,
 } from '../core/serverCommand';
 import type { ClientState } from '../core/status';
-import { errorMessage } from './log';
-import { activeInterpreter } from './python';
 import { withApiKey } from '../core/settings';
-import { firstWorkspaceFolder, serverPathSetting, serverSettings } from './settings';
+import type { ManagedServer } from './install';
+import { errorMessage } from './log';
+import { notify } from './notify';
+import { activeInterpreter } from './python';
+import { enabledSetting, firstWorkspaceFolder, serverPathSetting, serverSettings } from './settings';
 
 /** Called with the result of a server command run from a code action or a VS Code command. */
 export type CommandResultHandler = (command: string, args: unknown[], result: unknown) => void;
@@ -62,6 +68,7 @@ export class ServerManager implements vscode.Disposable {
 
   constructor(
     private readonly log: vscode.LogOutputChannel,
+    private readonly managed: ManagedServer,
     private readonly onCommandResult: CommandResultHandler,
   ) {}
 
@@ -83,11 +90,19 @@ export class ServerManager implements vscode.Disposable {
     this.log.warn(message);
   }
 
-  /** Stops the current server (if any) and starts a new one; calls are serialised. */
+  /**
+   * Stops the current server (if any) and starts a new one — unless `codecortex.enable` is off;
+   * calls are serialised.
+   */
   restart(reason: string): Promise<void> {
     const run = this.queue.then(async () => {
-      this.log.info(`Starting the server (${reason}).`);
       await this.stopNow();
+      if (!enabledSetting()) {
+        this.log.info(`Not starting the server (${reason}): codecortex.enable is off.`);
+        this.setState('disabled');
+        return;
+      }
+      this.log.info(`Starting the server (${reason}).`);
       await this.startNow();
     });
     this.queue = run.catch(() => undefined);
@@ -141,10 +156,11 @@ export class ServerManager implements vscode.Disposable {
   private currentSettings(scope?: vscode.ConfigurationScope): Record<string, unknown> {
     const { settings, problems } = serverSettings(scope);
     for (const problem of problems) {
-      this.log.warn(problem);
       if (!this.settingsProblemsShown.has(problem)) {
         this.settingsProblemsShown.add(problem);
-        void vscode.window.showWarningMessage(`CodeCortex: ${problem}`);
+        void notify(this.log, 'warning', `CodeCortex: ${problem}`);
+      } else {
+        this.log.warn(problem);
       }
     }
     return withApiKey(settings, this.apiKey);
@@ -173,6 +189,7 @@ export class ServerManager implements vscode.Disposable {
       platform: process.platform,
       env: process.env,
       pythonInterpreter: () => activeInterpreter(folder?.uri),
+      managedPython: () => this.managed.python(),
       hasServerModule: (python) => canImport(python),
       isExecutable: isExecutableFile,
     });
@@ -181,9 +198,8 @@ export class ServerManager implements vscode.Disposable {
     }
     if (!resolution.ok) {
       this.server = undefined;
-      this.log.error(resolution.message);
       this.setState('failed');
-      void this.showNotFound(resolution.message, resolution.installCommand);
+      void this.showNotFound(resolution.message, resolution.offerInstall);
       return;
     }
     this.server = resolution.server;
@@ -216,6 +232,10 @@ export class ServerManager implements vscode.Disposable {
       },
     };
     const client = new LanguageClient(SERVER_ID, SERVER_NAME, serverOptions, clientOptions);
+    // Replaces vscode-languageclient's own handler, which pops every message up.
+    client.onNotification(ShowMessageNotification.type, (params: ShowMessageParams) => {
+      void notify(this.log, kindOfMessageType(params.type), params.message);
+    });
     client.onNotification(Notifications.status, (params: unknown) => {
       const status = parseStatus(params);
       if (status === undefined) {
@@ -241,10 +261,8 @@ export class ServerManager implements vscode.Disposable {
       await client.start();
       this.startEmitter.fire(client);
     } catch (err) {
-      this.log.error(`The server failed to start: ${errorMessage(err)}`);
       this.setState('failed');
-      void vscode.window
-        .showErrorMessage(`CodeCortex: the server failed to start (${errorMessage(err)}).`, 'Show Log')
+      void notify(this.log, 'error', `CodeCortex: the server failed to start (${errorMessage(err)}).`, 'Show Log')
         .then((choice) => {
           if (choice !== undefined) {
             this.log.show();
@@ -268,16 +286,16 @@ export class ServerManager implements vscode.Disposable {
     });
   }
 
-  private async showNotFound(message: string, install?: string): Promise<void> {
-    const actions = install !== undefined ? ['Open Settings', 'Copy Install Command'] : ['Open Settings'];
+  private async showNotFound(message: string, offerInstall: boolean): Promise<void> {
+    const actions = offerInstall ? ['Install Server', 'Open Settings'] : ['Open Settings'];
     if (vscode.extensions.getExtension('ms-python.python') !== undefined) {
       actions.push('Select Interpreter');
     }
-    const choice = await vscode.window.showErrorMessage(message, ...actions);
-    if (choice === 'Open Settings') {
+    const choice = await notify(this.log, 'error', message, ...actions);
+    if (choice === 'Install Server') {
+      await vscode.commands.executeCommand(ClientCommands.installServer);
+    } else if (choice === 'Open Settings') {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'codecortex.server.path');
-    } else if (choice === 'Copy Install Command' && install !== undefined) {
-      await vscode.env.clipboard.writeText(install);
     } else if (choice === 'Select Interpreter') {
       await vscode.commands.executeCommand('python.setInterpreter');
     }

@@ -2,7 +2,10 @@
 import * as vscode from 'vscode';
 
 import { CONFIG_SECTION } from '../core/constants';
+import { serverLogLevel } from '../core/logLevel';
+import { type NotificationLevel, parseNotificationLevel } from '../core/notifications';
 import { type ConvertedSettings, sectionFromGetter, toServerSettings } from '../core/settings';
+import { log } from './log';
 
 /** The raw `codecortex` section (nested), for the given scope. */
 export function readSection(scope?: vscode.ConfigurationScope): Record<string, unknown> {
@@ -12,7 +15,18 @@ export function readSection(scope?: vscode.ConfigurationScope): Record<string, u
 
 /** What the server receives (initializationOptions, didChangeConfiguration, configuration). */
 export function serverSettings(scope?: vscode.ConfigurationScope): ConvertedSettings {
-  return toServerSettings(readSection(scope));
+  const section = readSection(scope);
+  section.logLevel = serverLogLevel(log()?.logLevel ?? vscode.LogLevel.Info);
+  return toServerSettings(section);
+}
+
+/** `codecortex.enable`: false stops the server and keeps it stopped. */
+export function enabledSetting(): boolean {
+  return vscode.workspace.getConfiguration(CONFIG_SECTION).get<boolean>('enable', true);
+}
+
+export function notificationLevel(): NotificationLevel {
+  return parseNotificationLevel(vscode.workspace.getConfiguration(CONFIG_SECTION).get('notifications'));
 }
 
 export function serverPathSetting(): string {

@@ -48,6 +48,7 @@ export const ClientCommands = {
   stats: 'codecortex.showStats',
   restart: 'codecortex.restartServer',
   showLog: 'codecortex.showLog',
+  installServer: 'codecortex.installServer',
   setApiKey: 'codecortex.setModelApiKey',
   clearApiKey: 'codecortex.clearModelApiKey',
 } as const;
@@ -71,5 +72,11 @@ export const RESTART_DEBOUNCE_MS = 1000;
 /** Delay between keystrokes and a search request in the search QuickPick. */
 export const SEARCH_DEBOUNCE_MS = 250;
 
-/** Python package that provides the server, for install hints. */
+/** Import package of the server (`python -m codecortex serve`). */
 export const PYTHON_PACKAGE = 'codecortex';
+
+/** Distribution name on PyPI ("codecortex" there is another project). */
+export const PYTHON_DISTRIBUTION = 'codecortex-lsp';
+
+/** Title of the install command as the Command Palette shows it. */
+export const INSTALL_SERVER_TITLE = 'CodeCortex: Install Server';

@@ -2,15 +2,17 @@
  * Finds the command that starts the CodeCortex server:
  * 1. `codecortex.server.path` (the `codecortex` executable) -> `<path> serve`;
  * 2. the Python extension's interpreter, when it has the package -> `<python> -m codecortex serve`;
- * 3. `codecortex` on PATH -> `codecortex serve`.
+ * 3. the managed environment that "CodeCortex: Install Server" created in the extension's global
+ *    storage -> `<venv python> -m codecortex serve`;
+ * 4. `codecortex` on PATH -> `codecortex serve` (last: VS Code's PATH may not be the shell's).
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { PYTHON_PACKAGE } from './constants';
+import { INSTALL_SERVER_TITLE, PYTHON_DISTRIBUTION, PYTHON_PACKAGE } from './constants';
 
-export type ServerOrigin = 'setting' | 'python' | 'path';
+export type ServerOrigin = 'setting' | 'python' | 'managed' | 'path';
 
 export interface ServerCommand {
   command: string;
@@ -20,7 +22,7 @@ export interface ServerCommand {
 
 export type Resolution =
   | { ok: true; server: ServerCommand; notes: string[] }
-  | { ok: false; message: string; notes: string[]; installCommand?: string };
+  | { ok: false; message: string; notes: string[]; offerInstall: boolean };
 
 export interface ResolveInputs {
   /** Value of `codecortex.server.path` ('' when unset). */
@@ -32,6 +34,8 @@ export interface ResolveInputs {
   env: Record<string, string | undefined>;
   /** Interpreter selected in the Python extension, if it is installed. */
   pythonInterpreter: () => Promise<string | undefined>;
+  /** The managed environment's Python (from "CodeCortex: Install Server"), if one was made. */
+  managedPython: () => string | undefined;
   /** Whether `python -c "import codecortex"` succeeds. */
   hasServerModule: (python: string) => Promise<boolean>;
   /** Whether a file exists and may be executed. */
@@ -115,21 +119,13 @@ export function findOnPath(
   return undefined;
 }
 
-/** The command that installs the server (into `python` when known). */
-export function installCommand(python: string | undefined): string {
-  return python === undefined
-    ? `pip install ${PYTHON_PACKAGE}`
-    : `"${python}" -m pip install ${PYTHON_PACKAGE}`;
-}
-
-/** The message shown when no server can be started, with the way to fix it. */
+/** The message shown when no server can be started, with the ways to fix it. */
 export function notFoundMessage(python: string | undefined): string {
-  const install = installCommand(python);
   return (
-    'CodeCortex: the language server was not found. ' +
-    `Install it with \`${install}\`` +
-    (python === undefined ? ' (or pipx install codecortex)' : ' (the selected Python interpreter)') +
-    ', or set `codecortex.server.path` to the `codecortex` executable.'
+    'CodeCortex: the language server was not found' +
+    (python === undefined ? '' : ` (the selected interpreter ${python} does not have it)`) +
+    `. Run "${INSTALL_SERVER_TITLE}" to install it (${PYTHON_DISTRIBUTION}) into an environment ` +
+    'of its own, or set `codecortex.server.path` to the `codecortex` executable.'
   );
 }
 
@@ -141,6 +137,7 @@ export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resol
       return {
         ok: false,
         notes,
+        offerInstall: false,
         message:
           `CodeCortex: \`codecortex.server.path\` is set to "${file}", which is not an ` +
           'executable file. Point it to the `codecortex` executable or clear the setting.',
@@ -168,6 +165,18 @@ export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resol
     notes.push('No interpreter from the Python extension.');
   }
 
+  const managed = inputs.managedPython();
+  if (managed !== undefined) {
+    if (inputs.isExecutable(managed) && (await inputs.hasServerModule(managed))) {
+      return {
+        ok: true,
+        notes,
+        server: { command: managed, args: ['-m', PYTHON_PACKAGE, 'serve'], origin: 'managed' },
+      };
+    }
+    notes.push(`The managed environment's ${managed} cannot import ${PYTHON_PACKAGE}.`);
+  }
+
   const onPath = findOnPath('codecortex', inputs.env, inputs.platform, inputs.isExecutable);
   if (onPath !== undefined) {
     return { ok: true, notes, server: { command: onPath, args: ['serve'], origin: 'path' } };
@@ -178,6 +187,6 @@ export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resol
     ok: false,
     notes,
     message: notFoundMessage(interpreter),
-    installCommand: installCommand(interpreter),
+    offerInstall: true,
   };
 }

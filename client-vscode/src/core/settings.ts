@@ -19,6 +19,11 @@ export interface SettingSpec {
   clientOnly?: boolean;
   /** Changing it restarts the server. */
   restart?: boolean;
+  /**
+   * Not contributed to package.json: the extension derives the value from VS Code's own state
+   * (`logLevel` from the output channel's log level).
+   */
+  derived?: boolean;
 }
 
 /**
@@ -26,6 +31,14 @@ export interface SettingSpec {
  * this one must name the same server settings; `package.json` contributes exactly these keys.
  */
 export const SETTINGS: readonly SettingSpec[] = [
+  { key: 'enable', type: 'boolean', default: true, clientOnly: true, restart: true },
+  {
+    key: 'notifications',
+    type: 'string',
+    default: 'errors',
+    enum: ['off', 'errors', 'all'],
+    clientOnly: true,
+  },
   { key: 'server.path', type: 'string', default: '', clientOnly: true, restart: true },
   { key: 'databaseUrl', type: 'string', default: '', restart: true },
   { key: 'dataDir', type: 'string', default: '', restart: true },
@@ -60,6 +73,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     type: 'string',
     default: 'info',
     enum: ['debug', 'info', 'warning', 'error'],
+    derived: true,
   },
   {
     key: 'trace.server',
@@ -182,6 +196,9 @@ export function withApiKey(settings: ServerSettings, apiKey: string | undefined)
   return copy;
 }
 
+/** The settings package.json contributes (all but the derived ones). */
+export const CONTRIBUTED: readonly SettingSpec[] = SETTINGS.filter((s) => s.derived !== true);
+
 /** Keys whose change requires a server restart. */
 export const RESTART_KEYS: readonly string[] = SETTINGS.filter((s) => s.restart === true).map(
   (s) => s.key,
@@ -203,6 +220,9 @@ export function needsRestart(before: unknown, after: unknown): boolean {
 export function sectionFromGetter(get: (key: string) => unknown): Record<string, unknown> {
   const section: Record<string, unknown> = {};
   for (const spec of SETTINGS) {
+    if (spec.derived === true) {
+      continue; // a leftover `codecortex.logLevel` in settings.json has no effect
+    }
     const value = get(spec.key);
     if (value !== undefined) {
       setDotted(section, spec.key, value);

@@ -1,7 +1,7 @@
 /** What the status bar item shows, from the server's `codecortex/status` and the client state. */
 import type { StatusParams } from './protocol';
 
-export type ClientState = 'starting' | 'running' | 'stopped' | 'failed';
+export type ClientState = 'starting' | 'running' | 'stopped' | 'failed' | 'disabled';
 
 export interface StatusView {
   text: string;
@@ -20,6 +20,13 @@ export function statusView(state: ClientState, status: StatusParams | undefined)
       text: '$(error) CodeCortex',
       tooltip: 'CodeCortex: the server could not be started. Click to see the log.',
       level: 'error',
+    };
+  }
+  if (state === 'disabled') {
+    return {
+      text: '$(circle-slash) CodeCortex',
+      tooltip: 'CodeCortex is disabled (`codecortex.enable`).',
+      level: 'normal',
     };
   }
   if (state === 'stopped') {

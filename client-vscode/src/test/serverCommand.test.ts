@@ -45,6 +45,7 @@ function inputs(overrides: Partial<ResolveInputs>): ResolveInputs {
     platform: 'linux',
     env: { PATH: '' },
     pythonInterpreter: () => Promise.resolve(undefined),
+    managedPython: () => undefined,
     hasServerModule: () => Promise.resolve(false),
     isExecutable: isExecutableFile,
     ...overrides,
@@ -163,19 +164,52 @@ describe('resolveServerCommand', () => {
     assert.ok(result.notes.some((n) => n.includes('extension crashed')));
   });
 
-  it('explains the fix when nothing is found', async () => {
+  it('uses the managed environment after the interpreter and before PATH', async () => {
+    const asked: string[] = [];
+    const result = await resolveServerCommand(
+      inputs({
+        env: { PATH: binDir },
+        pythonInterpreter: () => Promise.resolve('/usr/bin/python3'),
+        managedPython: () => serverExe,
+        hasServerModule: (python) => {
+          asked.push(python);
+          return Promise.resolve(python === serverExe);
+        },
+      }),
+    );
+    assert.deepEqual(asked, ['/usr/bin/python3', serverExe]);
+    assert.ok(result.ok);
+    assert.deepEqual(result.server, { command: serverExe, args: ['-m', 'codecortex', 'serve'], origin: 'managed' });
+  });
+
+  it('skips a managed environment that lost the package', async () => {
+    const result = await resolveServerCommand(
+      inputs({ env: { PATH: binDir }, managedPython: () => serverExe, hasServerModule: () => Promise.resolve(false) }),
+    );
+    assert.ok(result.ok);
+    assert.equal(result.server.origin, 'path');
+    assert.ok(result.notes.some((n) => n.includes('managed')));
+  });
+
+  it('offers "Install Server" when nothing is found, naming the real distribution', async () => {
     const withPython = await resolveServerCommand(
       inputs({ pythonInterpreter: () => Promise.resolve('/venv/bin/python') }),
     );
     assert.ok(!withPython.ok);
-    assert.match(withPython.message, /"\/venv\/bin\/python" -m pip install codecortex/);
+    assert.equal(withPython.offerInstall, true);
+    assert.match(withPython.message, /CodeCortex: Install Server/);
+    assert.match(withPython.message, /codecortex-lsp/);
+    assert.match(withPython.message, /\/venv\/bin\/python/);
     assert.match(withPython.message, /codecortex\.server\.path/);
-    assert.equal(withPython.installCommand, '"/venv/bin/python" -m pip install codecortex');
+    assert.doesNotMatch(withPython.message, /pip install codecortex\b(?!-)/);
 
     const without = await resolveServerCommand(inputs({}));
     assert.ok(!without.ok);
-    assert.match(without.message, /`pip install codecortex`/);
-    assert.equal(without.installCommand, 'pip install codecortex');
+    assert.equal(without.offerInstall, true);
+
+    const badSetting = await resolveServerCommand(inputs({ serverPath: notExecutable }));
+    assert.ok(!badSetting.ok);
+    assert.equal(badSetting.offerInstall, false);
   });
 });
 

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { ClientCommands, ServerCommands } from '../core/constants';
+import { serverLogLevel } from '../core/logLevel';
+import { NOTIFICATION_LEVELS, kindOfMessageType, parseNotificationLevel, popsUp } from '../core/notifications';
 import {
+  CONTRIBUTED,
   SETTINGS,
   changedKeys,
   needsRestart,
@@ -25,6 +28,7 @@ interface ContributedSetting {
 }
 
 interface PackageJson {
+  activationEvents: string[];
   contributes: {
     commands: { command: string; title: string }[];
     configuration: { title: string; properties: Record<string, ContributedSetting> }[];
@@ -56,6 +60,8 @@ describe('toServerSettings', () => {
     });
     assert.equal('server' in settings, false);
     assert.equal('trace' in settings, false);
+    assert.equal('enable' in settings, false);
+    assert.equal('notifications' in settings, false);
   });
 
   it('keeps valid values and replaces invalid ones with their default, reporting each', () => {
@@ -97,6 +103,40 @@ describe('toServerSettings', () => {
     assert.equal((settings.llm as Record<string, unknown>).model, 'gpt-4o-mini');
     assert.equal(settings.hints, false);
   });
+
+  it('ignores a leftover codecortex.logLevel: the level comes from the output channel', () => {
+    const values: Record<string, unknown> = { logLevel: 'debug' };
+    const section = sectionFromGetter((key) => values[key]);
+    assert.deepEqual(section, {});
+    assert.equal(toServerSettings(section).settings.logLevel, 'info');
+    assert.equal(toServerSettings({ ...section, logLevel: serverLogLevel(2) }).settings.logLevel, 'debug');
+  });
+});
+
+describe('serverLogLevel', () => {
+  it("maps VS Code's log levels to the server's", () => {
+    // Off, Trace, Debug, Info, Warning, Error
+    assert.deepEqual([0, 1, 2, 3, 4, 5].map(serverLogLevel), ['error', 'debug', 'debug', 'info', 'warning', 'error']);
+  });
+});
+
+describe('notifications', () => {
+  it('pops up errors and warnings by default, everything with all, nothing with off', () => {
+    const kinds = ['error', 'warning', 'info'] as const;
+    assert.deepEqual(kinds.map((k) => popsUp('errors', k)), [true, true, false]);
+    assert.deepEqual(kinds.map((k) => popsUp('all', k)), [true, true, true]);
+    assert.deepEqual(kinds.map((k) => popsUp('off', k)), [false, false, false]);
+    assert.equal(parseNotificationLevel('loud'), 'errors');
+    assert.equal(parseNotificationLevel('off'), 'off');
+    assert.deepEqual([1, 2, 3, 4].map(kindOfMessageType), ['error', 'warning', 'info', 'info']);
+  });
+
+  it('has the same values in package.json', () => {
+    const schema = (packageJson.contributes.configuration.find((s) => 'codecortex.notifications' in s.properties)
+      ?.properties['codecortex.notifications']) as ContributedSetting;
+    assert.deepEqual(schema.enum, [...NOTIFICATION_LEVELS]);
+    assert.equal(schema.default, 'errors');
+  });
 });
 
 describe('withApiKey', () => {
@@ -136,9 +176,9 @@ describe('package.json', () => {
   it('contributes exactly the known settings, with the same types, defaults and limits', () => {
     assert.deepEqual(
       Object.keys(contributed).sort(),
-      SETTINGS.map((s) => `codecortex.${s.key}`).sort(),
+      CONTRIBUTED.map((s) => `codecortex.${s.key}`).sort(),
     );
-    for (const spec of SETTINGS) {
+    for (const spec of CONTRIBUTED) {
       const c = contributed[`codecortex.${spec.key}`];
       assert.equal(c.type, spec.type, spec.key);
       assert.deepEqual(c.default, spec.default, spec.key);
@@ -147,6 +187,20 @@ describe('package.json', () => {
       assert.equal(c.maximum, spec.maximum, spec.key);
       assert.ok(c.scope !== undefined, `${spec.key} has a scope`);
       assert.ok((c.markdownDescription ?? c.description ?? '') !== '', `${spec.key} is described`);
+    }
+  });
+
+  it('does not contribute logLevel (the output channel has a level of its own)', () => {
+    assert.equal('codecortex.logLevel' in contributed, false);
+    assert.ok(SETTINGS.some((s) => s.key === 'logLevel' && s.derived === true));
+  });
+
+  it('activates on the languages CodeCortex handles and on workspaces containing them', () => {
+    const events = packageJson.activationEvents;
+    assert.equal(events.includes('onStartupFinished'), false);
+    assert.equal(events.includes('*'), false);
+    for (const event of ['onLanguage:python', 'onLanguage:typescript', 'workspaceContains:**/*.py']) {
+      assert.ok(events.includes(event), event);
     }
   });
 
