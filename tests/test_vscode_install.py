@@ -18,4 +18,3 @@ def test_a_missing_prerequisite_is_named_and_nothing_is_left_behind(
         ensure_installed()
     assert not vscode_install.install_dir().exists()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [".install.lock"]
-

@@ -81,14 +81,9 @@ async function waitForEditorText(page, predicate, what) {
 /** The CodeCortex status bar item's text ("1 · 1" = problems · solutions). */
 async function statusText(page) {
   return page.evaluate(() => {
-    for (const item of document.querySelectorAll('.statusbar-item')) {
-      const label = item.getAttribute('aria-label') || '';
-      const text = item.textContent || '';
-      if (/CodeCortex/.test(item.id) || /CodeCortex/.test(label)) {
-        return text.trim();
-      }
-    }
-    return null;
+    // The item the extension created as `codecortex.status` (not its status bar messages).
+    const item = [...document.querySelectorAll('.statusbar-item')].find((el) => el.id.endsWith('codecortex.status'));
+    return item === undefined ? null : (item.textContent || '').trim();
   });
 }
 
