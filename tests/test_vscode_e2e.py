@@ -27,7 +27,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -97,29 +99,23 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float) -> None:
     raise AssertionError(f"code-server did not answer on {url} within {timeout}s")
 
 
-def user_settings(db_url: str) -> dict[str, object]:
-    return {
-        # CodeCortex: the server from this checkout, the test's database, detectors on save.
-        "codecortex.server.path": codecortex_exe(),
-        "codecortex.databaseUrl": db_url,
-        "codecortex.detectOnSave": True,
-        # A quiet editor that reaches nothing outside this machine.
-        "telemetry.telemetryLevel": "off",
-        "update.mode": "none",
-        "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False,
-        "extensions.ignoreRecommendations": True,
-        "workbench.enableExperiments": False,
-        "workbench.startupEditor": "none",
-        "workbench.tips.enabled": False,
-        "chat.disableAIFeatures": True,
-        "security.workspace.trust.enabled": False,
-        "git.enabled": False,
-        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
-        "editor.suggestOnTriggerCharacters": False,
-        "editor.hover.delay": 100,
-        "files.autoSave": "off",
-    }
+# A quiet editor that reaches nothing outside this machine.
+QUIET_EDITOR: dict[str, object] = {
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "extensions.ignoreRecommendations": True,
+    "workbench.enableExperiments": False,
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "chat.disableAIFeatures": True,
+    "security.workspace.trust.enabled": False,
+    "git.enabled": False,
+    "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+    "editor.suggestOnTriggerCharacters": False,
+    "files.autoSave": "off",
+}
 
 
 def counts(status: str | None) -> tuple[int, int]:
@@ -134,9 +130,21 @@ def extension_log(user_data: Path) -> str:
     return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-6000:]}" for p in logs)
 
 
-def test_vscode_learns_a_fix_and_applies_it_in_another_file(
-    fresh_db: str, cli_env: dict[str, str], tmp_path: Path
-) -> None:
+@dataclass
+class Session:
+    report: dict[str, Any]
+    context: str  # what to print when an assertion fails
+    workspace: Path
+    user_data: Path
+    shots: Path
+    elapsed: float
+
+
+def drive_vscode(
+    tmp_path: Path, settings: dict[str, object], env_extra: dict[str, str], scenario: str
+) -> Session:
+    """Installs the freshly built .vsix into code-server, serves a workspace with a.py and b.py,
+    and runs one scenario of tests/vscode_e2e/drive.cjs against it in headless Chromium."""
     vscode = installed_or_skip()
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -150,23 +158,24 @@ def test_vscode_learns_a_fix_and_applies_it_in_another_file(
     (workspace / "pyproject.toml").write_text(PYPROJECT)
     user_data = tmp_path / "code-server-data"
     (user_data / "User").mkdir(parents=True)
-    (user_data / "User" / "settings.json").write_text(json.dumps(user_settings(fresh_db), indent=2))
+    (user_data / "User" / "settings.json").write_text(
+        json.dumps({**settings, **QUIET_EDITOR}, indent=2)
+    )
     extensions = tmp_path / "code-server-extensions"
     home = tmp_path / "home"
     home.mkdir()
 
-    env = dict(cli_env)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODECORTEX_", "PIP_"))}
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
-        # The test's database (also the `codecortex.databaseUrl` setting above).
-        CODECORTEX_DATABASE_URL=fresh_db,
         # No extension gallery, and any other outgoing HTTP goes nowhere.
         EXTENSIONS_GALLERY="{}",
         HTTP_PROXY="http://127.0.0.1:9",
         HTTPS_PROXY="http://127.0.0.1:9",
         NO_PROXY="127.0.0.1,localhost",
+        **env_extra,
     )
     base_args = [
         str(vscode.node),
@@ -200,51 +209,52 @@ def test_vscode_learns_a_fix_and_applies_it_in_another_file(
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server_log = open(tmp_path / "code-server.log", "w")
-    server = subprocess.Popen(
-        [
-            *base_args,
-            "--auth",
-            "none",
-            "--bind-addr",
-            f"127.0.0.1:{port}",
-            "--disable-workspace-trust",
-            "--disable-getting-started-override",
-            "--disable-proxy",
-            "--ignore-last-opened",
-            str(workspace),
-        ],
-        env=env,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        wait_healthy(url, server, timeout=180)
-        started = time.monotonic()
-        drive = subprocess.run(
-            [str(vscode.node), str(DRIVER)],
-            env={
-                **env,
-                "E2E_PLAYWRIGHT": str(vscode.playwright),
-                "E2E_CHROMIUM": str(vscode.chromium),
-                "E2E_URL": f"{url}/?folder={workspace}",
-                "E2E_SHOTS": str(shots),
-                "E2E_BROWSER_PROFILE": str(tmp_path / "chromium-profile"),
-            },
-            capture_output=True,
+    with open(tmp_path / "code-server.log", "w") as server_log:
+        server = subprocess.Popen(
+            [
+                *base_args,
+                "--auth",
+                "none",
+                "--bind-addr",
+                f"127.0.0.1:{port}",
+                "--disable-workspace-trust",
+                "--disable-getting-started-override",
+                "--disable-proxy",
+                "--ignore-last-opened",
+                str(workspace),
+            ],
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=1200,
+            start_new_session=True,
         )
-        elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        server_log.close()
+            wait_healthy(url, server, timeout=180)
+            started = time.monotonic()
+            drive = subprocess.run(
+                [str(vscode.node), str(DRIVER)],
+                env={
+                    **env,
+                    "E2E_SCENARIO": scenario,
+                    "E2E_PLAYWRIGHT": str(vscode.playwright),
+                    "E2E_CHROMIUM": str(vscode.chromium),
+                    "E2E_URL": f"{url}/?folder={workspace}",
+                    "E2E_SHOTS": str(shots),
+                    "E2E_BROWSER_PROFILE": str(tmp_path / "chromium-profile"),
+                },
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
     report = json.loads(drive.stdout.strip().splitlines()[-1]) if drive.stdout.strip() else {}
     context = (
@@ -254,6 +264,27 @@ def test_vscode_learns_a_fix_and_applies_it_in_another_file(
     assert drive.returncode == 0, context
     print(f"driver log:\n{drive.stderr}")
     print(f"observed: {json.dumps({k: v for k, v in report.items() if k != 'steps'}, indent=1)}")
+    return Session(report, context, workspace, user_data, shots, elapsed)
+
+
+def test_vscode_learns_a_fix_and_applies_it_in_another_file(fresh_db: str, tmp_path: Path) -> None:
+    session = drive_vscode(
+        tmp_path,
+        {
+            # The server from this checkout, the test's database, detectors on open and save.
+            "codecortex.server.path": codecortex_exe(),
+            "codecortex.databaseUrl": fresh_db,
+            "codecortex.detectOnSave": True,
+        },
+        {"CODECORTEX_DATABASE_URL": fresh_db, "CODECORTEX_DATA_DIR": str(tmp_path / "cc-data")},
+        "learn-and-apply",
+    )
+    report, context, workspace, user_data = (
+        session.report,
+        session.context,
+        session.workspace,
+        session.user_data,
+    )
 
     # What the person saw.
     assert report["bufferAfterApply"] == B_FIXED, context
@@ -284,9 +315,43 @@ def test_vscode_learns_a_fix_and_applies_it_in_another_file(
 
     figures = {
         **report["timings"],
-        "driver_total_s": round(elapsed, 1),
+        "driver_total_s": round(session.elapsed, 1),
         "load_1min": os.getloadavg()[0],
     }
     print("timings (figures, not assertions): " + json.dumps(figures))
-    print(f"screenshots: {shots} ({len(list(shots.glob('*.png')))} files)")
+    print(f"screenshots: {session.shots} ({len(list(session.shots.glob('*.png')))} files)")
     sys.stdout.flush()
+
+
+def test_vscode_without_a_server_offers_install_server_which_names_what_failed(
+    tmp_path: Path,
+) -> None:
+    """No `server.path`, no Python extension, no `codecortex` on PATH: the "not found" message
+    offers Install Server; run from there it makes the venv with python3 and runs pip, which
+    here (offline, no index) cannot get `codecortex-lsp` — and says so, naming the step."""
+    system_python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if system_python is None:
+        pytest.skip("no python3 in /usr/local/bin, /usr/bin or /bin for the extension to use")
+    session = drive_vscode(
+        tmp_path,
+        {},
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",  # no codecortex there
+            "PIP_NO_INDEX": "1",  # never the network; no wheel is shipped in the test's .vsix
+            "PIP_CONFIG_FILE": os.devnull,
+            "CODECORTEX_DATA_DIR": str(tmp_path / "cc-data"),
+        },
+        "install-server",
+    )
+    report, context = session.report, session.context
+    assert "Install Server" in report["notFound"] and "codecortex-lsp" in report["notFound"], (
+        context
+    )
+    assert "pip install codecortex " not in report["notFound"], context
+    assert (
+        "installing the server failed while installing codecortex-lsp" in report["installResult"]
+    ), context
+    venvs = list(session.user_data.glob("User/globalStorage/codecortex.codecortex/server-venv"))
+    assert len(venvs) == 1 and (venvs[0] / "bin" / "python").exists(), context  # step 1 ran
+    log = extension_log(session.user_data)
+    assert "-m pip install --disable-pip-version-check --upgrade codecortex-lsp" in log, context

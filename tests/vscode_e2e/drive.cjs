@@ -189,6 +189,123 @@ async function save(page) {
     .waitFor({ state: 'detached', timeout: TIMEOUT });
 }
 
+/** a.py: see the problem, fix it by typing, save; b.py: hint, hover, apply the past fix, save. */
+async function learnAndApply(page, opened) {
+  await step(page, 'a.py-problem-shown', async () => {
+    await openFile(page, 'a.py');
+    await waitForEditorText(page, (t) => t.includes('value == None'), 'a.py');
+    await waitForSquiggles(page, (s) => s.error + s.warning > 0, "ruff's E711 on a.py");
+    result.timings.window_to_first_diagnostic_s = (Date.now() - opened) / 1000;
+    result.statusBeforeFix = await statusText(page);
+  });
+
+  await step(page, 'a.py-fixed-by-typing-and-saved', async () => {
+    await goTo(page, 2, 14); // `    if value == None:` — before `==`
+    await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.type('is');
+    await waitForEditorText(page, (t) => t.includes('value is None'), 'the typed fix');
+    await save(page);
+    await waitForSquiggles(page, (s) => s.error + s.warning === 0, 'the problem to go away');
+    result.statusAfterLearning = await waitForStatus(page, /\b1\s*·\s*1\b/, '1 problem · 1 solution');
+  });
+
+  const bOpened = Date.now();
+  await step(page, 'b.py-hint-shown', async () => {
+    await openFile(page, 'b.py');
+    await waitForEditorText(page, (t) => t.includes('item == None'), 'b.py');
+    await waitForSquiggles(page, (s) => s.hint > 0 && s.error + s.warning > 0, "the problem and CodeCortex's hint");
+    result.timings.open_b_to_hint_s = (Date.now() - bOpened) / 1000;
+    result.timings.window_to_first_hint_s = (Date.now() - opened) / 1000;
+    result.statusBeforeApply = await statusText(page);
+  });
+
+  await step(page, 'b.py-hover', async () => {
+    // The cursor on the problem (`None`, where ruff's warning and CodeCortex's hint are), then
+    // the hover from the keyboard (Ctrl+K Ctrl+I).
+    await goTo(page, 2, 32);
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    const deadline = Date.now() + TIMEOUT;
+    let text = '';
+    while (Date.now() < deadline) {
+      text = await page.evaluate(() =>
+        [...document.querySelectorAll('.monaco-hover')]
+          .filter((el) => !el.classList.contains('hidden') && el.offsetParent !== null)
+          .map((el) => el.innerText)
+          .join('\n'),
+      );
+      if (/Past fix/.test(text)) {
+        break; // CodeCortex's hover (not only the diagnostics' messages) has arrived
+      }
+      await page.waitForTimeout(100);
+    }
+    if (!/Past fix/.test(text)) {
+      throw new Error(`no CodeCortex hover; the hover shows: ${JSON.stringify(text)}`);
+    }
+    result.hover = text.trim();
+  });
+
+  await step(page, 'b.py-quick-fix-menu', async () => {
+    await page.keyboard.press('Escape');
+    await goTo(page, 2, 32); // on `None` in `... if item == None else ...`
+    await page.keyboard.press('Control+.');
+    const menu = page.locator('.action-widget').first();
+    await menu.waitFor({ state: 'visible' });
+    await menu.locator('.monaco-list-row', { hasText: 'apply past fix' }).first().waitFor({ state: 'visible' });
+    result.quickFixes = (await menu.locator('.monaco-list-row').allInnerTexts()).map((t) => t.trim());
+  });
+
+  await step(page, 'b.py-past-fix-applied', async () => {
+    const applied = Date.now();
+    await page.locator('.action-widget').first().locator('.monaco-list-row', { hasText: 'apply past fix' }).first().click();
+    result.bufferAfterApply = await waitForEditorText(page, (t) => t.includes('item is None'), 'the past fix in b.py');
+    result.timings.apply_to_edited_buffer_s = (Date.now() - applied) / 1000;
+  });
+
+  await step(page, 'b.py-saved', async () => {
+    await save(page);
+    await waitForSquiggles(page, (s) => s.error + s.warning === 0, 'the problem in b.py to go away');
+    result.statusAfterApply = await waitForStatus(
+      page,
+      new RegExp(`^(?!${(result.statusBeforeApply ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$)`),
+      'a changed count',
+    );
+  });
+
+  await step(page, 'notifications', async () => {
+    await runCommand(page, 'Notifications: Show Notifications');
+    const center = page.locator('.notifications-center');
+    await center.waitFor({ state: 'visible' });
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    result.notificationCenter = (await center.locator('.notifications-center-header-title').innerText()).trim();
+    result.notifications = await notifications(page);
+  });
+}
+
+/** No server anywhere: the "not found" message offers Install Server; run it from there. */
+async function installServer(page) {
+  await step(page, 'not-found-offers-install', async () => {
+    await openFile(page, 'a.py'); // activates the extension (onLanguage:python)
+    const toast = page.locator('.notification-toast', { hasText: 'language server was not found' });
+    await toast.waitFor({ state: 'visible' });
+    result.notFound = (await toast.innerText()).trim();
+    await toast.locator('.monaco-button', { hasText: 'Install Server' }).waitFor({ state: 'visible' });
+  });
+
+  await step(page, 'install-server-result', async () => {
+    await page
+      .locator('.notification-toast', { hasText: 'language server was not found' })
+      .locator('.monaco-button', { hasText: 'Install Server' })
+      .click();
+    const done = page.locator('.notification-toast', { hasText: 'installing the server failed' });
+    await done.waitFor({ state: 'visible' });
+    result.installResult = (await done.innerText()).trim();
+  });
+}
+
+const SCENARIOS = { 'learn-and-apply': learnAndApply, 'install-server': installServer };
+
 async function main() {
   const context = await chromium.launchPersistentContext(process.env.E2E_BROWSER_PROFILE, {
     executablePath: process.env.E2E_CHROMIUM,
@@ -225,97 +342,8 @@ async function main() {
       await page.locator('.monaco-workbench .part.statusbar').waitFor({ state: 'visible' });
       await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ state: 'visible' });
     });
-
-    await step(page, 'a.py-problem-shown', async () => {
-      await openFile(page, 'a.py');
-      await waitForEditorText(page, (t) => t.includes('value == None'), 'a.py');
-      await waitForSquiggles(page, (s) => s.error + s.warning > 0, "ruff's E711 on a.py");
-      result.timings.window_to_first_diagnostic_s = (Date.now() - opened) / 1000;
-      result.statusBeforeFix = await statusText(page);
-    });
-
-    await step(page, 'a.py-fixed-by-typing-and-saved', async () => {
-      await goTo(page, 2, 14); // `    if value == None:` — before `==`
-      await page.keyboard.press('Shift+ArrowRight');
-      await page.keyboard.press('Shift+ArrowRight');
-      await page.keyboard.type('is');
-      await waitForEditorText(page, (t) => t.includes('value is None'), 'the typed fix');
-      await save(page);
-      await waitForSquiggles(page, (s) => s.error + s.warning === 0, 'the problem to go away');
-      result.statusAfterLearning = await waitForStatus(page, /\b1\s*·\s*1\b/, '1 problem · 1 solution');
-    });
-
-    const bOpened = Date.now();
-    await step(page, 'b.py-hint-shown', async () => {
-      await openFile(page, 'b.py');
-      await waitForEditorText(page, (t) => t.includes('item == None'), 'b.py');
-      await waitForSquiggles(page, (s) => s.hint > 0 && s.error + s.warning > 0, "the problem and CodeCortex's hint");
-      result.timings.open_b_to_hint_s = (Date.now() - bOpened) / 1000;
-      result.timings.window_to_first_hint_s = (Date.now() - opened) / 1000;
-      result.statusBeforeApply = await statusText(page);
-    });
-
-    await step(page, 'b.py-hover', async () => {
-      // The cursor on the problem (`None`, where ruff's warning and CodeCortex's hint are), then
-      // the hover from the keyboard (Ctrl+K Ctrl+I).
-      await goTo(page, 2, 32);
-      await page.keyboard.press('Control+K');
-      await page.keyboard.press('Control+I');
-      const deadline = Date.now() + TIMEOUT;
-      let text = '';
-      while (Date.now() < deadline) {
-        text = await page.evaluate(() =>
-          [...document.querySelectorAll('.monaco-hover')]
-            .filter((el) => !el.classList.contains('hidden') && el.offsetParent !== null)
-            .map((el) => el.innerText)
-            .join('\n'),
-        );
-        if (/Past fix/.test(text)) {
-          break; // CodeCortex's hover (not only the diagnostics' messages) has arrived
-        }
-        await page.waitForTimeout(100);
-      }
-      if (!/Past fix/.test(text)) {
-        throw new Error(`no CodeCortex hover; the hover shows: ${JSON.stringify(text)}`);
-      }
-      result.hover = text.trim();
-    });
-
-    await step(page, 'b.py-quick-fix-menu', async () => {
-      await page.keyboard.press('Escape');
-      await goTo(page, 2, 32); // on `None` in `... if item == None else ...`
-      await page.keyboard.press('Control+.');
-      const menu = page.locator('.action-widget').first();
-      await menu.waitFor({ state: 'visible' });
-      await menu.locator('.monaco-list-row', { hasText: 'apply past fix' }).first().waitFor({ state: 'visible' });
-      result.quickFixes = (await menu.locator('.monaco-list-row').allInnerTexts()).map((t) => t.trim());
-    });
-
-    await step(page, 'b.py-past-fix-applied', async () => {
-      const applied = Date.now();
-      await page.locator('.action-widget').first().locator('.monaco-list-row', { hasText: 'apply past fix' }).first().click();
-      result.bufferAfterApply = await waitForEditorText(page, (t) => t.includes('item is None'), 'the past fix in b.py');
-      result.timings.apply_to_edited_buffer_s = (Date.now() - applied) / 1000;
-    });
-
-    await step(page, 'b.py-saved', async () => {
-      await save(page);
-      await waitForSquiggles(page, (s) => s.error + s.warning === 0, 'the problem in b.py to go away');
-      result.statusAfterApply = await waitForStatus(
-        page,
-        new RegExp(`^(?!${(result.statusBeforeApply ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$)`),
-        'a changed count',
-      );
-    });
-
-    await step(page, 'notifications', async () => {
-      await runCommand(page, 'Notifications: Show Notifications');
-      const center = page.locator('.notifications-center');
-      await center.waitFor({ state: 'visible' });
-      await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-      result.notificationCenter = (await center.locator('.notifications-center-header-title').innerText()).trim();
-      result.notifications = await notifications(page);
-    });
+    const scenario = SCENARIOS[process.env.E2E_SCENARIO || 'learn-and-apply'];
+    await scenario(page, opened);
   } finally {
     await context.close();
   }

@@ -24,6 +24,7 @@ import {
 } from '../core/install';
 import { findOnPath, isExecutableFile } from '../core/serverCommand';
 import { errorMessage } from './log';
+import { notify } from './notify';
 import { activeInterpreter } from './python';
 import { firstWorkspaceFolder } from './settings';
 
@@ -93,7 +94,7 @@ export class ManagedServer {
     if (ok) {
       const python = venvPython(venv, process.platform);
       await this.context.globalState.update(MANAGED_PYTHON_KEY, python);
-      this.log.info(`Server installed: ${python} -m codecortex serve`);
+      void notify(this.log, 'info', `CodeCortex: server installed (${python} -m codecortex serve).`);
     }
     return ok;
   }
