@@ -224,11 +224,17 @@ async function learnAndApply(page, opened) {
     // The cursor on the problem (`None`, where ruff's warning and CodeCortex's hint are), then
     // the hover from the keyboard (Ctrl+K Ctrl+I).
     await goTo(page, 2, 32);
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+I');
     const deadline = Date.now() + TIMEOUT;
     let text = '';
+    let askedAt = 0;
     while (Date.now() < deadline) {
+      if (Date.now() - askedAt > 10000) {
+        // (again every 10 s: a hover asked for too early does not update itself)
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('Control+K');
+        await page.keyboard.press('Control+I');
+        askedAt = Date.now();
+      }
       text = await page.evaluate(() =>
         [...document.querySelectorAll('.monaco-hover')]
           .filter((el) => !el.classList.contains('hidden') && el.offsetParent !== null)
@@ -249,10 +255,21 @@ async function learnAndApply(page, opened) {
   await step(page, 'b.py-quick-fix-menu', async () => {
     await page.keyboard.press('Escape');
     await goTo(page, 2, 32); // on `None` in `... if item == None else ...`
-    await page.keyboard.press('Control+.');
     const menu = page.locator('.action-widget').first();
-    await menu.waitFor({ state: 'visible' });
-    await menu.locator('.monaco-list-row', { hasText: 'apply past fix' }).first().waitFor({ state: 'visible' });
+    const pastFix = menu.locator('.monaco-list-row', { hasText: 'apply past fix' }).first();
+    const deadline = Date.now() + TIMEOUT;
+    for (;;) {
+      await page.keyboard.press('Control+.');
+      try {
+        await pastFix.waitFor({ state: 'visible', timeout: 15000 });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw err;
+        }
+        await page.keyboard.press('Escape'); // a menu asked for too early: ask again
+      }
+    }
     result.quickFixes = (await menu.locator('.monaco-list-row').allInnerTexts()).map((t) => t.trim());
   });
 
