@@ -13,7 +13,7 @@ For each repository (a work tree or a bare git directory; read with `git`, never
    layout: `history.is_reformatting`), files over 300 KB; not counted as fixed by hand: a report
    whose rule is reported again in the changed lines (its message changed with the code it
    quotes) and one whose lines were deleted with 3+ lines around them (code removed).
-2. split by time: the earliest 70% of the problems (rounded up to a whole commit) are taught to `codecortex serve` over stdio
+2. split by time: the earliest 70% of the problems (to the nearest commit boundary) are taught to `codecortex serve` over stdio
    as an editor would (didOpen of the parent's version and its ruff diagnostics forwarded, then
    didChange to the commit's version and its diagnostics); the server learns what it learns.
 3. the later 30% (at most `--max-problems`) are asked for: the parent's version opened, its
@@ -511,9 +511,10 @@ async def bench_repo(
     problems = sorted(mined.problems, key=lambda p: (p.when, p.n))
     for p in problems:
         p.signature = compute_signature("ruff", p.item["code"], p.item["message"], "python").key
-    cut = int(len(problems) * args.teach_share)
-    while 0 < cut < len(problems) and problems[cut].commit == problems[cut - 1].commit:
-        cut += 1  # a commit is taught whole or asked whole
+    # a commit is taught whole or asked whole: the commit boundary nearest to the share
+    want = int(len(problems) * args.teach_share)
+    bounds = [i for i in range(1, len(problems)) if problems[i].commit != problems[i - 1].commit]
+    cut = min(bounds, key=lambda i: (abs(i - want), i)) if bounds else want
     taught, held = problems[:cut], problems[cut:][: args.max_problems]
     mined_s = time.perf_counter() - started
     log(
