@@ -128,3 +128,29 @@ def test_interrupted_check_loses_nothing_and_duplicates_nothing(
             "SELECT file_path, COUNT(*) FROM detected_problems GROUP BY file_path"
         ).fetchall()
     assert len(rows) == 400 and {n for _f, n in rows} == {1}  # every file once, none twice
+
+
+def test_fix_applies_only_verified_replays(repo: Path, cli_env, fresh_db) -> None:
+    # mypy cannot check unsaved text: its replayed fix is shown as unverified and `--fix`
+    # leaves the file alone, whatever the confidence threshold
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+
+    def mypy_check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [codecortex_exe(), "check", "--tools", "mypy", *args],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    a = repo / "a.py"
+    before = "def label(x: int) -> str:\n    if x:\n        return str(x)\n    return None\n"
+    a.write_text(before)
+    mypy_check("a.py")
+    a.write_text(before.replace("-> str:", "-> str | None:"))
+    assert "learned its fix" in mypy_check("a.py").stdout
+    b = repo / "b.py"
+    b_text = "def show(n: int) -> str:\n    if n > 2:\n        return f'{n}'\n    return None\n"
+    b.write_text(b_text)
+    out = mypy_check("--fix", "--min-confidence", "0.1", "b.py")
+    assert "unverified" in out.stdout, out.stdout + out.stderr
+    assert "[fixed]" not in out.stdout
+    assert b.read_text() == b_text
