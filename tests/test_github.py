@@ -53,7 +53,7 @@ def gh_env(cli_env: dict[str, str], db: str, fake: FakeGitHub, data: Path, **ext
 
 def cc(env: dict, *args: str, cwd: Path | None = None, timeout: float = 180) -> Any:
     return subprocess.run(
-        [codecortex_exe(), "github", *args] if args[0] != "check" else [codecortex_exe(), *args],
+        [codecortex_exe(), *args] if args[0] in ("check", "stats") else [codecortex_exe(), "github", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
@@ -284,6 +284,9 @@ def test_repos_sync_and_replay_on_a_local_file(cli_env, fresh_db, fake, tmp_path
     (local / "accounts.py").write_text(text)
     fixed = cc(env, "check", "--tools", "ruff", "--fix", "accounts.py", cwd=local)
     assert "[fixed]" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert f"from GitHub octo/app, commit {made['fix'].head_sha[:8]}" in fixed.stdout
+    stats = json.loads(cc(env, "stats", "--json", cwd=local).stdout)
+    assert stats["solutionsFromHistory"] == 2  # learned from pull requests
     assert (local / "accounts.py").read_text() == text.replace("found == None", "found is None")
 
 

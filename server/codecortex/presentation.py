@@ -40,6 +40,12 @@ def where_from(solution: dict[str, Any]) -> str:
     if source == "git":
         sha = (solution.get("commit_sha") or "")[:8]
         parts.append(f"commit {sha}" if sha else "git history")
+    elif source == "github":  # learned from a merged pull request: /github/OWNER/NAME/path
+        repo = "/".join(Path(path).parts[2:4]) if path and str(path).startswith("/github/") else ""
+        sha = (solution.get("commit_sha") or "")[:8]
+        parts.append(
+            " ".join(p for p in ("GitHub", repo) if p) + (f", commit {sha}" if sha else "")
+        )
     elif place:
         parts.append(place)
     if owner and solution.get("visibility") == "team":

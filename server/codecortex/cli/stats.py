@@ -30,7 +30,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         ("solved", data["solved"]),
         ("average time to solve", format_duration(data["avgSolveSeconds"])),
         ("solutions captured", data["solutions"]),
-        ("  of which from git history", data["solutionsFromHistory"]),
+        ("  of which from git history and pull requests", data["solutionsFromHistory"]),
         ("solutions reused", data["reused"]),
         ("estimated time saved", format_duration(data["timeSavedSeconds"])),
         ("knowledge items", data["knowledgeItems"]),
