@@ -58,9 +58,23 @@ class CodeCortexProtocol(LanguageServerProtocol):
     - after `shutdown` pygls drops every request silently; LSP wants InvalidRequest.
     """
 
+    def __init__(self, server: Any, converter: Any) -> None:
+        super().__init__(server, converter)
+        # cattrs' detailed validation collects one exception per element: a 300 KB string where
+        # a list belongs took seconds to fail (and to format into pygls' log). Fail at the first
+        # error instead; such a failure is the client's params, answered as InvalidParams below.
+        self._converter.detailed_validation = False
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
-            return super().structure_message(data)
+            try:
+                return super().structure_message(data)
+            except JsonRpcInternalError as exc:
+                if isinstance(exc.__cause__, (TypeError, ValueError, KeyError, AttributeError)):
+                    raise JsonRpcInvalidParams(
+                        f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:200]
+                    ) from exc.__cause__
+                raise
         except JsonRpcException as exc:
             method = data.get("method") if isinstance(data, dict) else None
             server = self._server
