@@ -70,7 +70,10 @@ class WireClient:
         while True:
             header = b""
             while not header.endswith(b"\r\n\r\n"):
-                chunk = out.read(1)
+                try:
+                    chunk = out.read(1)
+                except ValueError:  # the test closed the pipe (an editor that vanished)
+                    return
                 if not chunk:
                     return
                 header += chunk
@@ -78,7 +81,10 @@ class WireClient:
                 int(line.split(b":")[1]) for line in header.split(b"\r\n")
                 if line.lower().startswith(b"content-length")
             )  # fmt: skip
-            message = json.loads(out.read(length))
+            try:
+                message = json.loads(out.read(length))
+            except ValueError:  # closed mid-message
+                return
             with self._lock:
                 self.seen.append(message)
                 if "method" not in message and "id" in message:
