@@ -36,6 +36,9 @@ import pytest
 from conftest import ROOT, codecortex_exe
 from vscode_install import InstallError, VSCodeInstall, ensure_installed
 
+# The first run installs code-server (minutes on a busy machine): more than the suite's 300 s.
+pytestmark = pytest.mark.timeout(3600)
+
 VSCODE_DIR = ROOT / "client-vscode"
 DRIVER = Path(__file__).parent / "vscode_e2e" / "drive.cjs"
 
