@@ -37,8 +37,14 @@ T = TypeVar("T")
 
 
 async def start_client(
-    env: dict[str, str], root: Path, editor: str, options: dict[str, Any] | None = None
+    env: dict[str, str],
+    root: Path,
+    editor: str,
+    options: dict[str, Any] | None = None,
+    general: types.GeneralClientCapabilities | None = None,
 ) -> LanguageClient:
+    """The real server over stdio, initialized as `editor`; `general` replaces the editor's
+    general capabilities (position encodings offered)."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "codecortex", "serve"], server_env=env
     )
@@ -51,9 +57,12 @@ async def start_client(
     def on_status(params: Any) -> None:
         client.statuses.append(params)  # type: ignore[attr-defined]
 
-    await client.initialize_session(
+    capabilities = client_capabilities(editor)
+    if general is not None:
+        capabilities.general = general
+    client.initialize_result = await client.initialize_session(  # type: ignore[attr-defined]
         types.InitializeParams(
-            capabilities=client_capabilities(editor),
+            capabilities=capabilities,
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
             initialization_options={"codecortex": options or {}},

@@ -63,6 +63,25 @@ def test_learn_then_replay_through_the_cli(repo: Path, cli_env, fresh_db: str) -
     assert "0 problem(s)" in clean.stdout
 
 
+def test_fix_applies_after_accents_cjk_and_emoji(repo: Path, cli_env, fresh_db: str) -> None:
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    a = repo / "a.py"
+    a.write_text("def check(value):\n    if value == None:\n        return 0\n    return value\n")
+    check(repo, env, "a.py")
+    a.write_text("def check(value):\n    if value is None:\n        return 0\n    return value\n")
+    assert "learned its fix" in check(repo, env, "a.py").stdout
+    for n, line in enumerate(
+        ['"héllo wörld" if who == None else who', '"你好，世界" if who == None else who',
+         '"hi 👋🏽 there" if who == None else who']
+    ):  # fmt: skip
+        b = repo / f"b{n}.py"
+        text = f"def greet(who):\n    msg = {line}\n    return msg\n"
+        b.write_text(text, encoding="utf-8")
+        fixed = check(repo, env, "--fix", b.name)
+        assert "[fixed]" in fixed.stdout, fixed.stdout + fixed.stderr
+        assert b.read_text(encoding="utf-8") == text.replace("== None", "is None")
+
+
 def test_fix_is_not_offered_when_the_code_around_differs(repo: Path, cli_env, fresh_db) -> None:
     env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
     a = repo / "a.py"

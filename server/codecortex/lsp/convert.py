@@ -1,4 +1,10 @@
-"""Translation between LSP (lsprotocol) types and the engine's plain types."""
+"""Translation between LSP (lsprotocol) types and the engine's plain types.
+
+The engine counts columns in code points (Python string indexes); LSP counts them in the
+position encoding negotiated at `initialize` (UTF-16 unless the client offers UTF-8 or UTF-32).
+Every position that crosses the edge goes through `Positions`, which wraps pygls's
+`PositionCodec` for one text.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,57 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lsprotocol import types
+from pygls.workspace import PositionCodec
 
-from codecortex.diagnostics import Diagnostic, Range, TextEdit
+from codecortex.diagnostics import Diagnostic, Position, Range, TextEdit
+
+
+class Positions:
+    """Code-point columns of `text` <-> the client's position encoding (pygls's codec)."""
+
+    def __init__(self, codec: PositionCodec, text: str) -> None:
+        self.codec = codec
+        self.lines: Sequence[str] = text.splitlines(True)
+
+    def position_in(self, pos: types.Position) -> Position:
+        line = pos.line
+        if line < len(self.lines):
+            width = self.codec.client_num_units(self.lines[line].rstrip("\r\n"))
+            # pygls moves a column past the end of the line to its last character.
+            pos = types.Position(line=line, character=min(pos.character, width))
+        else:
+            pos = types.Position(line=line, character=pos.character)
+        if not self.lines or line >= len(self.lines):
+            return Position(line, 0)
+        converted = self.codec.position_from_client_units(self.lines, pos)
+        return Position(converted.line, converted.character)
+
+    def range_in(self, r: types.Range) -> Range:
+        return Range(self.position_in(r.start), self.position_in(r.end))
+
+    def position_out(self, pos: Position) -> types.Position:
+        if pos.line >= len(self.lines):
+            return types.Position(line=pos.line, character=pos.character)
+        line = self.lines[pos.line].rstrip("\r\n")
+        return types.Position(
+            line=pos.line, character=self.codec.client_num_units(line[: pos.character])
+        )
+
+    def range_out(self, r: Range) -> types.Range:
+        return types.Range(start=self.position_out(r.start), end=self.position_out(r.end))
+
+    def diagnostic_in(self, d: Diagnostic) -> Diagnostic:
+        """A diagnostic parsed from JSON with client-unit columns, in code points."""
+        d.range = self.range_in(to_lsp_range(d.range))
+        return d
+
+    def edits_out(self, edits: list[TextEdit]) -> list[types.TextEdit]:
+        return [types.TextEdit(range=self.range_out(e.range), new_text=e.new_text) for e in edits]
+
+
+def positions(ls: Any, text: str) -> Positions:
+    """The converter for `text` under the encoding negotiated with the client of `ls`."""
+    return Positions(ls.workspace.position_codec, text)
 
 
 def plain(value: Any) -> Any:
@@ -65,31 +120,29 @@ def parse_forwarded(params: Any) -> tuple[str, int | None, list[Diagnostic]]:
     return uri, version, [diagnostic_from_json(d) for d in diagnostics]
 
 
-def from_lsp_diagnostic(d: types.Diagnostic) -> Diagnostic:
+def from_lsp_diagnostic(d: types.Diagnostic, pos: Positions) -> Diagnostic:
     code = d.code
     return Diagnostic(
         source=d.source or "",
         code="" if code is None else str(code),
         message=d.message,
-        range=from_lsp_range(d.range),
+        range=pos.range_in(d.range),
         severity=int(d.severity) if d.severity else 1,
     )
 
 
-def from_lsp_range(r: types.Range) -> Range:
-    return Range.of(r.start.line, r.start.character, r.end.line, r.end.character)
-
-
 def to_lsp_range(r: Range) -> types.Range:
+    """The same numbers as an lsprotocol Range (no conversion: see `Positions`)."""
     return types.Range(
         start=types.Position(line=r.start.line, character=r.start.character),
         end=types.Position(line=r.end.line, character=r.end.character),
     )
 
 
-def to_lsp_diagnostic(d: Diagnostic) -> types.Diagnostic:
+def to_lsp_diagnostic(d: Diagnostic, pos: Positions) -> types.Diagnostic:
+    """An engine diagnostic (code points) for the client, converted by `pos`."""
     return types.Diagnostic(
-        range=to_lsp_range(d.range),
+        range=pos.range_out(d.range),
         message=d.message,
         severity=types.DiagnosticSeverity(d.severity) if d.severity in (1, 2, 3, 4) else None,
         source=d.source or None,
@@ -97,15 +150,13 @@ def to_lsp_diagnostic(d: Diagnostic) -> types.Diagnostic:
     )
 
 
-def to_lsp_edits(edits: list[TextEdit]) -> list[types.TextEdit]:
-    return [types.TextEdit(range=to_lsp_range(e.range), new_text=e.new_text) for e in edits]
-
-
 def workspace_edit(
-    uri: str, version: int | None, edits: list[TextEdit], document_changes: bool
+    uri: str, version: int | None, edits: list[TextEdit], document_changes: bool, pos: Positions
 ) -> types.WorkspaceEdit:
-    """A versioned edit when the client supports documentChanges, plain `changes` otherwise."""
-    lsp_edits = to_lsp_edits(edits)
+    """A versioned edit when the client supports documentChanges, plain `changes` otherwise.
+
+    `pos` converts for the text the edits apply to."""
+    lsp_edits = pos.edits_out(edits)
     if document_changes:
         return types.WorkspaceEdit(
             document_changes=[

@@ -17,7 +17,7 @@ from lsprotocol import types
 
 from codecortex import limits, presentation
 from codecortex.database import DatabaseDown
-from codecortex.diagnostics import Range
+from codecortex.diagnostics import Position, Range
 from codecortex.lsp import convert
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
@@ -52,7 +52,8 @@ ACTION_PROVIDERS: list[ActionProvider] = []
 RESOLVERS: dict[str, Callable[[CodeCortexServer, types.CodeAction], Any]] = {}
 DIAGNOSTIC_PROVIDERS: list[Callable[[CodeCortexServer, str], list[types.Diagnostic]]] = []
 # fn(ls, uri, position) -> Markdown or None; shown after the problem-memory hover.
-HOVER_PROVIDERS: list[Callable[[CodeCortexServer, str, types.Position], str | None]] = []
+# (position in code points, like every engine range: see lsp/convert.Positions)
+HOVER_PROVIDERS: list[Callable[[CodeCortexServer, str, Position], str | None]] = []
 SAVE_LISTENERS: list[Callable[[CodeCortexServer, str], None]] = []
 # fn(ls, paths): source files changed outside the editor (git checkout, generators).
 CHANGE_LISTENERS: list[Callable[[CodeCortexServer, list[Path]], None]] = []
@@ -116,8 +117,10 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
     ls._publish_handles.pop(uri, None)
     state = ls.service.documents.get(uri)
     diagnostics: list[types.Diagnostic] = []
+    opened = document_text(ls, uri)
+    pos = convert.positions(ls, state.text if state is not None else opened[0] if opened else "")
     if ls.settings.detect_on_save:
-        diagnostics.extend(convert.to_lsp_diagnostic(d) for d in ls.detected.get(uri, []))
+        diagnostics.extend(convert.to_lsp_diagnostic(d, pos) for d in ls.detected.get(uri, []))
     if state is not None and ls.settings.hints:
         for view in state.views:
             message = presentation.hint_message(view)
@@ -125,7 +128,7 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
                 continue
             diagnostics.append(
                 types.Diagnostic(
-                    range=convert.to_lsp_range(view.diagnostic.range),
+                    range=pos.range_out(view.diagnostic.range),
                     message=message,
                     severity=types.DiagnosticSeverity.Hint,
                     source="codecortex",
@@ -251,6 +254,8 @@ def register(server: CodeCortexServer) -> None:
             log.debug("stale diagnostics for %s (v%s, document v%s)", uri, version, doc_version)
             return
         language = language_of(uri_to_path(uri), language_id)
+        pos = convert.positions(ls, text)
+        diagnostics = [pos.diagnostic_in(d) for d in diagnostics]
         ls.service.on_diagnostics(uri, doc_version, text, language, diagnostics)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
@@ -299,15 +304,15 @@ def register(server: CodeCortexServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(default=None)
     async def hover(ls: CodeCortexServer, params: types.HoverParams) -> types.Hover | None:
-        pos = params.position
-        views = ls.service.views_at(
-            params.text_document.uri, Range.of(pos.line, pos.character, pos.line, pos.character)
-        )
+        opened = document_text(ls, params.text_document.uri)
+        codec = convert.positions(ls, opened[0] if opened else "")
+        here = codec.position_in(params.position)
+        views = ls.service.views_at(params.text_document.uri, Range(here, here))
         ls.service.refresh_if_stale(params.text_document.uri)
         parts = [presentation.hover_markdown(views)]
         for provider in HOVER_PROVIDERS:
             try:
-                parts.append(provider(ls, params.text_document.uri, pos))
+                parts.append(provider(ls, params.text_document.uri, here))
             except Exception:
                 log.exception("hover provider %s failed", provider)
         text = "\n\n---\n\n".join(p for p in parts if p)
@@ -315,7 +320,7 @@ def register(server: CodeCortexServer) -> None:
             return None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=convert.to_lsp_range(views[0].diagnostic.range) if views else None,
+            range=codec.range_out(views[0].diagnostic.range) if views else None,
         )
 
     # --- commands -------------------------------------------------------------------------------
@@ -452,14 +457,22 @@ def code_actions_for(
     if opened is None:
         return []
     text, version, language_id = opened
-    rng = convert.from_lsp_range(params.range)
+    pos = convert.positions(ls, text)
+    rng = pos.range_in(params.range)
+    if rng.start == rng.end:  # a cursor: everything on its line (Neovim asks this way)
+        rng = Range.of(
+            rng.start.line,
+            0,
+            rng.start.line,
+            len(pos.lines[rng.start.line]) if rng.start.line < len(pos.lines) else 0,
+        )
     views = service.views_at(uri, rng)
     service.refresh_if_stale(uri)
     unknown = [
         d
         for d in params.context.diagnostics
         if d.source != "codecortex"
-        and not any(convert.from_lsp_range(d.range) == v.diagnostic.range for v in views)
+        and not any(pos.range_in(d.range) == v.diagnostic.range for v in views)
     ]
     if unknown and (unsuitable_uri(uri) or unsuitable(text, ls.settings.max_file_size)):
         unknown = []  # not recordable (said when its diagnostics arrived)
@@ -470,7 +483,7 @@ def code_actions_for(
             version,
             text,
             language,
-            [convert.from_lsp_diagnostic(d) for d in unknown],
+            [convert.from_lsp_diagnostic(d, pos) for d in unknown],
             tools=set(),
             method="code_action",
         )
@@ -478,7 +491,7 @@ def code_actions_for(
     for view in views:
         fixes = service.fixes_for(uri, view, text, version)
         lsp_diag = types.Diagnostic(
-            range=convert.to_lsp_range(view.diagnostic.range),
+            range=pos.range_out(view.diagnostic.range),
             message=view.diagnostic.message,
             source=view.diagnostic.source or None,
             code=view.diagnostic.code or None,
@@ -491,7 +504,7 @@ def code_actions_for(
                     diagnostics=[lsp_diag],
                     is_preferred=(n == 0 and fix.confidence >= ls.settings.replay_min_confidence),
                     edit=convert.workspace_edit(
-                        uri, version, fix.replay.edits, ls.document_changes
+                        uri, version, fix.replay.edits, ls.document_changes, pos
                     ),
                     command=types.Command(
                         title="Record that the fix was applied",

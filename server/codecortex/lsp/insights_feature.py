@@ -29,7 +29,7 @@ from lsprotocol import types
 
 from codecortex import analysis_pipeline as ap
 from codecortex.analysis import analyze_source, run_file_rules
-from codecortex.diagnostics import Range, TextEdit
+from codecortex.diagnostics import Position, Range, TextEdit
 from codecortex.lsp import convert
 from codecortex.lsp.features import (
     ACTION_PROVIDERS,
@@ -117,9 +117,9 @@ def _range(row: dict[str, Any]) -> Range:
     return Range.of(start, 0, max(end, start), 0)
 
 
-def _diagnostic(row: dict[str, Any]) -> types.Diagnostic:
+def _diagnostic(row: dict[str, Any], pos: convert.Positions) -> types.Diagnostic:
     return types.Diagnostic(
-        range=convert.to_lsp_range(_range(row)),
+        range=pos.range_out(_range(row)),
         message=row["title"],
         severity=_SEVERITY.get(row.get("severity") or "info", types.DiagnosticSeverity.Information),
         source="codecortex",
@@ -137,10 +137,12 @@ def diagnostics(ls: CodeCortexServer, uri: str) -> list[types.Diagnostic]:
     path = _path(uri)
     if path is None:
         return []
-    return [_diagnostic(row) for row in cache_of(ls).by_file.get(path, [])]
+    opened = document_text(ls, uri)
+    pos = convert.positions(ls, opened[0] if opened else "")
+    return [_diagnostic(row, pos) for row in cache_of(ls).by_file.get(path, [])]
 
 
-def hover(ls: CodeCortexServer, uri: str, position: types.Position) -> str | None:
+def hover(ls: CodeCortexServer, uri: str, position: Position) -> str | None:
     pos = Range.of(position.line, position.character, position.line, position.character)
     rows = _rows_at(ls, uri, pos)
     if not rows:
@@ -197,8 +199,9 @@ def actions(
     path = _path(uri)
     where = _folder_of(ls, path) if path is not None else None
     out: list[types.CodeAction] = []
+    pos = convert.positions(ls, text)
     for row in rows:
-        diag = _diagnostic(row)
+        diag = _diagnostic(row, pos)
         fix_edits: list[TextEdit] | None = None
         if (row.get("detail") or {}).get("fix") and where is not None and path is not None:
             try:
@@ -215,7 +218,7 @@ def actions(
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diag],
                     is_preferred=True,
-                    edit=convert.workspace_edit(uri, version, fix_edits, ls.document_changes),
+                    edit=convert.workspace_edit(uri, version, fix_edits, ls.document_changes, pos),
                     command=types.Command(
                         title="Record the applied fix",
                         command=CMD_APPLIED,

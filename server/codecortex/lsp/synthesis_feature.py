@@ -94,9 +94,9 @@ def synthesizer(ls: CodeCortexServer) -> synthesis.Synthesizer | None:
     return state.synth
 
 
-def _lsp_diagnostic(view: Any) -> types.Diagnostic:
+def _lsp_diagnostic(view: Any, pos: convert.Positions) -> types.Diagnostic:
     return types.Diagnostic(
-        range=convert.to_lsp_range(view.diagnostic.range),
+        range=pos.range_out(view.diagnostic.range),
         message=view.diagnostic.message,
         source=view.diagnostic.source or None,
         code=view.diagnostic.code or None,
@@ -112,7 +112,7 @@ def offer(
     state = state_of(ls)
     actions: list[types.CodeAction] = []
     for view in ls.service.views_at(uri, rng):
-        diag = _lsp_diagnostic(view)
+        diag = _lsp_diagnostic(view, convert.positions(ls, text))
         actions.append(
             types.CodeAction(
                 title=TITLE + (" (model)" if view.fixes else ""),
@@ -224,7 +224,9 @@ async def resolve(ls: CodeCortexServer, action: types.CodeAction) -> types.CodeA
         return _fail(ls, action, exc.message)
     if not result.ok:
         return _fail(ls, action, result.message)
-    action.edit = convert.workspace_edit(uri, version, result.edits, ls.document_changes)
+    action.edit = convert.workspace_edit(
+        uri, version, result.edits, ls.document_changes, convert.positions(ls, text)
+    )
     action.command = types.Command(
         title="Record the synthesized fix", command=CMD_ACCEPT, arguments=[str(result.synth_id)]
     )
