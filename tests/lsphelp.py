@@ -16,6 +16,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from codecortex.diagnostics import Range, TextEdit, apply_edits
+from codecortex.lsp.convert import plain
 
 BIN = Path(sys.executable).parent
 
@@ -55,7 +56,7 @@ async def start_client(
 
     @client.feature("codecortex/status")
     def on_status(params: Any) -> None:
-        client.statuses.append(params)  # type: ignore[attr-defined]
+        client.statuses.append(plain(params))  # type: ignore[attr-defined]
 
     capabilities = client_capabilities(editor)
     if general is not None:

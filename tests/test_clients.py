@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, codecortex_exe
 
+from codecortex.store.database import mask_url
+
 BIN = Path(sys.executable).parent
 NVIM_DIR = ROOT / "client-nvim"
 VSCODE_DIR = ROOT / "client-vscode"
@@ -64,6 +66,7 @@ def test_neovim_learns_a_ruff_fix_and_applies_it_on_another_file(
 ) -> None:
     env = nvim_env(tmp_path, cli_env)
     env["CODECORTEX_DATABASE_URL"] = fresh_db
+    env["EXPECTED_WHERE"] = mask_url(fresh_db)  # what :checkhealth must show
     env["CODECORTEX_CMD"] = codecortex_exe()
     env["RUFF_CMD"] = str(BIN / "ruff") if (BIN / "ruff").exists() else "ruff"
     proc = run_nvim("realclient.lua", env, timeout=60)

@@ -194,6 +194,19 @@ wait('database connected', 30000, function()
   return st ~= nil and st.database == 'connected'
 end)
 log('status: database connected')
+
+-- :checkhealth says which database the server uses (CODECORTEX_DATABASE_URL, password masked).
+vim.cmd('checkhealth codecortex')
+local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+local expected_where = os.getenv('EXPECTED_WHERE')
+if expected_where == nil or not report:find('database: ' .. expected_where, 1, true) then
+  fail(('checkhealth does not name the database %s:\n%s'):format(tostring(expected_where), report))
+end
+vim.cmd('tabclose')
+if vim.api.nvim_get_current_buf() ~= a_buf then
+  fail('closing :checkhealth did not return to a.py')
+end
+log(':checkhealth names the database')
 reindex_reported()
 log(':CodeCortexReindex queued')
 

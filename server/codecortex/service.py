@@ -97,7 +97,7 @@ class Service:
             ),
         }
         self.runner = JobRunner(
-            self.db.connection,
+            lambda: self.db.connection(),
             self.job_handlers,
             on_progress=lambda job, f, m: self.client.job_progress(job, f, m),
             on_finish=lambda job: self.client.job_progress(job, None, job.status),
@@ -243,19 +243,57 @@ class Service:
             self.counts = {"problems": int(row["problems"]), "solutions": int(row["solutions"])}
 
     def publish_status(self) -> None:
-        self.client.status({"database": self.db.state, **self.counts})
+        self.client.status({"database": self.db.state, "where": self.where(), **self.counts})
+
+    def where(self) -> str:
+        """Which database is in use (or will be), in words: the embedded one's folder or the
+        URL without its password."""
+        from codecortex.store.database import StoreError, resolve_target
+
+        if self.db.target is not None:
+            return self.db.target.describe()
+        try:
+            return resolve_target(self.db.settings).describe()
+        except StoreError as exc:
+            return str(exc)
 
     def update_settings(self, settings: Settings) -> None:
         embedder_changed = (settings.embedder, settings.embedding_model) != (
             self.settings.embedder,
             self.settings.embedding_model,
         )
+        moved = (settings.database_url, settings.data_path()) != (
+            self.db.settings.database_url,
+            self.db.settings.data_path(),
+        )
         self.settings = settings
         self.memory.settings = settings
+        if moved:
+            self._move_database(settings)
         if embedder_changed:
             self.memory.embedder = self._make_embedder(settings)
             if self.db.state == "connected":
                 self.spawn(self._schedule_backfill(), "schedule backfill")
+
+    def _move_database(self, settings: Settings) -> None:
+        """databaseUrl or dataDir changed: use the new database from now on. Before `start`
+        (initializationOptions) that is only a different target; later the old connection is
+        closed and the new one opened, and what was not yet written goes to the new one."""
+        old = self.db
+        self.db = Database(settings, on_state=self._db_state)
+        self.db.on_connected.append(self._after_connect)
+        if old.state == "starting" and old.target is None:
+            return
+        self.client.log(f"database setting changed: now {self.where()}")
+        self.user_id = None
+        self.repos = {}
+        self.counts = {"problems": 0, "solutions": 0}
+
+        async def switch() -> None:
+            await old.close()
+            await self.db.start()
+
+        self.spawn(switch(), "switch database")
 
     async def _schedule_backfill(self) -> None:
         async with self.db.connection() as conn:

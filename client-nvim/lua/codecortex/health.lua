@@ -32,6 +32,9 @@ function M.check()
       status and ('database %s, %d problems, %d solutions'):format(status.database, status.problems or 0, status.solutions or 0)
         or 'no status yet'
     ))
+    if status and status.where then
+      health.info(('client %d database: %s'):format(client.id, status.where))
+    end
   end
   health.info('forwarding diagnostics: ' .. tostring(cc.options.forward_diagnostics))
 end
