@@ -189,3 +189,43 @@ async def code_actions(client: LanguageClient, uri: str, diag: dict[str, Any]) -
         )
     )
     return list(result or [])
+
+
+def ruff_server_diagnostics(root: Path, path: Path, text: str) -> list[dict[str, Any]]:
+    """What ruff's own language server (`ruff server`) publishes for `text`: its messages carry
+    the fix title as a "help: ..." paragraph, unlike `ruff check`'s JSON."""
+    proc = subprocess.Popen(
+        [str(BIN / "ruff"), "server"], cwd=root,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def send(message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        stdin.flush()
+
+    def receive() -> dict[str, Any]:
+        length = 0
+        while (header := stdout.readline()) not in (b"\r\n", b""):
+            if header.lower().startswith(b"content-length:"):
+                length = int(header.split(b":")[1])
+        result: dict[str, Any] = json.loads(stdout.read(length))
+        return result
+
+    try:
+        send({"id": 1, "method": "initialize",
+              "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}})  # fmt: skip
+        while receive().get("id") != 1:
+            pass
+        send({"method": "initialized", "params": {}})
+        send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": path.as_uri(), "languageId": "python", "version": 1, "text": text}}})  # fmt: skip
+        while True:
+            message = receive()
+            if message.get("method") == "textDocument/publishDiagnostics":
+                return list(message["params"]["diagnostics"])
+    finally:
+        proc.kill()
+        proc.wait()

@@ -97,6 +97,16 @@ def test_ruff_unused_import_values_and_key() -> None:
     assert a.tool == "ruff" and a.code == "F401"
 
 
+def test_ruff_servers_help_paragraph_is_not_part_of_the_problem() -> None:
+    cli = compute_signature("ruff", "E711", "Comparison to `None` should be `cond is None`")
+    server = compute_signature(
+        "Ruff",
+        "E711",
+        "Comparison to `None` should be `cond is None`\n\nhelp: Replace with `cond is None`",
+    )
+    assert server.key == cli.key and server.values == cli.values
+
+
 def test_mypy_typed_values_in_order() -> None:
     sig = compute_signature(
         "mypy",

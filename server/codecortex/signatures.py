@@ -273,8 +273,13 @@ def _normalise_number_words(text: str) -> str:
     return re.sub(r"(\{number\} )([A-Za-z]+(?: [A-Za-z]+)?)", fix, text)
 
 
+# A language server's decoration after the message proper: ruff's server appends its fix title
+# as "\n\nhelp: Replace with ...", which its command line puts elsewhere (`fix.message`).
+_HELP_SUFFIX = re.compile(r"\n\s*\n\s*help:.*\Z", re.S | re.I)
+
+
 def _prepare(tool: str, code: str, message: str) -> tuple[str, str]:
-    msg = (message or "").strip()
+    msg = _HELP_SUFFIX.sub("", (message or "").strip()).strip()
     if tool == "python" or (not code and tool in ("unknown", "")):
         m = _EXC_PREFIX.match(msg)
         if m and (not code or code in (m.group(1), m.group(2))):
