@@ -48,6 +48,7 @@ from typing import Any
 
 from codecortex.config import Settings
 from codecortex.detectors import TOOLS, find_executable, run_detectors
+from codecortex.detectors.runner import mypy_config_dir
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
 from codecortex.learning import LearnedChange, learn_change, not_a_fix
@@ -497,6 +498,13 @@ class HistoryMiner:
         if self.options.tools is None and find_executable("ruff", self.root):
             wanted = [t for t in wanted if t != "pyflakes"]  # ruff includes its checks
         for tool in wanted:
+            if (
+                self.options.tools is None
+                and tool == "mypy"
+                and mypy_config_dir(self.root, self.root) is None
+            ):
+                self.report.tool_errors[tool] = "the project has no mypy configuration"
+                continue
             if tool not in HISTORY_TOOLS:
                 self.report.tool_errors[tool] = "not supported for history (needs a whole project)"
                 continue

@@ -16,7 +16,7 @@ from typing import Any
 
 from codecortex import presentation
 from codecortex.config import Settings
-from codecortex.detectors import TOOLS, find_executable, run_detectors
+from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.identity import resolve_identity
 from codecortex.memory import Memory, ProblemView
@@ -34,14 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--min-confidence", type=float, default=None,
         help="confidence needed by --fix (default: the replayMinConfidence setting)",
     )  # fmt: skip
-    parser.add_argument("--tools", help="comma-separated detectors to run (default: all found)")
-
-
-def default_tools() -> list[str]:
-    """Every known detector, except pyflakes when ruff (which includes its checks) is there."""
-    if find_executable("ruff") is not None:
-        return [t for t in TOOLS if t != "pyflakes"]
-    return list(TOOLS)
+    parser.add_argument(
+        "--tools", help="comma-separated detectors to run (default: those the project uses)"
+    )
 
 
 def _replay_diff(path: str, before: str, after: str) -> str:
@@ -119,7 +114,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     threshold = (
         settings.replay_min_confidence if args.min_confidence is None else args.min_confidence
     )
-    tools = [t.strip() for t in args.tools.split(",")] if args.tools else default_tools()
+    # Without --tools: the tools the project uses (see run_detectors); named ones always run.
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    unknown = [t for t in tools or [] if t not in TOOLS]
+    if unknown:
+        print(
+            f"codecortex: error: unknown detector {', '.join(unknown)} (known: {', '.join(TOOLS)})",
+            file=sys.stderr,
+        )
+        return 2
     memory = Memory(settings)
     report: dict[str, Any] = {"problems": [], "resolved": [], "fixed": 0}
     out = sys.stdout

@@ -134,11 +134,19 @@ def available_detectors(root: Path | None = None) -> dict[str, str | None]:
 
 
 def _walk(directory: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in PRUNE_DIRS)
-        for name in sorted(filenames):
-            if os.path.splitext(name)[1] in ALL_EXTENSIONS:
-                yield Path(dirpath) / name
+    """The checkable files of a folder as the project sees them: git's list (so .gitignore is
+    honoured) or a walk, without hidden folders and build/dependency folders."""
+    from codecortex.analysis.workspace import list_workspace_files
+
+    names, _ = list_workspace_files(directory, PRUNE_DIRS)
+    for name in names:
+        parts = name.split("/")
+        if any(part.startswith(".") for part in parts[:-1]):
+            continue
+        if os.path.splitext(name)[1] in ALL_EXTENSIONS:
+            path = directory / name
+            if path.is_file():
+                yield path
 
 
 def _file_problem(path: Path, max_size: int) -> str | None:
@@ -234,7 +242,11 @@ def _cache_args(tool: str, root: Path) -> list[str]:
 async def _ruff(exe: str, files: list[Path], root: Path, limit: float) -> Found:
     found: Found = {}
     for chunk in _chunks(files):
-        argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
+        # --force-exclude: the project's `exclude`/`extend-exclude` apply to named files too.
+        argv = [
+            exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet",
+            "--force-exclude",
+        ]  # fmt: skip
         argv += _cache_args("ruff", root)
         rc, out, err = await _exec([*argv, *map(str, chunk)], root, limit, "ruff")
         _merge(found, parsers.parse_ruff(out, err, rc, root))
@@ -242,6 +254,17 @@ async def _ruff(exe: str, files: list[Path], root: Path, limit: float) -> Found:
 
 
 async def _mypy(exe: str, files: list[Path], root: Path, limit: float) -> Found:
+    # From the folder of the project's mypy configuration, so that mypy reads it.
+    found: Found = {}
+    groups: dict[Path, list[Path]] = {}
+    for f in files:
+        groups.setdefault(mypy_config_dir(f.parent, root) or root, []).append(f)
+    for cwd, group in sorted(groups.items()):
+        _merge(found, await _mypy_in(exe, group, cwd, limit))
+    return found
+
+
+async def _mypy_in(exe: str, files: list[Path], root: Path, limit: float) -> Found:
     argv = [exe, "--output", "json", *_cache_args("mypy", root), *map(str, files)]
     rc, out, err = await _exec(argv, root, limit, "mypy")
     if rc == 2 and "--output" in err and not out.strip():
@@ -312,6 +335,45 @@ _RUNNERS: dict[str, Callable[[str, list[Path], Path, float], Awaitable[Found]]] 
 }
 
 
+def _has_section(path: Path, header: re.Pattern[str]) -> bool:
+    try:
+        return header.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
+
+
+_MYPY_SECTIONS = {
+    "pyproject.toml": re.compile(r"^\s*\[tool\.mypy[\].]", re.M),
+    "setup.cfg": re.compile(r"^\s*\[mypy[\]:]", re.M),
+    "tox.ini": re.compile(r"^\s*\[mypy[\]:]", re.M),
+}
+
+
+def mypy_config_dir(start: Path, stop: Path | None = None) -> Path | None:
+    """The nearest folder (up to `stop`) whose files configure mypy: mypy.ini, .mypy.ini, or a
+    mypy section in pyproject.toml, setup.cfg or tox.ini."""
+    for d in (start, *start.parents):
+        if (d / "mypy.ini").is_file() or (d / ".mypy.ini").is_file():
+            return d
+        if any(_has_section(d / name, rx) for name, rx in _MYPY_SECTIONS.items()):
+            return d
+        if stop is not None and d == stop:
+            break
+    return None
+
+
+def _configured(tool: str, files: list[Path], root: Path) -> tuple[list[Path], str | None]:
+    """Files whose project configures `tool` (mypy, tsc), or why none does. Run by default only
+    there: a project that does not type-check would get every file's type errors."""
+    if tool == "mypy":
+        covered = [f for f in files if mypy_config_dir(f.parent, root) is not None]
+        return covered, None if covered else "the project has no mypy configuration"
+    if tool == "tsc":
+        covered = [f for f in files if _nearest(f.parent, ["tsconfig.json"], root) is not None]
+        return covered, None if covered else "the project has no tsconfig.json"
+    return files, None
+
+
 def _precondition(tool: str, files: list[Path], root: Path) -> tuple[list[Path], str | None]:
     """Files the tool can check, or a reason to skip it."""
     if tool == "eslint":
@@ -366,7 +428,10 @@ def _plan(
     base = root.resolve() if root is not None else _project_root(ok or requested)
 
     jobs: list[_Job] = []
-    for name in list(TOOLS) if tools is None else list(dict.fromkeys(tools)):
+    explicit = tools is not None
+    if tools is None:  # pyflakes' checks are a subset of ruff's
+        tools = [t for t in TOOLS if t != "pyflakes" or find_executable("ruff", base) is None]
+    for name in list(dict.fromkeys(tools)):
         if name not in TOOLS:
             run.skipped[name] = "unknown detector"
             continue
@@ -379,6 +444,8 @@ def _plan(
             run.skipped[name] = "not installed"
             continue
         files, reason = _precondition(name, files, base)
+        if not reason and not explicit:
+            files, reason = _configured(name, files, base)
         if reason:
             run.skipped[name] = reason
             continue
@@ -434,7 +501,11 @@ async def run_detectors(
 ) -> DetectorRun:
     """Run the detectors that apply to `paths` (files or directories) and collect diagnostics.
 
-    `tools` limits the run to those names (default: every known tool that has files to check);
+    `tools` limits the run to those names, each run on every file it applies to. By default,
+    every installed tool runs as the project runs it: ruff always (with its own configuration and
+    excludes), pyflakes only without ruff, mypy and tsc only under their configuration, eslint
+    and cargo only where configured (always required). Folders are listed by git where they can be
+    (.gitignore honoured).
     `timeout` applies to each tool invocation; `executables` overrides where a tool's program
     is (tool -> path). File-system work happens on a worker thread, tools run concurrently.
     """
