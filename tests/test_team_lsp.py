@@ -39,7 +39,10 @@ async def test_share_learned_fix_and_announce_achievement_once(
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
+    # notifications = popups: achievements shown as messages too (default: the log only).
+    client = await start_client(
+        server_env(fresh_db), ws, "visual-studio-code", {"notifications": "popups"}
+    )
     try:
         await eventually(lambda: stats(client))
         uri = open_doc(client, ws / "a.py", BEFORE)

@@ -48,6 +48,13 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("hints", bool, True, "Show hint diagnostics for problems with known fixes"),
     SettingSpec("detectOnSave", bool, False, "Run detectors (ruff, mypy, ...) on save"),
     SettingSpec(
+        "notifications",
+        str,
+        "quiet",
+        "Notices such as achievements: in the log and status only, or also as popups",
+        choices=("quiet", "popups"),
+    ),
+    SettingSpec(
         "maxFileSize", int, 2_000_000, "Files larger than this (bytes) are skipped", minimum=1
     ),
     SettingSpec("maxDiffLines", int, 60, "Larger fixes are not learned", minimum=1),
@@ -117,6 +124,7 @@ class Settings:
     embedding_base_url: str = ""
     hints: bool = True
     detect_on_save: bool = False
+    notifications: str = "quiet"
     max_file_size: int = 2_000_000
     max_diff_lines: int = 60
     replay_min_confidence: float = 0.8

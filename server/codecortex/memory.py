@@ -579,6 +579,7 @@ class Memory:
                     signature=view.signature.key,
                     repo_id=ident.repo_id,
                     limit=5,
+                    this_repo_only=True,
                 )
             except psycopg.Error as exc:
                 log.warning("retrieval failed: %s", exc)

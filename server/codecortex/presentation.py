@@ -53,6 +53,20 @@ def where_from(solution: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """The first paragraph of a message on one line, cut at a word with "…" when too long."""
+    first = " ".join(text.strip().split("\n\n", 1)[0].split())
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1].rsplit(" ", 1)[0] if " " in first[: limit - 1] else first[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def short_message(diagnostic: Any) -> str:
+    """A diagnostic's own words (real names, not placeholders) for a title."""
+    return shorten(diagnostic.message)
+
+
 def fix_title(fix: FixOption) -> str:
     sol = fix.solution
     origin = where_from(sol)

@@ -496,33 +496,27 @@ def code_actions_for(
             source=view.diagnostic.source or None,
             code=view.diagnostic.code or None,
         )
-        for n, fix in enumerate(fixes[:3]):
+        # At most two CodeCortex entries per problem: the best past fix (preferred when it was
+        # verified on this text) and "show past solutions" for the rest; "ignore" only when
+        # there is nothing else to offer.
+        best = next((f for f in fixes if f.verified is True), fixes[0] if fixes else None)
+        if best is not None:
             actions.append(
                 types.CodeAction(
-                    title=presentation.fix_title(fix),
+                    title=presentation.fix_title(best),
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[lsp_diag],
-                    is_preferred=(n == 0 and fix.confidence >= ls.settings.replay_min_confidence),
+                    is_preferred=(
+                        best.verified is True
+                        and best.confidence >= ls.settings.replay_min_confidence
+                    ),
                     edit=convert.workspace_edit(
-                        uri, version, fix.replay.edits, ls.document_changes, pos
+                        uri, version, best.replay.edits, ls.document_changes, pos
                     ),
                     command=types.Command(
                         title="Record that the fix was applied",
                         command=CMD_RECORD_FIX,
-                        arguments=[str(fix.solution["id"]), str(view.problem_id)],
-                    ),
-                )
-            )
-        if fixes:
-            actions.append(
-                types.CodeAction(
-                    title="CodeCortex: past fix not helpful",
-                    kind=types.CodeActionKind.QuickFix,
-                    diagnostics=[lsp_diag],
-                    command=types.Command(
-                        title="Not helpful",
-                        command=CMD_REJECT_FIX,
-                        arguments=[str(fixes[0].solution["id"])],
+                        arguments=[str(best.solution["id"]), str(view.problem_id)],
                     ),
                 )
             )
@@ -539,16 +533,17 @@ def code_actions_for(
                     ),
                 )
             )
-        actions.append(
-            types.CodeAction(
-                title=f"CodeCortex: ignore '{view.signature.template[:50]}'",
-                kind=types.CodeActionKind.QuickFix,
-                diagnostics=[lsp_diag],
-                command=types.Command(
-                    title="Ignore", command=CMD_IGNORE, arguments=[view.signature.key]
-                ),
+        else:
+            actions.append(
+                types.CodeAction(
+                    title=f"CodeCortex: ignore “{presentation.short_message(view.diagnostic)}”",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    command=types.Command(
+                        title="Ignore", command=CMD_IGNORE, arguments=[view.signature.key]
+                    ),
+                )
             )
-        )
     for provider in ACTION_PROVIDERS:
         try:
             actions.extend(provider(ls, uri, rng, text, version))
@@ -562,7 +557,7 @@ def code_actions_for(
                 actions.append(
                     types.CodeAction(
                         title="CodeCortex: save this change as a solution "
-                        f"({(resolved.problem.get('error_message') or '')[:40]})",
+                        f"({presentation.shorten(resolved.problem.get('error_message') or '')})",
                         kind=types.CodeActionKind.QuickFix,
                         command=types.Command(
                             title="Save as solution",

@@ -339,6 +339,8 @@ class CodeCortexServer(LanguageServer):
         if len(self._popup_times) >= POPUP_BURST:
             return
         self._shown.add(key)
+        if level == "info" and self.settings.notifications == "quiet":
+            return  # a notice, not a problem: the log (above) only, off the modal path
         self._popup_times.append(now)
         try:
             self.window_show_message(

@@ -12,7 +12,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex import achievements, metrics, team
+from codecortex import achievements, metrics, presentation, team
 from codecortex.diagnostics import Range
 from codecortex.lsp.server import CodeCortexServer
 
@@ -36,8 +36,9 @@ def share_actions(
     """Offer to share the developer's own private fixes that are in view at `rng`: ones just
     learned here, and ones offered for a problem here."""
     service = ls.service
-    if service.user_id is None:
-        return []
+    target = service.db.target
+    if service.user_id is None or target is None or target.embedded:
+        return []  # the embedded database is this machine's alone: nobody to share with
     shared = _shared(ls)
     candidates: dict[str, str] = {}
     state = service.documents.get(uri)
@@ -45,7 +46,7 @@ def share_actions(
         for resolved in state.resolved:
             line = resolved.problem.get("line_number") or 0
             if resolved.solution_id is not None and abs(line - rng.start.line) <= 3:
-                message = (resolved.problem.get("error_message") or "")[:40]
+                message = presentation.shorten(resolved.problem.get("error_message") or "", 40)
                 candidates.setdefault(
                     str(resolved.solution_id), f"the fix you just made ({message})"
                 )
@@ -57,7 +58,8 @@ def share_actions(
                 and sol.get("visibility") == "private"
             ):
                 candidates.setdefault(
-                    str(sol["id"]), f"your past fix for '{view.signature.template[:40]}'"
+                    str(sol["id"]),
+                    f"your past fix for “{presentation.short_message(view.diagnostic)}”",
                 )
     return [
         types.CodeAction(

@@ -140,7 +140,13 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
         LEFT JOIN users iu ON iu.id = i.user_id
         WHERE (s.id IS NOT NULL AND (s.user_id = %(user)s OR s.visibility = 'team'))
            OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team'
-                                     OR i.kind = 'doc'))
+                                     OR i.kind = 'doc')
+               AND (NOT %(this_repo_only)s
+                    -- for a problem: this repository's knowledge, items shared with the team
+                    -- on purpose (docs of other repositories are not), own notes without one
+                    OR i.repo_id = %(repo)s
+                    OR (i.kind <> 'doc' AND i.visibility = 'team')
+                    OR (i.repo_id IS NULL AND i.user_id = %(user)s)))
         ORDER BY score DESC
         LIMIT %(limit)s
         """
@@ -158,7 +164,10 @@ async def hybrid_search(
     repo_id: Any = None,
     kinds: tuple[str, ...] = ("solution", "knowledge"),
     limit: int = 10,
+    this_repo_only: bool = False,
 ) -> list[dict[str, Any]]:
+    """`this_repo_only`: knowledge for a problem in `repo_id` (see the query's last filter);
+    otherwise everything visible to the user (free-text search)."""
     dimension = len(vector) if vector is not None else 384
     params = {
         "user": user_id,
@@ -168,6 +177,7 @@ async def hybrid_search(
         "model": model,
         "owner_kinds": [{"solution": "past_solution", "knowledge": "item"}[k] for k in kinds],
         "repo": repo_id,
+        "this_repo_only": this_repo_only,
         "limit": limit,
         "max_distance": 1.0 - MIN_SIMILARITY,
     }
