@@ -64,3 +64,16 @@ def test_doctor_passes_on_embedded_database(cli_env) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("database", "postgresql", "pgvector", "migrations", "tree-sitter grammars"):
         assert f"ok    {name}:" in result.stdout
+
+
+def test_doctor_does_not_count_a_cargo_without_toolchain(cli_env, tmp_path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cargo = bin_dir / "cargo"
+    cargo.write_text("#!/bin/sh\necho 'error: no default toolchain configured' >&2\nexit 1\n")
+    cargo.chmod(0o755)
+    env = {**cli_env, "PATH": f"{bin_dir}:{cli_env['PATH']}"}
+    result = run(["doctor"], env)
+    (line,) = [x for x in result.stdout.splitlines() if "external tools:" in x]
+    assert "cargo: no working toolchain (error: no default toolchain configured)" in line
+    assert "cargo" not in line.split("found ", 1)[1].split(";", 1)[0]

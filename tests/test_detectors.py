@@ -233,7 +233,14 @@ async def test_eslint_live(tmp_path: Path) -> None:
     assert (undef.range.start.character, undef.range.end.character, undef.severity) == (11, 18, 1)
 
 
-@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo not installed")
+def _cargo_skip_reason() -> str | None:
+    from codecortex.detectors.runner import cargo_toolchain
+
+    working, reason = cargo_toolchain()
+    return None if working else f"cargo: {reason}"
+
+
+@pytest.mark.skipif(_cargo_skip_reason() is not None, reason=str(_cargo_skip_reason()))
 async def test_cargo_live(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "rust", tmp_path / "rust")
     run = await run_detectors([tmp_path / "rust"], tools=["cargo"], timeout=120)
@@ -256,3 +263,17 @@ def test_mypy_configuration_notes_are_not_problems(tmp_path) -> None:
     assert [d.message for d in found[tmp_path / "a.py"]] == ["boom"]
     text = f"{note}\na.py:2:5:2:6: error: boom  [misc]\nFound 1 error in 1 file\n"
     assert [d.code for d in parse_mypy_text(text, "", 1, tmp_path)[tmp_path / "a.py"]] == ["misc"]
+
+
+async def test_cargo_without_a_toolchain_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    """rustup's proxy on PATH without a default toolchain: cargo is there but cannot run."""
+    proxy = _fake_tool(
+        tmp_path,
+        "cargo",
+        "echo 'error: rustup could not choose a version of cargo to run, because one was not "
+        "specified explicitly, and no default is configured.' >&2; exit 1",
+    )
+    shutil.copytree(FIXTURES / "rust", tmp_path / "rust")
+    run = await run_detectors([tmp_path / "rust"], tools=["cargo"], executables={"cargo": proxy})
+    assert run.errors == {}
+    assert run.skipped["cargo"].startswith("no working toolchain (error: rustup could not choose")

@@ -144,19 +144,15 @@ async def test_async_embed_matches_sync_and_large_batches() -> None:
     assert await emb.ensure_dimension() == 384
 
 
-def test_hash_embedder_speed() -> None:
-    emb = HashEmbedder()
+def test_hash_embedder_embeds_a_large_batch() -> None:
+    """(Its speed is a figure of bench/embedder.py, not a test.)"""
     texts = [
         f"F821 undefined name 'var{i}' in function handleRequest{i % 13} at src/module_{i}.py"
         for i in range(4000)
     ]
-    start = time.perf_counter()
-    vectors = emb.embed_array(texts)
-    elapsed = time.perf_counter() - start
+    vectors = HashEmbedder().embed_array(texts)
     assert vectors.shape == (4000, 384)
-    rate = len(texts) / elapsed
-    print(f"hash embedder: {rate:.0f} texts/s")
-    assert rate >= 2000, f"hash embedder too slow: {rate:.0f} texts/s"
+    assert len({v.tobytes() for v in vectors}) == 4000  # every text its own vector
 
 
 def test_make_embedder() -> None:

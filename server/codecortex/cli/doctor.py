@@ -103,12 +103,22 @@ def grammar_checks() -> list[Check]:
 
 
 def tool_checks() -> list[Check]:
+    from codecortex.detectors.runner import cargo_toolchain
+
     found = {name: find_tool(name) for name in EXTERNAL_TOOLS}
+    broken = []
+    if found["cargo"]:
+        working, reason = cargo_toolchain(found["cargo"])
+        if working is None:
+            found["cargo"] = None
+            broken.append(f"cargo: {reason}")
     have = [n for n, p in found.items() if p]
-    missing = [n for n, p in found.items() if not p]
+    missing = [n for n, p in found.items() if not p and not any(b.startswith(n) for b in broken)]
     detail = f"found {', '.join(have) or 'none'}"
     if missing:
         detail += f"; not found: {', '.join(missing)} (their detectors are skipped)"
+    if broken:
+        detail += f"; not working: {'; '.join(broken)}"
     return [Check("external tools", True, detail, required=False)]
 
 

@@ -124,6 +124,27 @@ def find_executable(tool: str, root: Path | None = None) -> str | None:
     return None
 
 
+def cargo_toolchain(exe: str | None = None) -> tuple[str | None, str]:
+    """(cargo's path, its version) when cargo runs, else (None, why not): rustup's cargo proxy
+    is on PATH without a default toolchain on many machines. Blocking (a few ms)."""
+    import subprocess
+
+    exe = exe or find_executable("cargo")
+    if exe is None:
+        return None, "not installed"
+    try:
+        proc = subprocess.run(
+            [exe, "--version"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{exe} does not run ({exc})"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        reason = lines[0] if lines else f"exit status {proc.returncode}"
+        return None, f"no working toolchain ({reason})"
+    return exe, proc.stdout.strip()
+
+
 def available_detectors(root: Path | None = None) -> dict[str, str | None]:
     """Tool name -> executable path, or None when not installed (for `codecortex doctor`)."""
     root = root.resolve() if root is not None else None
@@ -390,6 +411,14 @@ def _precondition(tool: str, files: list[Path], root: Path) -> tuple[list[Path],
     return files, None
 
 
+def _runs(tool: str, exe: str) -> str | None:
+    """Why an installed tool cannot run at all (cargo without a toolchain), or None."""
+    if tool == "cargo":
+        working, reason = cargo_toolchain(exe)
+        return None if working else reason
+    return None
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -444,6 +473,8 @@ def _plan(
             run.skipped[name] = "not installed"
             continue
         files, reason = _precondition(name, files, base)
+        if not reason:
+            reason = _runs(name, exe)
         if not reason and not explicit:
             files, reason = _configured(name, files, base)
         if reason:
