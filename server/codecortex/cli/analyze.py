@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from codecortex import analysis_pipeline as ap
+from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.identity import resolve_identity
 from codecortex.store import analysis as store
@@ -63,41 +64,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --------------------------------------------------------------------------- progress
-
-
-class ProgressView:
-    """A progress bar on a terminal; otherwise a line per phase and per 10%."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last_line: tuple[str, int] | None = None
-        self.width = 0
-
-    def __call__(self, job: Any, fraction: float, message: str | None) -> None:
-        pct = int(round(max(0.0, min(1.0, fraction)) * 100))
-        message = message or ""
-        if self.tty:
-            cols = shutil.get_terminal_size((80, 20)).columns
-            bar_width = 28
-            filled = int(bar_width * pct / 100)
-            bar = "█" * filled + "░" * (bar_width - filled)
-            text = f"\r{bar} {pct:3d}% {message}"[: max(cols - 1, 20)]
-            pad = max(self.width - len(text), 0)
-            self.stream.write(text + " " * pad)
-            self.width = len(text)
-            self.stream.flush()
-            return
-        phase = message.split(":", 1)[0]
-        step = pct // 10
-        if self.last_line is None or (phase, step) != self.last_line:
-            self.last_line = (phase, step)
-            print(f"codecortex: analyze {pct:3d}% {message}", file=self.stream, flush=True)
-
-    def done(self) -> None:
-        if self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
 
 
 # --------------------------------------------------------------------------- output
@@ -193,7 +159,7 @@ async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
     if not path.is_dir():
         print(f"codecortex: error: not a directory: {args.path}", file=sys.stderr)
         return 2
-    view = ProgressView(sys.stderr)
+    view = ProgressBar("analyze", sys.stderr, enabled=not getattr(args, "quiet", False))
     async with connect(settings) as conn:
         ident, root = await resolve_identity(conn, settings, path)
 
@@ -205,7 +171,7 @@ async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 job = await ap.run_inline(connection, job_id, settings, on_progress=view)
             finally:
-                view.done()
+                view.close()
             wanted = ap.PHASES.index(args.phase)
             got = ap.PHASES.index((job.payload or {}).get("phase") or "deep")
             if job.status != "completed" or got >= wanted:

@@ -132,15 +132,19 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         run_ = await run_detectors(
             paths, root=root, tools=tools, max_file_size=settings.max_file_size
         )
+        quiet = bool(getattr(args, "quiet", False))
+        # A tool the user named and that did not run is worth a line; the default set skips
+        # what the project does not use without a word (--json lists it under "skipped").
         for tool, reason in sorted(run_.skipped.items()):
-            if reason == "no files to check":
+            if reason == "no files to check" or tools is None or quiet:
                 continue
             print(f"codecortex: skipped {tool}: {reason}", file=sys.stderr)
         for tool, error in sorted(run_.errors.items()):
             print(f"codecortex: {tool} failed: {error}", file=sys.stderr)
         failed = bool(run_.errors)  # an incomplete check must not look clean
         for path, reason in sorted(run_.skipped_files.items()):
-            print(f"codecortex: skipped {path}: {reason}", file=sys.stderr)
+            if not quiet:
+                print(f"codecortex: skipped {path}: {reason}", file=sys.stderr)
         report["skipped"] = {**run_.skipped, **{str(p): r for p, r in run_.skipped_files.items()}}
         report["errors"] = dict(run_.errors)
         checked_by: dict[Path, set[str]] = {}

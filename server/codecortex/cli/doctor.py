@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ class Check:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--json", action="store_true", help="the checks as JSON")
 
 
 def find_tool(name: str) -> str | None:
@@ -84,7 +86,11 @@ async def database_checks(settings: Settings) -> list[Check]:
                 )
             else:
                 checks.append(Check("migrations", True, f"all {len(states)} applied"))
-            checks.append(Check("git history", True, await history_detail(conn), required=False))
+            if pending:  # a new database: its tables are created at the first real use
+                detail = "nothing learned yet (new database; `codecortex learn-history`)"
+            else:
+                detail = await history_detail(conn)
+            checks.append(Check("git history", True, detail, required=False))
     except StoreError as exc:
         checks.append(Check("database", False, str(exc)))
     return checks
@@ -159,8 +165,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if resolve_target(settings).embedded:
         checks.insert(1, Check("data directory", True, str(settings.data_path())))
+    failed = [c for c in checks if c.required and not c.ok]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "passed": len(checks) - len(failed),
+                    "total": len(checks),
+                    "checks": [dataclasses.asdict(c) for c in checks],
+                },
+                indent=2,
+            )
+        )
+        return 1 if failed else 0
     for check in checks:
         print(check.line())
-    failed = [c for c in checks if c.required and not c.ok]
     print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0

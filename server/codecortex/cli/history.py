@@ -11,12 +11,12 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.history import (
     HISTORY_TOOLS,
@@ -48,36 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated detectors (default: installed of {','.join(HISTORY_TOOLS)})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-class ProgressPrinter:
-    """A progress bar on a terminal; otherwise a plain line every few seconds and at the end."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last_line = 0.0
-        self.drawn = False
-
-    def __call__(self, job: Job, fraction: float, message: str | None) -> None:
-        text = message or ""
-        if self.tty:
-            width = 30
-            filled = int(round(width * fraction))
-            bar = "#" * filled + "-" * (width - filled)
-            self.out.write(f"\r[{bar}] {fraction:4.0%} {text}\x1b[K")
-            self.out.flush()
-            self.drawn = True
-            return
-        now = time.monotonic()
-        if fraction >= 1.0 or now - self.last_line >= 2.0:
-            self.last_line = now
-            print(f"learn-history: {fraction:.0%} {text}", file=self.out, flush=True)
-
-    def close(self) -> None:
-        if self.tty and self.drawn:
-            self.out.write("\n")
-            self.out.flush()
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -119,7 +89,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     options = HistoryOptions.from_settings(
         settings, branch=args.branch, since=args.since, max_commits=args.max_commits, tools=tools
     )
-    printer = ProgressPrinter(sys.stderr)
+    printer = ProgressBar("learn-history", sys.stderr, enabled=not getattr(args, "quiet", False))
     async with connect(settings) as conn:
         ident, root = await resolve_identity(conn, settings, folder)
         job_id = await enqueue_learn_history(conn, ident, root, options)

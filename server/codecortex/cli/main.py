@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"codecortex {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress and no warnings, only errors"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -65,20 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     settings = load_settings()
-    for error in settings.errors:
+    for error in [] if args.quiet else settings.errors:
         print(f"codecortex: warning: {error}", file=sys.stderr)
     try:
         if getattr(args._module, "SYNC", False):
-            return int(args._module.run_sync(args, settings))
-        return int(asyncio.run(args._module.run(args, settings)))
+            code = int(args._module.run_sync(args, settings))
+        else:
+            code = int(asyncio.run(args._module.run(args, settings)))
+        sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
+        return code
     except StoreError as exc:
         print(f"codecortex: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("codecortex: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`codecortex search x | head`): stop quietly, as `cat` does.
+        # Python would complain again when flushing stdout at exit: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
