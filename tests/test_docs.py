@@ -34,7 +34,7 @@ def test_readme_starts_with_setup_run_and_test_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
     assert blocks[0].splitlines() == [
         'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]"',
-        ".venv/bin/codecortex serve",
+        ".venv/bin/codecortex check .",
     ]
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert blocks[1].strip() in ci  # CI runs exactly the README's test command

@@ -69,6 +69,15 @@ def test_check_follows_the_projects_configuration(project: Path, cli_env, fresh_
         f.write("\n[tool.mypy]\nstrict = false\n")
     configured = check(project, env, ".")
     assert found(configured) == {("src/app.py", "F401"), ("src/app.py", "return-value")}
+    # Its `files` say what the project type-checks.
+    (project / "tools").mkdir()
+    (project / "tools" / "gen.py").write_text('def n() -> int:\n    return "1"\n')
+    assert ("tools/gen.py", "return-value") in found(check(project, env, "."))
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('files = ["src"]\n')
+    scoped = check(project, env, ".")
+    assert ("src/app.py", "return-value") in found(scoped)
+    assert ("tools/gen.py", "return-value") not in found(scoped)
 
 
 async def test_detect_on_save_follows_the_projects_configuration(project: Path, fresh_db) -> None:

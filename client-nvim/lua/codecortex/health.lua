@@ -17,7 +17,10 @@ function M.check()
   else
     health.error(
       ('server command not found: %s'):format(cmd[1]),
-      { 'pip install codecortex (or pipx install codecortex)', 'or set cmd = { "/path/to/codecortex", "serve" } in setup()' }
+      {
+        'install the codecortex-lsp distribution from a clone: pipx install /path/to/codecortex (pip install codecortex is an unrelated project)',
+        'or set cmd = { "/path/to/codecortex", "serve" } in setup()',
+      }
     )
   end
   local clients = cc.clients()

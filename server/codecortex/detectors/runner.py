@@ -17,6 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from codecortex.detectors import parsers
 from codecortex.detectors.parsers import DetectorOutputError, Found
@@ -383,12 +384,71 @@ def mypy_config_dir(start: Path, stop: Path | None = None) -> Path | None:
     return None
 
 
+def mypy_scope(config_dir: Path) -> tuple[list[Path], str]:
+    """The `files` (absolute) and `exclude` (a regex, "" for none) of the mypy configuration in
+    `config_dir`: what `mypy` run there without arguments checks."""
+    import configparser
+    import tomllib
+
+    files: Any = None
+    exclude: Any = ""
+    for name in ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg", "tox.ini"):
+        path = config_dir / name
+        if not path.is_file():
+            continue
+        try:
+            if name == "pyproject.toml":
+                section = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+                section = section.get("mypy")
+                if section is None:
+                    continue
+            else:
+                parser = configparser.ConfigParser()
+                parser.read(path, encoding="utf-8")
+                if not parser.has_section("mypy"):
+                    continue
+                section = dict(parser["mypy"])
+        except (OSError, ValueError, configparser.Error):
+            continue
+        files, exclude = section.get("files"), section.get("exclude") or ""
+        break
+    if isinstance(files, str):
+        files = [f.strip() for f in files.split(",")]
+    if isinstance(exclude, list):
+        exclude = "|".join(f"(?:{e})" for e in exclude)
+    return [config_dir / f for f in files or [] if f], str(exclude).strip()
+
+
+def _in_mypy_files(path: Path, root: Path) -> bool:
+    """Whether `mypy`, run as the project configures it, checks `path` (no `files`: any)."""
+    config_dir = mypy_config_dir(path.parent, root)
+    if config_dir is None:
+        return False
+    files, exclude = mypy_scope(config_dir)
+    if files and not any(path == f or f in path.parents for f in files):
+        return False
+    if exclude:
+        try:
+            rel = path.relative_to(config_dir).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        try:
+            if re.search(exclude, rel):
+                return False
+        except re.error:
+            pass
+    return True
+
+
 def _configured(tool: str, files: list[Path], root: Path) -> tuple[list[Path], str | None]:
     """Files whose project configures `tool` (mypy, tsc), or why none does. Run by default only
     there: a project that does not type-check would get every file's type errors."""
     if tool == "mypy":
         covered = [f for f in files if mypy_config_dir(f.parent, root) is not None]
-        return covered, None if covered else "the project has no mypy configuration"
+        if not covered:
+            return [], "the project has no mypy configuration"
+        covered = [f for f in covered if _in_mypy_files(f, root)]
+        return covered, None if covered else "no file in the mypy configuration's `files`"
     if tool == "tsc":
         covered = [f for f in files if _nearest(f.parent, ["tsconfig.json"], root) is not None]
         return covered, None if covered else "the project has no tsconfig.json"
