@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from codecortex import __version__
 from codecortex.config import Settings
 
 SYNC = True
@@ -23,5 +25,25 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
         if not host or not port_text.isdigit():
             raise SystemExit("codecortex: error: --tcp expects HOST:PORT, e.g. 127.0.0.1:2087")
         port = int(port_text)
-    run_server(settings, host=host, port=port)
+    if host is None and sys.stdin.isatty():
+        # Started by hand: an editor never gives the server a terminal.
+        print(
+            f"codecortex {__version__}: the CodeCortex language server, speaking LSP on "
+            "stdin/stdout.\nYour editor starts it (README: Editor setup); from a shell, try "
+            "`codecortex check .`.\nPress Ctrl-C to quit.",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        run_server(settings, host=host, port=port)
+    except KeyboardInterrupt:
+        # Ctrl-C. pygls reads stdin on a worker thread that nothing can interrupt and the
+        # interpreter would wait for it at exit: run the exit handlers (the embedded
+        # PostgreSQL's) and leave at once.
+        import atexit
+        import os
+
+        print("codecortex serve: interrupted", file=sys.stderr, flush=True)
+        atexit._run_exitfuncs()
+        os._exit(130)
     return 0

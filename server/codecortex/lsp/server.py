@@ -456,12 +456,20 @@ class CodeCortexServer(LanguageServer):
             if serving.done() and not serving.cancelled() and serving.exception() is not None:
                 raise serving.exception()  # type: ignore[misc]
 
+        interrupted = False
         try:
             asyncio.run(main())
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
+            interrupted = True
+        except SystemExit:
             pass
         finally:
-            self.shutdown()
+            # (pygls's shutdown joins its stdin reader thread, which waits for input forever
+            # after Ctrl-C: then `codecortex serve` leaves without it, see cli/serve.py.)
+            if not interrupted:
+                self.shutdown()
+        if interrupted:
+            raise KeyboardInterrupt
 
     def start_tcp(self, host: str, port: int) -> None:
         """pygls' TCP server with our framing (`CodeCortexProtocol.serve`)."""

