@@ -48,6 +48,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'embeddingBaseUrl', type: 'string', default: '' },
   { key: 'hints', type: 'boolean', default: true },
   { key: 'detectOnSave', type: 'boolean', default: false },
+  { key: 'notifications', type: 'string', default: 'quiet', enum: ['quiet', 'popups'] },
   { key: 'maxFileSize', type: 'integer', default: 2000000, minimum: 1 },
   { key: 'maxDiffLines', type: 'integer', default: 60, minimum: 1 },
   { key: 'replayMinConfidence', type: 'number', default: 0.8, minimum: 0, maximum: 1 },
