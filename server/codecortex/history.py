@@ -53,6 +53,7 @@ from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
 from codecortex.learning import LearnedChange, learn_change, not_a_fix
 from codecortex.memory import Identity, Memory, content_sha, problem_context
+from codecortex.project_config import load_project_config
 from codecortex.signatures import (
     Signature,
     classify_problem_type,
@@ -490,19 +491,19 @@ class HistoryMiner:
         self.tools: list[str] = []
         self.executables: dict[str, str] = {}
         self.extensions: set[str] = set()
+        self.project = load_project_config(self.root, self.root)
 
     # --- setup ----------------------------------------------------------------------------
 
     def _choose_tools(self) -> None:
         wanted = self.options.tools or list(HISTORY_TOOLS)
-        if self.options.tools is None and find_executable("ruff", self.root):
+        asked = self.options.tools is not None
+        if not asked and self.project.detectors is not None:
+            wanted, asked = list(self.project.detectors), True  # the project's own choice
+        if not asked and find_executable("ruff", self.root):
             wanted = [t for t in wanted if t != "pyflakes"]  # ruff includes its checks
         for tool in wanted:
-            if (
-                self.options.tools is None
-                and tool == "mypy"
-                and mypy_config_dir(self.root, self.root) is None
-            ):
+            if not asked and tool == "mypy" and mypy_config_dir(self.root, self.root) is None:
                 self.report.tool_errors[tool] = "the project has no mypy configuration"
                 continue
             if tool not in HISTORY_TOOLS:
@@ -588,6 +589,7 @@ class HistoryMiner:
             c
             for c in await self.git.changes(commit.parents[0], commit.sha)
             if os.path.splitext(c.new_path)[1] in self.extensions
+            and not self.project.ignores(self.root / c.new_path)
         ]
         if not changes:
             return Prepared(commit, [], "no modified source file")

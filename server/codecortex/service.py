@@ -27,6 +27,7 @@ from codecortex.identity import register_repo
 from codecortex.jobs import JobRunner
 from codecortex.knowledge import add_note, ingest_file, ingest_workspace
 from codecortex.memory import Identity, Memory, ProblemView, Resolved
+from codecortex.project_config import ProjectConfig, load_project_config
 from codecortex.redaction import scrub
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as jobs_store
@@ -86,6 +87,7 @@ class Service:
         self.folders: list[Path] = []
         self.repos: dict[Path, Any] = {}
         self.repo_infos: dict[Path, RepoInfo] = {}
+        self.projects: dict[Path, ProjectConfig] = {}  # [tool.codecortex] per repository root
         self.documents: dict[str, DocumentState] = {}
         self.counts = {"problems": 0, "solutions": 0}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -140,6 +142,7 @@ class Service:
         self.user_name, self.user_email = name, email
         for folder in self.folders:
             self.repo_infos[folder] = await repo_info(folder)
+        self.reload_project_configs()
         await self.db.start()
 
     async def add_folder(self, folder: Path) -> None:
@@ -149,6 +152,7 @@ class Service:
             return
         self.folders.append(folder)
         info = self.repo_infos[folder] = await repo_info(folder)
+        self.reload_project_configs()
         if self.db.state == "connected":
             async with self.db.connection() as conn:
                 self.repos[folder] = await register_repo(conn, info)
@@ -159,6 +163,35 @@ class Service:
             self.folders.remove(folder)
         self.repos.pop(folder, None)
         self.repo_infos.pop(folder, None)
+
+    def reload_project_configs(self) -> None:
+        """Read `[tool.codecortex]` of every workspace repository again (at start, when a
+        folder is added, when a pyproject.toml is saved)."""
+        self.projects = {}
+        for info in self.repo_infos.values():
+            config = load_project_config(info.root, info.root)
+            self.projects[info.root] = config
+            for error in config.errors:
+                self.client.log(f"invalid project setting: {error}", "warning")
+
+    def project_for(self, path: Path | None) -> ProjectConfig:
+        """The `[tool.codecortex]` settings of the workspace repository containing `path`."""
+        if path is not None:
+            best: Path | None = None
+            for root in self.projects:
+                if (path == root or root in path.parents) and (
+                    best is None or len(root.parts) > len(best.parts)
+                ):
+                    best = root
+            if best is not None:
+                return self.projects[best]
+        return ProjectConfig()
+
+    def records(self, path: Path | None) -> bool:
+        """Whether problems of `path` are recorded: not when its project disables CodeCortex
+        or ignores the path (`[tool.codecortex]`)."""
+        project = self.project_for(path.resolve() if path is not None else None)
+        return project.enable and not (path is not None and project.ignores(path))
 
     def refresh_if_stale(self, uri: str, max_age: float = STALE_AFTER_SECONDS) -> None:
         """Recall again in the background when a document's cache is old: a teammate or another
@@ -349,7 +382,12 @@ class Service:
         tools: set[str] | None = None,
         method: str = "editor",
     ) -> None:
-        """Queue an observation of a document; processed in order in the background."""
+        """Queue an observation of a document; processed in order in the background.
+
+        Nothing is recorded for a project that disables CodeCortex or a path it ignores
+        (`[tool.codecortex]` in its pyproject.toml)."""
+        if not self.records(uri_to_path(uri)):
+            return
         doc = self.document(uri, language)
         doc.pending.append(
             PendingObservation(version, text, doc.language, diagnostics, tools, method)
@@ -369,6 +407,9 @@ class Service:
             if self.db.state != "connected" or self.user_id is None:
                 return  # resumed by _after_connect
             obs = doc.pending[0]
+            if not self.records(path):  # queued before the project settings were read
+                doc.pending.clear()
+                return
             ident = self.identity(path)
             try:
                 async with self.db.connection() as conn:

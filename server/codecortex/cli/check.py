@@ -20,6 +20,7 @@ from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.identity import resolve_identity
 from codecortex.memory import Memory, ProblemView
+from codecortex.project_config import load_project_config
 from codecortex.signatures import normalise_tool
 from codecortex.store.connection import connect
 from codecortex.textfiles import read_text_file
@@ -129,10 +130,23 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with connect(settings) as conn:
         folder = paths[0] if paths[0].is_dir() else paths[0].parent
         ident, root = await resolve_identity(conn, settings, folder)
+        quiet = bool(getattr(args, "quiet", False))
+        project = load_project_config(root, root)
+        for error in [] if quiet else project.errors:
+            print(f"codecortex: warning: {error}", file=sys.stderr)
+        if not project.enable:
+            print(
+                f"codecortex: disabled for {project.root} ([tool.codecortex] enable = false)",
+                file=sys.stderr,
+            )
+            return 0
+        if tools is None and project.detectors is not None:
+            tools = list(project.detectors)  # the project asks for these: run them
         run_ = await run_detectors(
             paths, root=root, tools=tools, max_file_size=settings.max_file_size
         )
-        quiet = bool(getattr(args, "quiet", False))
+        for ignored in [p for p in run_.diagnostics if project.ignores(p)]:
+            del run_.diagnostics[ignored]  # never recorded, never resolved
         # A tool the user named and that did not run is worth a line; the default set skips
         # what the project does not use without a word (--json lists it under "skipped").
         for tool, reason in sorted(run_.skipped.items()):

@@ -260,6 +260,8 @@ def register(server: CodeCortexServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: CodeCortexServer, params: types.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri.endswith("/pyproject.toml"):
+            ls.service.reload_project_configs()
         for listener in SAVE_LISTENERS:
             try:
                 listener(ls, params.text_document.uri)
@@ -713,7 +715,11 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
         ls.log(f"not checking {uri}: {reason}", "warning")
         return
     root = next((f for f in ls.service.folders if f in path.parents), path.parent)
-    run = await run_detectors([path], root=root)
+    project = ls.service.project_for(path.resolve())
+    if not project.enable or project.ignores(path):
+        return
+    wanted = list(project.detectors) if project.detectors is not None else None
+    run = await run_detectors([path], root=root, tools=wanted)
     for tool, error in run.errors.items():
         ls.log(f"detector {tool} failed: {error}", "warning")
     diagnostics = run.diagnostics.get(path.resolve(), [])
