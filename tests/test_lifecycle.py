@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from conftest import codecortex_exe
 
 HOLD = """
@@ -114,3 +115,48 @@ def test_serve_in_a_terminal_says_what_it_is_and_ends_on_ctrl_c(cli_env, fresh_d
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def _history_repo(root: Path, commits: int) -> None:
+    """A repository whose every commit changes Python files (something for learn-history)."""
+    root.mkdir()
+    run = {"cwd": root, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **run)
+    subprocess.run(["git", "config", "user.email", "dev@example.com"], **run)
+    subprocess.run(["git", "config", "user.name", "Dev"], **run)
+    (root / "ruff.toml").write_text('[lint]\nselect = ["F", "E"]\n')
+    for n in range(commits):
+        for m in range(3):
+            unused = "import os\n" if (n + m) % 2 else ""
+            body = "".join(f"def f{k}(x):\n    return x == None or x + {n}\n\n" for k in range(20))
+            (root / f"mod{m}.py").write_text(unused + "import sys\n\n" + body + "print(sys.argv)\n")
+        subprocess.run(["git", "add", "."], **run)
+        subprocess.run(["git", "commit", "-qm", f"change {n}"], **run)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_learn_history_interrupted_leaves_nothing_behind(
+    sig: int, tmp_path: Path, cli_env, fresh_db
+) -> None:
+    repo = tmp_path / "repo"
+    _history_repo(repo, 120)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [codecortex_exe(), "learn-history"], cwd=repo, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(scratch.glob("codecortex-history-*")):
+        time.sleep(0.1)  # until it works on snapshots
+    assert proc.poll() is None, "learn-history ended before it could be interrupted"
+    time.sleep(1.5)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err == "codecortex: interrupted\n", err  # one line, no traceback
+    assert not list(scratch.glob("codecortex-history-*"))  # no scratch folder left
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [p.name() for p in alive]

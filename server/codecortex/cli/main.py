@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from codecortex import __version__
 from codecortex.config import load_settings
@@ -62,6 +65,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: stop as on Ctrl-C (tools stopped, scratch folders removed, no traceback)."""
+    raise KeyboardInterrupt
+
+
+def _after_interrupt() -> None:
+    """After Ctrl-C or SIGTERM, with the event loop gone: stop the tools we started that are
+    still running, and keep asyncio's complaints about their transports (garbage-collected
+    after the loop closed) off the terminal."""
+    import psutil
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    default_hook = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, RuntimeError) and "loop is closed" in str(
+            unraisable.exc_value
+        ):
+            return
+        default_hook(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    tools = [c for c in children if not c.name().startswith(("postgres", "pg_ctl"))]
+    for child in tools:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    psutil.wait_procs(tools, timeout=3)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -73,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command != "serve":  # the language server ends through the protocol
+        signal.signal(signal.SIGTERM, _terminate)
     settings = load_settings()
     for error in [] if args.quiet else settings.errors:
         print(f"codecortex: warning: {error}", file=sys.stderr)
@@ -87,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codecortex: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        _after_interrupt()
         print("codecortex: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
