@@ -64,6 +64,12 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "defaultVisibility", str, "private", "Visibility of new rows", choices=("private", "team")
     ),
+    SettingSpec(
+        "shareDocs",
+        bool,
+        False,
+        "Index the workspace's docs team-visible (a team database); default: only you see them",
+    ),
     SettingSpec("insights", bool, True, "Show code insights as diagnostics"),
     SettingSpec(
         "analysis.maxComplexity",
@@ -129,6 +135,7 @@ class Settings:
     max_diff_lines: int = 60
     replay_min_confidence: float = 0.8
     default_visibility: str = "private"
+    share_docs: bool = False
     insights: bool = True
     analysis_max_complexity: int = 10
     analysis_max_function_lines: int = 80

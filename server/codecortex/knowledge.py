@@ -99,10 +99,17 @@ async def ingest_file(
     root: Path,
     path: Path,
     max_file_size: int = 2_000_000,
+    *,
+    user_id: Any = None,
+    visibility: str = "private",
 ) -> tuple[int, int]:
-    """Sync one doc file's chunks; returns (added, removed)."""
+    """Sync one doc file's chunks, owned by `user_id`; returns (added, removed).
+
+    Chunks are private to their owner unless `visibility` is "team" (the shareDocs setting);
+    a change of `visibility` applies to the file's stored chunks too."""
     rel = path.relative_to(root).as_posix()
-    existing = await store.doc_hashes(conn, repo_id, rel)
+    existing = await store.doc_hashes(conn, repo_id, rel, user_id)
+    await store.set_doc_visibility(conn, repo_id, rel, user_id, visibility)
     text, _reason = await asyncio.to_thread(read_text_file, path, max_file_size)
     chunks = chunk_document(text, path.suffix.lower()) if text is not None else []
     wanted = {c.content_hash: c for c in chunks}
@@ -123,7 +130,8 @@ async def ingest_file(
                 source_path=rel,
                 line_start=chunk.line_start,
                 line_end=chunk.line_end,
-                visibility="team",
+                user_id=user_id,
+                visibility=visibility,
             ),
         )
         added.append((item_id, f"{chunk.title}\n{chunk.content}", h))
@@ -153,19 +161,27 @@ async def ingest_workspace(
     *,
     max_file_size: int = 2_000_000,
     progress: ProgressFn | None = None,
+    user_id: Any = None,
+    visibility: str = "private",
 ) -> dict[str, int]:
     # git ls-files and the walk run on a worker thread: the server's event loop never waits.
     files = sorted(await asyncio.to_thread(lambda: list(iter_doc_files(root, max_file_size))))
-    known = await store.doc_paths(conn, repo_id)
+    known = await store.doc_paths(conn, repo_id, user_id)
     present = {p.relative_to(root).as_posix() for p in files}
     added = removed = 0
     for n, path in enumerate(files):
-        a, r = await ingest_file(conn, embedder, repo_id, root, path, max_file_size)
+        a, r = await ingest_file(
+            conn, embedder, repo_id, root, path, max_file_size,
+            user_id=user_id, visibility=visibility,
+        )  # fmt: skip
         added, removed = added + a, removed + r
         if progress is not None:
             await progress((n + 1) / max(len(files), 1), path.relative_to(root).as_posix())
     for rel in known - present:  # files deleted since the last run
-        _a, r = await ingest_file(conn, embedder, repo_id, root, root / rel, max_file_size)
+        _a, r = await ingest_file(
+            conn, embedder, repo_id, root, root / rel, max_file_size,
+            user_id=user_id, visibility=visibility,
+        )  # fmt: skip
         removed += r
     return {"files": len(files), "added": added, "removed": removed}
 

@@ -581,10 +581,16 @@ class Service:
                     self.repo_infos[folder].root,
                     max_file_size=self.settings.max_file_size,
                     progress=report,
+                    user_id=self.user_id,
+                    visibility=self.doc_visibility(),
                 )
             for key in totals:
                 totals[key] += result[key]
         return totals
+
+    def doc_visibility(self) -> str:
+        """Indexed docs are the indexing developer's own unless shareDocs is on."""
+        return "team" if self.settings.share_docs else "private"
 
     async def reingest(self, paths: list[Path]) -> int:
         """Re-ingest doc files changed outside the editor (watchfiles)."""
@@ -601,6 +607,8 @@ class Service:
                             root,
                             path,
                             self.settings.max_file_size,
+                            user_id=self.user_id,
+                            visibility=self.doc_visibility(),
                         )
                         changed += added + removed
         return changed

@@ -53,6 +53,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'maxDiffLines', type: 'integer', default: 60, minimum: 1 },
   { key: 'replayMinConfidence', type: 'number', default: 0.8, minimum: 0, maximum: 1 },
   { key: 'defaultVisibility', type: 'string', default: 'private', enum: ['private', 'team'] },
+  { key: 'shareDocs', type: 'boolean', default: false },
   { key: 'insights', type: 'boolean', default: true },
   { key: 'analysis.maxComplexity', type: 'integer', default: 10, minimum: 1 },
   { key: 'analysis.maxFunctionLines', type: 'integer', default: 80, minimum: 1 },

@@ -26,8 +26,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         ident, root = await resolve_identity(conn, settings, Path.cwd())
         memory = Memory(settings)
         await ingest_workspace(  # incremental: only docs whose content changed
-            conn, memory.embedder, ident.repo_id, root, max_file_size=settings.max_file_size
-        )
+            conn, memory.embedder, ident.repo_id, root, max_file_size=settings.max_file_size,
+            user_id=ident.user_id, visibility="team" if settings.share_docs else "private",
+        )  # fmt: skip
         hits = await memory.search(conn, ident, query, args.limit)
     results = [presentation.search_result_json(h, root) for h in hits]
     if args.json:

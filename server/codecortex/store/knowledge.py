@@ -50,15 +50,29 @@ async def add_item(conn: psycopg.AsyncConnection[Any], item: NewItem) -> Any:
 
 
 async def doc_hashes(
-    conn: psycopg.AsyncConnection[Any], repo_id: Any, source_path: str
+    conn: psycopg.AsyncConnection[Any], repo_id: Any, source_path: str, user_id: Any = None
 ) -> dict[str, Any]:
-    """content_hash -> id of the doc chunks stored for one file."""
+    """content_hash -> id of the doc chunks `user_id` stored for one file."""
     cur = await conn.execute(
         "SELECT id, content_hash FROM items WHERE kind = 'doc' AND repo_id IS NOT DISTINCT FROM %s"
-        " AND source_path = %s",
-        (repo_id, source_path),
+        " AND source_path = %s AND user_id IS NOT DISTINCT FROM %s",
+        (repo_id, source_path, user_id),
     )
     return {r["content_hash"]: r["id"] for r in await cur.fetchall()}
+
+
+async def set_doc_visibility(
+    conn: psycopg.AsyncConnection[Any],
+    repo_id: Any,
+    source_path: str,
+    user_id: Any,
+    visibility: str,
+) -> None:
+    await conn.execute(
+        "UPDATE items SET visibility = %s WHERE kind = 'doc' AND repo_id IS NOT DISTINCT FROM %s"
+        " AND source_path = %s AND user_id IS NOT DISTINCT FROM %s AND visibility <> %s",
+        (visibility, repo_id, source_path, user_id, visibility),
+    )
 
 
 async def delete_items(conn: psycopg.AsyncConnection[Any], ids: list[Any]) -> None:
@@ -69,8 +83,12 @@ async def delete_items(conn: psycopg.AsyncConnection[Any], ids: list[Any]) -> No
         await conn.execute("DELETE FROM items WHERE id = ANY(%s)", (ids,))
 
 
-async def doc_paths(conn: psycopg.AsyncConnection[Any], repo_id: Any) -> set[str]:
+async def doc_paths(
+    conn: psycopg.AsyncConnection[Any], repo_id: Any, user_id: Any = None
+) -> set[str]:
     cur = await conn.execute(
-        "SELECT DISTINCT source_path FROM items WHERE kind = 'doc' AND repo_id = %s", (repo_id,)
+        "SELECT DISTINCT source_path FROM items WHERE kind = 'doc' AND repo_id = %s"
+        " AND user_id IS NOT DISTINCT FROM %s",
+        (repo_id, user_id),
     )
     return {r["source_path"] for r in await cur.fetchall()}

@@ -88,7 +88,7 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
         FROM (SELECT i.id, ts_rank_cd(i.search_tsv, q) AS rank
               FROM (SELECT i.id, i.search_tsv FROM items i, to_tsquery('simple', %(tsquery)s) q
                     WHERE %(tsquery)s <> '' AND i.search_tsv @@ q
-                      AND (i.user_id = %(user)s OR i.visibility = 'team' OR i.kind = 'doc')
+                      AND (i.user_id = %(user)s OR i.visibility = 'team')
                     LIMIT {pool}) i, to_tsquery('simple', %(tsquery)s) q
               ORDER BY rank DESC LIMIT {n}) c
         """
@@ -139,8 +139,7 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
         LEFT JOIN users su ON su.id = s.user_id
         LEFT JOIN users iu ON iu.id = i.user_id
         WHERE (s.id IS NOT NULL AND (s.user_id = %(user)s OR s.visibility = 'team'))
-           OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team'
-                                     OR i.kind = 'doc')
+           OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team')
                AND (NOT %(this_repo_only)s
                     -- for a problem: this repository's knowledge, items shared with the team
                     -- on purpose (docs of other repositories are not), own notes without one

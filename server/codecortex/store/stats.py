@@ -25,7 +25,7 @@ async def totals(conn: psycopg.AsyncConnection[Any], user_id: Any) -> dict[str, 
                 WHERE user_id = %(u)s OR visibility = 'team') AS time_saved_seconds,
             (SELECT COUNT(*) FROM past_solutions WHERE user_id = %(u)s
                 AND source IN ('git', 'github')) AS from_history,
-            (SELECT COUNT(*) FROM items WHERE user_id = %(u)s OR kind = 'doc') AS knowledge_items
+            (SELECT COUNT(*) FROM items WHERE user_id = %(u)s OR visibility = 'team') AS knowledge_items
         """,
         {"u": user_id},
     )
