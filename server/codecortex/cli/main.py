@@ -119,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = int(args._module.run_sync(args, settings))
         else:
             code = int(asyncio.run(args._module.run(args, settings)))
-        sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
+        if not sys.stdout.closed:  # (the language server closes it when it exits)
+            sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
         return code
     except StoreError as exc:
         print(f"codecortex: error: {exc}", file=sys.stderr)
