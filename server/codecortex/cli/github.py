@@ -8,13 +8,12 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from codecortex.cli.history import ProgressPrinter
+from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.github import account as accounts
 from codecortex.github.account import AccountError
@@ -189,21 +188,20 @@ async def repos(conn: Any, settings: Settings, account: dict[str, Any], args: An
     return 0
 
 
-class SyncProgress(ProgressPrinter):
-    """learn-history's progress display; waits for a rate limit are always shown as a line."""
+class SyncProgress(ProgressBar):
+    """learn-history's progress display (a bar on a terminal, nothing on a pipe); waits for a
+    rate limit are always shown as a line."""
+
+    def __init__(self, out: TextIO, enabled: bool = True) -> None:
+        super().__init__("github sync", out, enabled=enabled)
+        self.out = out
 
     def __call__(self, job: Job, fraction: float, message: str | None) -> None:
         if message and "waiting" in message:
-            if self.tty and self.drawn:
-                self.out.write("\n")
-            print(f"github sync: {message}", file=self.out, flush=True)
-            return
-        if not self.tty:
-            now = time.monotonic()
-            if fraction < 1.0 and now - self.last_line < 2.0:
-                return
-            self.last_line = now
-            print(f"github sync: {fraction:.0%} {message or ''}", file=self.out, flush=True)
+            if self.progress is not None:
+                self.progress.console.print(f"github sync: {message}")
+            else:
+                print(f"github sync: {message}", file=self.out, flush=True)
             return
         super().__call__(job, fraction, message)
 
@@ -243,7 +241,7 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
     options = HistoryOptions.from_settings(
         settings, since=args.since, max_commits=args.max_prs, tools=tools
     )
-    printer = SyncProgress(sys.stderr)
+    printer = SyncProgress(sys.stderr, enabled=not getattr(args, "quiet", False))
     async with connect(settings) as conn:
         user_id, name = await _user(conn, settings)
         account = await accounts.require_account(conn, user_id)
