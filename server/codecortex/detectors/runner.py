@@ -167,7 +167,7 @@ def _walk(directory: Path) -> Iterable[Path]:
             continue
         if os.path.splitext(name)[1] in ALL_EXTENSIONS:
             path = directory / name
-            if path.is_file():
+            if os.path.lexists(path):  # not a tracked file deleted since (FIFOs, loops: reported)
                 yield path
 
 
