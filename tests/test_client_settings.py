@@ -19,7 +19,7 @@ from conftest import ROOT
 from codecortex.config import CLIENT_KEY_SETTING, SPECS, SettingSpec, load_settings
 
 VSCODE_DIR = ROOT / "client-vscode"
-CLIENT_ONLY = {"server.path", "trace.server", "enable", "notifications"}  # never sent to the server
+CLIENT_ONLY = {"server.path", "trace.server", "enable"}  # never sent to the server
 # Sent to the server but not contributed: the extension takes the value from VS Code itself
 # (`logLevel` follows the CodeCortex output channel's log level).
 DERIVED = {"logLevel"}

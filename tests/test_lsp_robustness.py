@@ -177,8 +177,8 @@ def test_big_input_is_refused_or_clipped_without_blocking(fresh_db: str, tmp_pat
 def test_a_storm_of_problems_shows_few_popups(fresh_db: str, tmp_path: Path) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        # notifications = popups: notices ("not recording ...") are popups too (default: log)
-        client.start(tmp_path, {"maxFileSize": 1000, "notifications": "popups"})
+        # notifications = all: notices ("not recording ...") are popups too (default: log)
+        client.start(tmp_path, {"maxFileSize": 1000, "notifications": "all"})
         for n in range(20):  # large and binary files, each its own URI
             uri = client.open(tmp_path / f"f{n}.py", ("\x00" if n % 2 else "y = 1\n" * 500))
             client.forward(uri, 1, [{"range": {"start": {"line": 0, "character": 0},

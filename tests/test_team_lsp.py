@@ -39,9 +39,9 @@ async def test_share_learned_fix_and_announce_achievement_once(
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    # notifications = popups: achievements shown as messages too (default: the log only).
+    # notifications = all: achievements shown as messages too (default: the log only).
     client = await start_client(
-        server_env(fresh_db), ws, "visual-studio-code", {"notifications": "popups"}
+        server_env(fresh_db), ws, "visual-studio-code", {"notifications": "all"}
     )
     try:
         await eventually(lambda: stats(client))

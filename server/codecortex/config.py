@@ -50,9 +50,10 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "notifications",
         str,
-        "quiet",
-        "Notices such as achievements: in the log and status only, or also as popups",
-        choices=("quiet", "popups"),
+        "errors",
+        "What pops up: nothing, errors and warnings (notices such as achievements go to the "
+        "log), or everything",
+        choices=("off", "errors", "all"),
     ),
     SettingSpec(
         "maxFileSize", int, 2_000_000, "Files larger than this (bytes) are skipped", minimum=1
@@ -130,7 +131,7 @@ class Settings:
     embedding_base_url: str = ""
     hints: bool = True
     detect_on_save: bool = False
-    notifications: str = "quiet"
+    notifications: str = "errors"
     max_file_size: int = 2_000_000
     max_diff_lines: int = 60
     replay_min_confidence: float = 0.8

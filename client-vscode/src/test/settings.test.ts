@@ -61,7 +61,7 @@ describe('toServerSettings', () => {
     assert.equal('server' in settings, false);
     assert.equal('trace' in settings, false);
     assert.equal('enable' in settings, false);
-    assert.equal('notifications' in settings, false);
+    assert.equal(settings.notifications, 'errors'); // the server applies it too (other editors)
   });
 
   it('keeps valid values and replaces invalid ones with their default, reporting each', () => {

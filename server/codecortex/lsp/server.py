@@ -339,8 +339,9 @@ class CodeCortexServer(LanguageServer):
         if len(self._popup_times) >= POPUP_BURST:
             return
         self._shown.add(key)
-        if level == "info" and self.settings.notifications == "quiet":
-            return  # a notice, not a problem: the log (above) only, off the modal path
+        wanted = self.settings.notifications
+        if wanted == "off" or (level == "info" and wanted != "all"):
+            return  # the log (above) only, off the modal path
         self._popup_times.append(now)
         try:
             self.window_show_message(
