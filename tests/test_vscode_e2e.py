@@ -358,3 +358,18 @@ def test_vscode_without_a_server_offers_install_server_which_names_what_failed(
     assert len(venvs) == 1 and (venvs[0] / "bin" / "python").exists(), context  # step 1 ran
     log = extension_log(session.user_data)
     assert "-m pip install --disable-pip-version-check --upgrade codecortex-lsp" in log, context
+
+
+def test_vscode_with_codecortex_disabled_starts_no_server(tmp_path: Path) -> None:
+    """`codecortex.enable: false`: opening a Python file activates the extension, which says so
+    in the status bar and the log and starts no server (and so shows no problem)."""
+    session = drive_vscode(
+        tmp_path,
+        {"codecortex.enable": False, "codecortex.server.path": codecortex_exe()},
+        {"CODECORTEX_DATA_DIR": str(tmp_path / "cc-data")},
+        "disabled",
+    )
+    report, context = session.report, session.context
+    assert "disabled" in (report["statusLabel"] or ""), context
+    log = extension_log(session.user_data)
+    assert "codecortex.enable is off" in log and "Server:" not in log, context

@@ -321,7 +321,23 @@ async function installServer(page) {
   });
 }
 
-const SCENARIOS = { 'learn-and-apply': learnAndApply, 'install-server': installServer };
+/** `codecortex.enable: false`: the extension activates on a.py but starts no server. */
+async function disabled(page) {
+  await step(page, 'disabled-status', async () => {
+    await openFile(page, 'a.py');
+    const item = page.locator('.statusbar-item[id$="codecortex.status"]');
+    await item.waitFor({ state: 'visible' });
+    await page.waitForFunction(
+      () => /disabled/.test(document.querySelector('.statusbar-item[id$="codecortex.status"] a')?.getAttribute('aria-label') ?? ''),
+      undefined,
+      { timeout: TIMEOUT },
+    );
+    result.status = (await item.innerText()).trim();
+    result.statusLabel = await item.locator('a').first().getAttribute('aria-label');
+  });
+}
+
+const SCENARIOS = { 'learn-and-apply': learnAndApply, 'install-server': installServer, disabled };
 
 async function main() {
   const context = await chromium.launchPersistentContext(process.env.E2E_BROWSER_PROFILE, {

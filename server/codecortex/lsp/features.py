@@ -82,6 +82,12 @@ def guarded(default: Any = None) -> Callable[..., Any]:
     return wrap
 
 
+def log_failure(what: str, exc: BaseException) -> None:
+    """One line for a failed part (no traceback on stderr); the traceback at debug level."""
+    log.error("%s failed: %s: %s", what, type(exc).__name__, exc)
+    log.debug("%s failed", what, exc_info=exc)
+
+
 def document_text(ls: CodeCortexServer, uri: str) -> tuple[str, int | None, str | None] | None:
     """(text, version, languageId) of an open document, or None when the editor never opened it."""
     doc = ls.workspace.text_documents.get(uri)
@@ -139,8 +145,8 @@ def publish_hints(ls: CodeCortexServer, uri: str) -> None:
     for provider in DIAGNOSTIC_PROVIDERS:
         try:
             diagnostics.extend(provider(ls, uri))
-        except Exception:
-            log.exception("diagnostics provider %s failed", provider)
+        except Exception as exc:
+            log_failure(f"diagnostics provider {getattr(provider, '__name__', provider)}", exc)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(
             uri=uri, diagnostics=diagnostics, version=state.version if state else None
@@ -265,8 +271,8 @@ def register(server: CodeCortexServer) -> None:
         for listener in SAVE_LISTENERS:
             try:
                 listener(ls, params.text_document.uri)
-            except Exception:
-                log.exception("save listener %s failed", listener)
+            except Exception as exc:
+                log_failure(f"save listener {getattr(listener, '__name__', listener)}", exc)
         if ls.settings.detect_on_save:
             ls.service.spawn(detect(ls, params.text_document.uri), "detect on save")
 
@@ -315,8 +321,8 @@ def register(server: CodeCortexServer) -> None:
         for provider in HOVER_PROVIDERS:
             try:
                 parts.append(provider(ls, params.text_document.uri, here))
-            except Exception:
-                log.exception("hover provider %s failed", provider)
+            except Exception as exc:
+                log_failure(f"hover provider {getattr(provider, '__name__', provider)}", exc)
         text = "\n\n---\n\n".join(p for p in parts if p)
         if not text:
             return None
@@ -549,8 +555,8 @@ def code_actions_for(
     for provider in ACTION_PROVIDERS:
         try:
             actions.extend(provider(ls, uri, rng, text, version))
-        except Exception:
-            log.exception("code action provider %s failed", provider)
+        except Exception as exc:
+            log_failure(f"code action provider {getattr(provider, '__name__', provider)}", exc)
     state = service.documents.get(uri)
     for resolved in state.resolved if state else []:
         if resolved.solution_id is None and resolved.before_text is not None:
@@ -630,8 +636,8 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
             for listener in CHANGE_LISTENERS:
                 try:
                     listener(ls, sources)
-                except Exception:
-                    log.exception("change listener %s failed", listener)
+                except Exception as exc:
+                    log_failure(f"change listener {getattr(listener, '__name__', listener)}", exc)
         paths = sorted(p for p in found if p.suffix.lower() in DOC_SUFFIXES)
         if not paths or ls.service.db.state != "connected":
             continue
