@@ -298,6 +298,18 @@ async def test_a_session_whose_worker_died_resumes_without_duplicates(
             f'"""M{n}."""\n\nimport yaml\n\n\ndef f{n}(s):\n    """F."""\n    return yaml.load(s)\n'
         )
     monkeypatch.setattr(ap, "BATCH_FILES", 8)
+    # The first worker stalls once 16 files are stored (so that, however fast the machine, it
+    # is still working when it is killed); the worker that resumes runs normally.
+    store_batch = ap.SessionRun._store_batch
+    stalling = {"on": True, "files": 0}
+
+    async def stall_then_store(self: Any, phase: Any, batch: list[Any], *rest: Any) -> None:
+        if stalling["on"] and stalling["files"] >= 16:
+            await asyncio.Event().wait()
+        await store_batch(self, phase, batch, *rest)
+        stalling["files"] += len(batch)
+
+    monkeypatch.setattr(ap.SessionRun, "_store_batch", stall_then_store)
     job_id = await env.enqueue("medium")
     # A worker with a 1 s lease dies (its task is killed) after the first batches are stored.
     task = asyncio.ensure_future(env.runner(lease=1).run_one([ap.JOB_TYPE]))
@@ -317,6 +329,7 @@ async def test_a_session_whose_worker_died_resumes_without_duplicates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    stalling["on"] = False
     partial = await stored()
     assert partial < 65
     async with env.connection() as conn:

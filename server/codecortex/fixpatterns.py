@@ -26,7 +26,6 @@ does not apply; the result must still parse.
 from __future__ import annotations
 
 import ast
-import bisect
 import difflib
 import keyword
 import re
@@ -34,11 +33,13 @@ import sys
 import textwrap
 
 from codecortex import treesitter
-from codecortex.diagnostics import Position, Range, TextEdit, apply_edits
+from codecortex.diagnostics import Range, TextEdit, apply_edits
 from codecortex.replay import (
     ReplayResult,
     build_value_mapping,
+    line_starts,
     map_text,
+    offset_position,
     python_parses,
     python_tree,
     tokenize,
@@ -53,18 +54,6 @@ _IMPORT_LINE = re.compile(r"^(?:import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(
                           r"|from\s+[\w.]+\s+import\s+[^()#]+?)\s*(?:#.*)?$")  # fmt: skip
 _NOQA = re.compile(r"#\s*noqa:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)", re.I)
 _TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\[([\w\-, ]+)\]")
-
-
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    for line in text.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    return starts
-
-
-def _pos(starts: list[int], offset: int) -> Position:
-    line = max(0, bisect.bisect_right(starts, offset) - 1)
-    return Position(line, offset - starts[line])
 
 
 def _parses(text: str) -> bool:
@@ -228,12 +217,12 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
         return None
     if stmt.rstrip().endswith(suffix.strip()) or (" from " in stmt and keyword_ == "raise"):
         return None
-    starts = _line_starts(text)
+    starts = line_starts(text)
     edits: list[TextEdit] = []
     new_suffix = suffix
     if holes:
         lines = text.splitlines(keepends=True)
-        here = _pos(starts, start).line
+        here = offset_position(starts, start).line
         clause_line = next(
             (i for i in range(here - 1, -1, -1) if re.match(r"\s*except\b", lines[i])), None
         )
@@ -249,7 +238,7 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
                 return None
             col = len(m_exc.group(1))
             edits.append(TextEdit(Range.of(clause_line, col, clause_line, col), f" as {alias}"))
-    end_pos = _pos(starts, end)
+    end_pos = offset_position(starts, end)
     edits.append(TextEdit(Range(end_pos, end_pos), new_suffix))
     return _result(text, edits, 0.9, f"statement suffix: {keyword_} ...{new_suffix}")
 

@@ -55,7 +55,9 @@ __all__ = [
     "ReplayResult",
     "Token",
     "build_value_mapping",
+    "line_starts",
     "map_text",
+    "offset_position",
     "python_parses",
     "python_tree",
     "replay_fix",
@@ -381,14 +383,16 @@ class _Match:
         return (float(self.overlap), float(self.full), self.coverage, -float(self.distance))
 
 
-def _line_starts(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
+    """Offsets at which each line of `text` starts (plus its end)."""
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
     return starts
 
 
-def _position(starts: list[int], offset: int) -> Position:
+def offset_position(starts: list[int], offset: int) -> Position:
+    """The line/column (code points) of `offset`, given `line_starts(text)`."""
     line = max(0, bisect.bisect_right(starts, offset) - 1)
     return Position(line, offset - starts[line])
 
@@ -723,7 +727,7 @@ def replay_fix(
     lines = new_text.splitlines(keepends=True)
     if not lines:
         return None
-    starts = _line_starts(new_text)
+    starts = line_starts(new_text)
     keywords = _keywords(lang)
     found: list[tuple[tuple[float, ...], _Match, list[Token], list[Token]]] = []
     for seg_lo, seg_hi in _search_segments(new_text, lang, len(lines), new_range):
@@ -811,7 +815,10 @@ def replay_fix(
         if new_text[left_n:right_n] == replacement:
             continue
         edits.append(
-            TextEdit(Range(_position(starts, left_n), _position(starts, right_n)), replacement)
+            TextEdit(
+                Range(offset_position(starts, left_n), offset_position(starts, right_n)),
+                replacement,
+            )
         )
     if not edits:
         return None
