@@ -88,11 +88,7 @@ async def test_detect_on_save_follows_the_projects_configuration(project: Path, 
             open_doc(client, path, path.read_text())
         await eventually(lambda: _recorded(fresh_db, project))
         await asyncio.sleep(1)  # vendor/lib.py was opened first: nothing more may arrive
-        # ruff's excludes hold (vendor/); mypy still runs here without configuration
-        assert await _recorded(fresh_db, project) == [
-            ("src/app.py", "F401"),
-            ("src/app.py", "return-value"),
-        ]
+        assert await _recorded(fresh_db, project) == [("src/app.py", "F401")]
     finally:
         await client.shutdown_session()
 

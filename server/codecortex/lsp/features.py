@@ -724,13 +724,7 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
     project = ls.service.project_for(path.resolve())
     if not project.enable or project.ignores(path):
         return
-    # Not yet the project's default set here: with mypy left out, the VS Code end-to-end test
-    # stops learning its fix (a timing dependence not yet understood): every installed tool runs.
-    wanted = (
-        list(project.detectors)
-        if project.detectors is not None
-        else [t for t in ("ruff", "mypy", "tsc", "eslint", "cargo")]
-    )
+    wanted = list(project.detectors) if project.detectors is not None else None
     run = await run_detectors([path], root=root, tools=wanted)
     for tool, error in run.errors.items():
         ls.log(f"detector {tool} failed: {error}", "warning")
