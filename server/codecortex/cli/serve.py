@@ -35,7 +35,7 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     try:
-        run_server(settings, host=host, port=port)
+        return run_server(settings, host=host, port=port)
     except KeyboardInterrupt:
         # Ctrl-C. pygls reads stdin on a worker thread that nothing can interrupt and the
         # interpreter would wait for it at exit: run the exit handlers (the embedded
@@ -46,4 +46,3 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
         print("codecortex serve: interrupted", file=sys.stderr, flush=True)
         atexit._run_exitfuncs()
         os._exit(130)
-    return 0

@@ -82,6 +82,18 @@ class CodeCortexProtocol(LanguageServerProtocol):
                 server.log(f"malformed {method or 'message'} ignored: {exc.message}", "warning")
             raise
 
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """End the serving loop instead of pygls' `sys.exit` inside a handler: that unwound the
+        event loop from the middle, and asyncio then waited forever for a task that could not
+        finish once the loop was torn down (the process never exited). Exit code: 0 after
+        `shutdown`, 1 without (LSP)."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+        server = self._server
+        if isinstance(server, CodeCortexServer):
+            server.request_exit(0 if self._shutdown else 1)
+
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
         """Refuse oversized arguments before any command sees them (a 10 MB query or note)."""
@@ -235,6 +247,7 @@ def _clip_long_strings(value: Any, key: str = "") -> Any:
 
 LONG_STRING = MAX_DIAGNOSTIC_MESSAGE
 IDLE_SECONDS = 0.25
+TEARDOWN_SECONDS = 10.0  # at exit: closing the database, then ending what is still running
 POPUP_BURST = 3  # popups at most in POPUP_WINDOW seconds, whatever their kinds
 POPUP_WINDOW = 60.0  # a body shorter than its Content-Length is taken after this pause
 
@@ -308,6 +321,16 @@ class CodeCortexServer(LanguageServer):
         self.detected: dict[str, list[Diagnostic]] = {}
         self.document_changes = False
         self._job_chains: dict[str, asyncio.Future[None]] = {}
+        self.exit_code: int | None = None  # set by the client's `exit`
+        self._exiting: asyncio.Event | None = None
+
+    def request_exit(self, code: int) -> None:
+        """The client sent `exit`: stop reading and tear down (see `start_io`)."""
+        self.exit_code = code
+        if self._stop_event is not None:
+            self._stop_event.set()
+        if self._exiting is not None:
+            self._exiting.set()
 
     @property
     def wire(self) -> CodeCortexProtocol:
@@ -446,14 +469,16 @@ class CodeCortexServer(LanguageServer):
                 )
             )
             read = _stdin_reader(stdin or sys.stdin.buffer)
+            exiting = self._exiting = asyncio.Event()
             serving = asyncio.ensure_future(self.wire.serve(read, stop))
             lost = asyncio.ensure_future(gone.wait())
+            exit_wait = asyncio.ensure_future(exiting.wait())
             try:
-                await asyncio.wait({serving, lost}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({serving, lost, exit_wait}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                serving.cancel()
-                lost.cancel()
-                await self.service.stop()
+                for task in (serving, lost, exit_wait):
+                    task.cancel()
+                await self._teardown()
             if serving.done() and not serving.cancelled() and serving.exception() is not None:
                 raise serving.exception()  # type: ignore[misc]
 
@@ -472,6 +497,24 @@ class CodeCortexServer(LanguageServer):
         if interrupted:
             raise KeyboardInterrupt
 
+    async def _teardown(self, timeout: float = TEARDOWN_SECONDS) -> None:
+        """Close the engine, then end every other task while the loop still runs, each within
+        `timeout`: a client that said `exit` gets an exiting process, whatever is in flight."""
+        try:
+            await asyncio.wait_for(self.service.stop(), timeout)
+        except TimeoutError:
+            log.warning("closing the database took over %.0f s; leaving without it", timeout)
+        current = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in others:
+            task.cancel()
+        if others:
+            _done, stuck = await asyncio.wait(others, timeout=timeout)
+            if stuck:
+                names = ", ".join(sorted(t.get_name() for t in stuck))
+                log.warning("tasks still running at exit: %s; leaving without them", names)
+                _leave_now(self.exit_code if self.exit_code is not None else 0)
+
     def start_tcp(self, host: str, port: int) -> None:
         """pygls' TCP server with our framing (`CodeCortexProtocol.serve`)."""
         stop = self._stop_event = threading.Event()
@@ -485,11 +528,21 @@ class CodeCortexServer(LanguageServer):
                 except OSError:
                     return b""
 
+            exiting = self._exiting = asyncio.Event()
+            serving = asyncio.ensure_future(self.wire.serve(read, stop))
+            exit_wait = asyncio.ensure_future(exiting.wait())
             try:
-                await self.wire.serve(read, stop)
+                await asyncio.wait({serving, exit_wait}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                await self.service.stop()
+                serving.cancel()
+                exit_wait.cancel()
+                try:
+                    await asyncio.wait_for(self.service.stop(), TEARDOWN_SECONDS)
+                except TimeoutError:
+                    log.warning("closing the database took too long; leaving without it")
                 self.shutdown()
+                if self.exit_code is not None and self._server is not None:
+                    self._server.close()  # `exit`: the process ends, not just this connection
 
         async def main() -> None:
             server = self._server = await asyncio.start_server(connection, host, port)
@@ -535,7 +588,21 @@ class _ClientErrorsInOneLine(logging.Filter):
         return True
 
 
-def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+def _leave_now(code: int) -> None:
+    """End the process without waiting for stuck threads or tasks, after the exit handlers
+    (the embedded PostgreSQL's) and with what was written to the client flushed."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> int:
     from codecortex.lsp.features import register
 
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO))
@@ -547,3 +614,4 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
         server.start_tcp(host, port)
     else:
         server.start_io()
+    return server.exit_code if server.exit_code is not None else 0
