@@ -314,6 +314,44 @@ async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
         await client.shutdown_session()
 
 
+async def test_detect_on_save_with_a_client_that_forwards_its_other_diagnostics(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    """The VS Code extension forwards every diagnostic except ours: right after a file opens
+    that is an empty list, which may arrive after detectOnSave has reported the file's problem.
+    It says nothing about the detectors' problems: the fix is still learned on save, and the
+    next file still gets its hint (a quiet machine made this race visible in VS Code)."""
+    (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["E711"]\n')
+    a = tmp_path / "a.py"
+    a.write_text("def f(x):\n    return x == None\n")
+    client = await start_client(
+        server_env(fresh_db), tmp_path, "visual-studio-code", {"detectOnSave": True}
+    )
+    try:
+        await eventually(lambda: stats(client))
+        a_uri = open_doc(client, a, a.read_text())
+        await eventually(lambda: _having(stats(client), "problems", 1))
+        forward(client, a_uri, 1, [])  # the editor's own (other) diagnostics: none
+
+        fixed = "def f(x):\n    return x is None\n"
+        a.write_text(fixed)
+        change_doc(client, a_uri, fixed, 2)
+        client.text_document_did_save(
+            types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=a_uri))
+        )
+        await eventually(lambda: _having(stats(client), "solutions", 1))
+
+        b = tmp_path / "b.py"
+        b.write_text("def g(value):\n    return value == None\n")
+        b_uri = open_doc(client, b, b.read_text())
+        await eventually(lambda: _having(stats(client), "problems", 2))  # detected first
+        forward(client, b_uri, 1, [])  # then the editor's empty list
+        assert await eventually(lambda: _hints(client, b_uri))
+        assert await eventually(lambda: _fix_offered(client, b_uri))
+    finally:
+        await client.shutdown_session()
+
+
 async def test_docs_changed_outside_the_editor_are_reindexed(lsp) -> None:
     await eventually(lambda: stats(lsp))
     await eventually(lambda: _any_message(lsp, "for doc changes"))  # the watcher is running

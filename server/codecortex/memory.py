@@ -185,6 +185,7 @@ class Memory:
         diagnostics: list[Diagnostic],
         *,
         tools: set[str] | None = None,
+        not_tools: frozenset[str] = frozenset(),
         detection_method: str = "editor",
         version: int | None = None,
     ) -> Observation:
@@ -193,6 +194,7 @@ class Memory:
         `tools`: the tools whose full result this is (None = every tool: the editor's full set).
         Open problems of those tools that are not reported any more are resolved, and the change
         between the last text they were seen in and `text` is learned as a past solution.
+        `not_tools`: tools whose problems this result says nothing about (never resolved here).
         """
         language = treesitter.normalise_language(language)
         ignored = await problem_store.ignored_signatures(conn, ident.user_id)
@@ -210,6 +212,7 @@ class Memory:
         matched, new, gone = _match(open_rows, current)
         if tools is not None:
             gone = [r for r in gone if r["tool"] in tools]
+        gone = [r for r in gone if r["tool"] not in not_tools]
 
         await problem_store.touch_problems(
             conn,

@@ -58,6 +58,7 @@ class PendingObservation:
     diagnostics: list[Diagnostic]
     tools: set[str] | None
     method: str
+    not_tools: frozenset[str] = frozenset()
     at: float = field(default_factory=time.time)
 
 
@@ -380,9 +381,15 @@ class Service:
         diagnostics: list[Diagnostic],
         *,
         tools: set[str] | None = None,
+        not_tools: frozenset[str] = frozenset(),
         method: str = "editor",
     ) -> None:
         """Queue an observation of a document; processed in order in the background.
+
+        `tools`: whose full result this is (None: every tool's, set(): a partial set that only
+        adds). `not_tools`: tools this observation says nothing about although it is "every
+        tool's": the editor's diagnostics forwarded while the server runs those detectors itself
+        (detectOnSave) do not include them, so they must neither resolve nor hide their problems.
 
         Nothing is recorded for a project that disables CodeCortex or a path it ignores
         (`[tool.codecortex]` in its pyproject.toml)."""
@@ -390,7 +397,9 @@ class Service:
             return
         doc = self.document(uri, language)
         doc.pending.append(
-            PendingObservation(version, text, doc.language, diagnostics, tools, method)
+            PendingObservation(
+                version, text, doc.language, diagnostics, tools, method, frozenset(not_tools)
+            )
         )
         if len(doc.pending) > MAX_PENDING_PER_DOCUMENT:
             # Keep the first (the problems' "before") and the latest ones.
@@ -422,23 +431,25 @@ class Service:
                             obs.language,
                             obs.diagnostics,
                             tools=obs.tools,
+                            not_tools=obs.not_tools,
                             detection_method=obs.method,
                             version=obs.version,
                         )
                     doc.pending.pop(0)
-                    if doc.pending and not _partial(doc.pending[0]):
-                        continue  # only the latest state is worth recalling
-                    # Fixes and history first; related knowledge is filled in afterwards so
-                    # that the first code action does not wait for the searches.
-                    await self.memory.recall(
-                        conn,
-                        ident,
-                        obs.text,
-                        obs.language,
-                        result.views,
-                        related=False,
-                        **self._where(doc),
-                    )
+                    # Only the latest state is worth recalling, when it shows all this one does.
+                    superseded = bool(doc.pending) and _covers(doc.pending[0], obs)
+                    if not superseded:
+                        # Fixes and history first; related knowledge is filled in afterwards so
+                        # that the first code action does not wait for the searches.
+                        await self.memory.recall(
+                            conn,
+                            ident,
+                            obs.text,
+                            obs.language,
+                            result.views,
+                            related=False,
+                            **self._where(doc),
+                        )
                     if result.new or result.resolved:
                         await self._refresh_counts(conn)
             except DatabaseDown:
@@ -449,19 +460,32 @@ class Service:
                 if doc.pending and doc.pending[0] is obs:  # not popped before it failed
                     doc.pending.pop(0)
                 continue
-            if obs.tools is not None and not obs.tools:  # a partial set: add, don't replace
-                known = {str(v.problem_id) for v in result.views}
-                doc.views = [v for v in doc.views if str(v.problem_id) not in known] + result.views
-            else:
-                doc.views = result.views
-            doc.version = obs.version
-            doc.text = obs.text
-            doc.recalled_at = time.monotonic()
             if result.resolved:
                 doc.resolved = (result.resolved + doc.resolved)[:20]
                 learned = [r for r in result.resolved if r.solution_id]
                 if learned:
                     self.client.log(f"learned {len(learned)} fix(es) in {doc.path}")
+            if superseded:
+                self.publish_status()
+                continue
+            # The views this observation speaks for are replaced; the others (another tool's,
+            # or every view for a partial set) are kept, their fixes replayed on the new text.
+            known = {str(v.problem_id) for v in result.views}
+            kept = [
+                v
+                for v in doc.views
+                if not _speaks_for(obs, v.signature.tool) and str(v.problem_id) not in known
+            ]
+            if doc.text != obs.text:
+                for view in kept:
+                    if view.fixes:
+                        view.fixes = self.memory.replay_again(
+                            view, doc.text, obs.text, obs.language
+                        )
+            doc.views = kept + result.views
+            doc.version = obs.version
+            doc.text = obs.text
+            doc.recalled_at = time.monotonic()
             self.publish_status()
             self.client.views_changed(doc.uri)
             if result.views:
@@ -618,6 +642,26 @@ def _partial(obs: PendingObservation) -> bool:
     """A partial observation (code action context) adds to the views instead of replacing
     them, so the views of the observation before it must be recalled and kept."""
     return obs.tools is not None and not obs.tools
+
+
+def _speaks_for(obs: PendingObservation, tool: str) -> bool:
+    """Whether the observation is the full current result of `tool` (its views replace that
+    tool's views, and its problems that are not reported any more are resolved)."""
+    if _partial(obs) or tool in obs.not_tools:
+        return False
+    return obs.tools is None or tool in obs.tools
+
+
+def _covers(later: PendingObservation, earlier: PendingObservation) -> bool:
+    """Whether `later` speaks for every tool `earlier` does, so that recalling `earlier`'s
+    views would be wasted work (they are all replaced)."""
+    if _partial(later):
+        return False
+    if not earlier.tools:  # every tool (None), or a partial set of any tools
+        return later.tools is None and later.not_tools <= earlier.not_tools
+    if later.tools is None:
+        return not (earlier.tools & later.not_tools)
+    return earlier.tools <= later.tools
 
 
 def _overlaps(a: Range, b: Range) -> bool:

@@ -262,7 +262,12 @@ def register(server: CodeCortexServer) -> None:
         language = language_of(uri_to_path(uri), language_id)
         pos = convert.positions(ls, text)
         diagnostics = [pos.diagnostic_in(d) for d in diagnostics]
-        ls.service.on_diagnostics(uri, doc_version, text, language, diagnostics)
+        # With detectOnSave the editor does not forward what our detectors publish: its list
+        # says nothing about their problems (an empty list after opening a file must not
+        # resolve what the detector just found there).
+        path = uri_to_path(uri)
+        theirs = detect_tools(ls, path) if ls.settings.detect_on_save and path else frozenset()
+        ls.service.on_diagnostics(uri, doc_version, text, language, diagnostics, not_tools=theirs)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: CodeCortexServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -705,6 +710,17 @@ async def _git_ignored(paths: list[Path]) -> set[Path]:
     except OSError:
         return set()
     return {Path(line) for line in out.decode().splitlines() if line}
+
+
+def detect_tools(ls: CodeCortexServer, path: Path) -> frozenset[str]:
+    """The tools detectOnSave may run on `path` (the project's `detectors`, else any): their
+    problems in that file are the detectors' to report and to resolve."""
+    from codecortex.detectors import TOOLS
+    from codecortex.signatures import normalise_tool
+
+    project = ls.service.project_for(path.resolve())
+    names = project.detectors if project.detectors is not None else TOOLS
+    return frozenset(normalise_tool(t) for t in names)
 
 
 async def detect(ls: CodeCortexServer, uri: str) -> None:
