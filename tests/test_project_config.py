@@ -114,3 +114,37 @@ async def test_run_detectors_default_is_configured_tools_only(project: Path) -> 
     assert with_problems == ["src/app.py"]
     assert project / "generated" / "out.py" not in run.diagnostics  # git-ignored: not listed
     assert run.skipped.get("mypy") == "the project has no mypy configuration"
+
+
+def test_check_runs_mypy_on_what_the_projects_pre_commit_hook_checks(
+    project: Path, cli_env, fresh_db
+) -> None:
+    """A project configures mypy's options in pyproject.toml and its files in a pre-commit hook
+    (pluggy does): two examples named setup.py elsewhere stop a mypy run on every file with
+    "Duplicate module named 'setup'"; run as the project runs it, mypy checks src/ only."""
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    with (project / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.mypy]\nstrict = false\n")
+    for name in ("one", "two"):
+        (project / "examples" / name).mkdir(parents=True)
+        (project / "examples" / name / "setup.py").write_text("x: int = 1\n")
+    (project / "examples" / "bad.py").write_text('def n() -> int:\n    return "1"\n')
+    git(project, "add", ".")
+
+    # Without the hook mypy is given every file: it stops at once, said in one line, and its
+    # stop is not a problem in anyone's file.
+    proc = subprocess.run(
+        [codecortex_exe(), "check", "--json", "."],
+        cwd=project, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "mypy stopped before checking anything: Duplicate module named" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not any(p["tool"] == "mypy" for p in json.loads(proc.stdout)["problems"])
+
+    (project / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: https://github.com/pre-commit/mirrors-mypy\n  rev: v1.0.0\n"
+        "  hooks:\n  - id: mypy\n    files: ^src/\n"
+    )
+    report = check(project, env, ".")
+    assert found(report) == {("src/app.py", "F401"), ("src/app.py", "return-value")}, report

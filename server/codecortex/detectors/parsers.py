@@ -105,6 +105,8 @@ def parse_mypy_json(stdout: str, stderr: str, returncode: int, cwd: Path) -> Fou
             sev = item["severity"]
             if sev == "note":  # context for the error before it, not a problem of its own
                 continue
+            if int(item["line"]) < 0 and sev == "error":
+                raise MypyStopped(str(item["message"]))
             sl = int(item["line"]) - 1
             sc = max(int(item.get("column", 0)), 0)
             el = int(item.get("end_line") or item["line"]) - 1
@@ -118,9 +120,25 @@ def parse_mypy_json(stdout: str, stderr: str, returncode: int, cwd: Path) -> Fou
                 data={"hint": item["hint"]} if item.get("hint") else {},
             )
             _add(found, _path(cwd, item["file"]), diag)
+        except MypyStopped as exc:
+            raise DetectorOutputError(_stopped(exc.args[0])) from None
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise DetectorOutputError(f"unexpected mypy output line: {_snippet(line)!r}") from exc
     return found
+
+
+class MypyStopped(Exception):
+    """mypy reported an error about its invocation (no line): it checked nothing."""
+
+
+def _stopped(message: str) -> str:
+    return (
+        f"mypy stopped before checking anything: {_snippet(message, 200)} (tell it which files "
+        "to check: `files` or `exclude` in its configuration)"
+    )
+
+
+_MYPY_BLOCKING = re.compile(r"^(?P<file>[^:\n]+): error: (?P<msg>.+)$")
 
 
 def parse_mypy_text(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
@@ -134,6 +152,9 @@ def parse_mypy_text(stdout: str, stderr: str, returncode: int, cwd: Path) -> Fou
         if m is None:
             if line.startswith(("Success:", "Found ")) or _MYPY_CONFIG_NOTE.match(line):
                 continue
+            blocking = _MYPY_BLOCKING.match(line)
+            if blocking is not None:
+                raise DetectorOutputError(_stopped(blocking["msg"]))
             raise DetectorOutputError(f"unexpected mypy output line: {_snippet(line)!r}")
         if m["sev"] == "note":
             continue

@@ -419,14 +419,65 @@ def mypy_scope(config_dir: Path) -> tuple[list[Path], str]:
     return [config_dir / f for f in files or [] if f], str(exclude).strip()
 
 
+def precommit_scopes(config_dir: Path, tool: str) -> list[tuple[Path, str, str]] | None:
+    """How the project's pre-commit hooks for `tool` select files: (the folder of
+    `.pre-commit-config.yaml`, `files` regex, `exclude` regex) per hook; None when no such
+    hook is configured (in `config_dir` or a parent folder up to the repository's root)."""
+    import yaml
+
+    for d in (config_dir, *config_dir.parents):
+        path = d / ".pre-commit-config.yaml"
+        if path.is_file():
+            try:
+                config = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, yaml.YAMLError):
+                return None
+            hooks = [
+                hook
+                for repo in (config or {}).get("repos") or []
+                if isinstance(repo, dict)
+                for hook in repo.get("hooks") or []
+                if isinstance(hook, dict) and hook.get("id") == tool
+            ]
+            if not hooks:
+                return None
+            return [(d, str(h.get("files") or ""), str(h.get("exclude") or "")) for h in hooks]
+        if (d / ".git").exists():
+            return None
+    return None
+
+
+def _regex_hit(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
+def _in_precommit_scope(path: Path, scopes: list[tuple[Path, str, str]]) -> bool:
+    for base, files, exclude in scopes:
+        try:
+            rel = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if (not files or _regex_hit(files, rel)) and not (exclude and _regex_hit(exclude, rel)):
+            return True
+    return False
+
+
 def _in_mypy_files(path: Path, root: Path) -> bool:
-    """Whether `mypy`, run as the project configures it, checks `path` (no `files`: any)."""
+    """Whether `mypy`, run as the project configures it, checks `path`: its configuration's
+    `files` and `exclude`, else the files its pre-commit hook passes it, else any."""
     config_dir = mypy_config_dir(path.parent, root)
     if config_dir is None:
         return False
     files, exclude = mypy_scope(config_dir)
     if files and not any(path == f or f in path.parents for f in files):
         return False
+    if not files:
+        scopes = precommit_scopes(config_dir, "mypy")
+        if scopes is not None and not _in_precommit_scope(path, scopes):
+            return False
     if exclude:
         try:
             rel = path.relative_to(config_dir).as_posix()
