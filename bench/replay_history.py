@@ -34,8 +34,10 @@ import argparse
 import ast
 import asyncio
 import difflib
+import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -312,6 +314,27 @@ def mine(repo: Path, ruff: Ruff, max_commits: int, max_hunk_lines: int) -> Mined
     return mined
 
 
+def cached_mine(repo: Path, ruff: Ruff, args: argparse.Namespace) -> Mined:
+    """`mine`, or its result saved by an earlier run with the same HEAD, options and ruff
+    (`--mine-cache DIR`): mining does not depend on CodeCortex, only on the history."""
+    if not args.mine_cache:
+        return mine(repo, ruff, args.max_commits, args.max_hunk_lines)
+    version = subprocess.run([RUFF, "--version"], capture_output=True, text=True).stdout.strip()
+    head = git(repo, "rev-parse", "HEAD").strip()
+    key = hashlib.sha256(
+        f"{head} {args.max_commits} {args.max_hunk_lines} {args.select} {version}".encode()
+    ).hexdigest()[:16]
+    cache = Path(args.mine_cache) / f"mined-{key}.pickle"
+    if cache.exists():
+        with cache.open("rb") as f:
+            return pickle.load(f)  # written by this script
+    mined = mine(repo, ruff, args.max_commits, args.max_hunk_lines)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("wb") as f:
+        pickle.dump(mined, f)
+    return mined
+
+
 # --------------------------------------------------------------------------- the editor side
 
 
@@ -507,7 +530,7 @@ async def bench_repo(
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
     ruff = Ruff(args.select)
     log(f"{name}: mining {args.max_commits} first-parent commits")
-    mined = mine(repo, ruff, args.max_commits, args.max_hunk_lines)
+    mined = cached_mine(repo, ruff, args)
     problems = sorted(mined.problems, key=lambda p: (p.when, p.n))
     for p in problems:
         p.signature = compute_signature("ruff", p.item["code"], p.item["message"], "python").key
@@ -651,6 +674,9 @@ def main() -> None:
     parser.add_argument("--max-hunk-lines", type=int, default=12)
     parser.add_argument(
         "--details", action="store_true", help="every held-out problem with both diffs"
+    )
+    parser.add_argument(
+        "--mine-cache", metavar="DIR", help="keep mined problems here, reused by later runs"
     )
     args = parser.parse_args()
     with database("ccbench-replay") as db:
