@@ -24,6 +24,7 @@ from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.fixpatterns import replay_pattern
+from codecortex.fixtemplates import generalise, replay_template, replay_templates
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
 from codecortex.redaction import scrub_async
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values, tokenize
@@ -513,6 +514,8 @@ class Memory:
         )
         options: list[FixOption] = []
         seen_pairs: set[tuple[str, str, tuple[str, ...]]] = set()
+        if language == "python":
+            options.extend(_generalised(view, solutions, new_values, text))
         if len(solutions) > MAX_REPLAYED_CANDIDATES:
             solutions = _closest(solutions, text, view.diagnostic.range, language)
         for sol in solutions:
@@ -523,7 +526,7 @@ class Memory:
             seen_pairs.add(pair)
             # the token replay and the fix patterns (comments, imports, statement suffixes)
             # both try; verification decides between their results
-            for replay in (replay_fix, replay_pattern):
+            for replay in (replay_fix, replay_pattern, replay_templates):
                 try:
                     result = replay(
                         sol["before_text"],
@@ -637,6 +640,27 @@ def _closest(
         return (share, int(sol.get("reuse_count") or 0))
 
     return sorted(solutions, key=score, reverse=True)[:MAX_REPLAYED_CANDIDATES]
+
+
+def _generalised(
+    view: ProblemView, solutions: list[dict[str, Any]], new_values: list[str], text: str
+) -> list[FixOption]:
+    """Fix patterns generalised from all stored fixes of the signature (fixtemplates), applied
+    at the problem; each stands for its most reused member fix."""
+    by_reuse = sorted(solutions, key=lambda s: int(s.get("reuse_count") or 0), reverse=True)
+    changes = tuple((str(s["before_text"]), str(s["after_text"])) for s in by_reuse)
+    out = []
+    for template in generalise(changes):
+        sol = by_reuse[template.sources[0]]
+        old_values = [str(v) for v in (sol.get("signature_values") or [])]
+        try:
+            result = replay_template(template, old_values, new_values, text, view.diagnostic.range)
+        except Exception as exc:  # a bad stored row must not break recall
+            log.debug("generalised replay failed: %s", exc)
+            continue
+        if result is not None:
+            out.append(FixOption(sol, result))
+    return out
 
 
 def _change_of(edits: list[TextEdit], text: str) -> list[tuple[str, str]]:

@@ -45,6 +45,7 @@ import itertools
 import keyword
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -597,6 +598,36 @@ def _unmapped_parts(
     return False
 
 
+# tokens that continue an expression after (or, but for brackets, before) a matched window
+_CONTINUES_AFTER = frozenset(
+    "+ - * / % ** // . ( [ == != < > <= >= | & ^ @ << >> and or if in is not else".split()
+)
+_CONTINUES_BEFORE = _CONTINUES_AFTER - {"(", "[", "not", "else", "if"}
+
+
+def _cuts_an_expression(
+    opcodes: Sequence[tuple[str, int, int, int, int]],
+    n: int,
+    w1: int,
+    w2: int,
+    match: _Match,
+    core_len: int,
+    new_tokens: list[Token],
+) -> bool:
+    """Whether the edit sits at an end of the learned code where the new code's expression
+    goes on: learned on `assert False, "a"` (-> `raise AssertionError("a")`), the new
+    `assert False, "a" + name` would become `raise AssertionError("a") + name`."""
+    after_window = match.q + core_len + match.right
+    if w2 == n and opcodes[-1][2] == n and after_window < len(new_tokens):
+        if new_tokens[after_window].text in _CONTINUES_AFTER:
+            return True
+    before_window = match.q - match.left - 1
+    if w1 == 0 and opcodes[0][1] == 0 and before_window >= 0:
+        if new_tokens[before_window].text in _CONTINUES_BEFORE:
+            return True
+    return False
+
+
 def _layout_flaws(line: str, language: str) -> list[tuple[int, int, str]]:
     """(start, end, replacement) spans of a line's code that a formatter would never leave:
     a doubled space between two tokens, a comma right after an opening bracket or another
@@ -769,6 +800,8 @@ def replay_fix(
 
     n, m_after = len(before.tokens), len(after.tokens)
     w1, w2 = c1 - match.left, c2 + match.right
+    if _cuts_an_expression(opcodes, n, w1, w2, match, c2 - c1, new_tokens):
+        return None
     wa1, wa2 = w1, m_after - (n - w2)
 
     def new_tok(i: int) -> Token:

@@ -1,0 +1,120 @@
+"""Structural fix patterns (fixtemplates) and the project's formatter, through the real memory.
+
+Real ruff on files in a temporary project, the real `Memory` (observe -> learn, recall -> replay
++ verify) on the real embedded PostgreSQL, as in test_verified_memory.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_verified_memory import Project, view_for
+
+from codecortex.config import load_settings
+from codecortex.diagnostics import Range
+from codecortex.fixtemplates import generalise, learn_template, replay_templates
+from codecortex.memory import Identity, Memory
+from codecortex.store import identity as identity_store
+from codecortex.store.connection import connect
+
+PYPROJECT = """\
+[tool.ruff.lint]
+select = ["F", "B"]
+"""
+
+
+async def _project(root: Path, db_settings: Any, pyproject: str):
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    settings = load_settings({}, env={})
+    async with connect(db_settings) as conn:
+        user_id = await identity_store.ensure_user(conn, "dev@example.com")
+        yield Project(root, conn, Memory(settings), Identity(user_id, "dev@example.com"))
+
+
+@pytest.fixture
+async def project(tmp_path: Path, db_settings: Any):
+    async for p in _project(tmp_path, db_settings, PYPROJECT):
+        yield p
+
+
+async def test_an_imported_name_is_removed_at_any_position(project: Project) -> None:
+    # learned: the middle name of three removed; offered: the first of two, the last of four
+    obs = await project.teach(
+        "a.py",
+        "from os.path import join, exists, basename\n\nprint(join, basename)\n",
+        "from os.path import join, basename\n\nprint(join, basename)\n",
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True], obs.resolved
+    text = "from os.path import dirname, split\n\nprint(split)\n"
+    fix = view_for(await project.offered("b.py", text), "F401").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == "from os.path import split\n\nprint(split)\n"
+    text = "from json import dumps, loads, load, JSONDecodeError\n\nprint(dumps, loads, load)\n"
+    fix = view_for(await project.offered("c.py", text), "F401").best_fix
+    assert fix is not None and fix.verified is True
+    assert (
+        fix.replay.new_text == "from json import dumps, loads, load\n\nprint(dumps, loads, load)\n"
+    )
+
+
+async def test_a_pattern_generalised_from_two_fixes_keeps_the_whole_expression(
+    project: Project,
+) -> None:
+    # B011 fixed twice with different messages (a string, an f-string): generalised, the
+    # message is a hole that takes any expression; a token replay of either fix would close the
+    # call after the first string of `"missing " + name` (it parses and ruff accepts it)
+    for name, before, after in (
+        (
+            "a.py",
+            'def a():\n    assert False, "no a"\n',
+            'def a():\n    raise AssertionError("no a")\n',
+        ),
+        (
+            "b.py",
+            'def b(x):\n    assert False, f"bad {x}"\n',
+            'def b(x):\n    raise AssertionError(f"bad {x}")\n',
+        ),
+    ):
+        obs = await project.teach(name, before, after)
+        assert [r.solution_id is not None for r in obs.resolved] == [True], obs.resolved
+    text = 'def c(name):\n    assert False, "missing " + name\n'
+    fix = view_for(await project.offered("c.py", text), "B011").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == 'def c(name):\n    raise AssertionError("missing " + name)\n'
+    assert "generalised from 2 past fixes" in fix.replay.reason
+
+
+def test_anti_unification_keeps_what_all_fixes_share() -> None:
+    fixes = (
+        ('assert False, "no a"\n', 'raise AssertionError("no a")\n'),
+        ('assert False, f"bad {x}"\n', 'raise AssertionError(f"bad {x}")\n'),
+    )
+    (general,) = generalise(fixes)
+    assert general.members == 2
+    text = "assert False, (1, 2)\n"
+    result = replay_templates(*fixes[0], [], [], text, Range.of(0, 0, 0, 20), "python")
+    assert result is None  # the one fix alone: its message is part of the pattern
+    # a fix whose after side uses a part that its before side does not bind is not generalised
+    # (`from None` and `from err`: where would $err come from?)
+    assert (
+        generalise(
+            (
+                ("raise X(a)\n", "raise X(a) from None\n"),
+                ("raise Y()\n", "raise Y() from err\n"),
+            )
+        )
+        == ()
+    )
+
+
+def test_a_structural_fix_matches_only_at_the_problem() -> None:
+    template = learn_template("    if x == None:\n", "    if x is None:\n")
+    assert template is not None and template.before.type == "comparison_operator"
+    text = "a = b == None\nif self.items[0].value == None:\n    pass\n"
+    result = replay_templates(
+        "    if x == None:\n", "    if x is None:\n", [], [], text, Range.of(1, 3, 1, 30), "python"
+    )
+    assert result is not None
+    assert result.new_text == "a = b == None\nif self.items[0].value is None:\n    pass\n"
