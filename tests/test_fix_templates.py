@@ -39,6 +39,15 @@ async def project(tmp_path: Path, db_settings: Any):
         yield p
 
 
+@pytest.fixture
+async def formatted_project(tmp_path: Path, db_settings: Any):
+    config = PYPROJECT.replace(
+        "[tool.ruff.lint]", "[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]"
+    )
+    async for p in _project(tmp_path, db_settings, config + "\n[tool.ruff.format]\n"):
+        yield p
+
+
 async def test_an_imported_name_is_removed_at_any_position(project: Project) -> None:
     # learned: the middle name of three removed; offered: the first of two, the last of four
     obs = await project.teach(
@@ -118,3 +127,27 @@ def test_a_structural_fix_matches_only_at_the_problem() -> None:
     )
     assert result is not None
     assert result.new_text == "a = b == None\nif self.items[0].value is None:\n    pass\n"
+
+
+async def test_replayed_lines_follow_the_configured_formatter(formatted_project: Project) -> None:
+    # item 5: the project configures ruff format (line length 60): the replayed raise, too long
+    # after `from None`, is wrapped as the formatter would; the lines around are left alone
+    await formatted_project.teach(
+        "a.py",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError:\n        raise Timeout()\n",
+        "def get(c):\n    try:\n        return c.read()\n    except OSError:\n"
+        "        raise Timeout() from None\n",
+    )
+    text = (
+        "def find(table, key):\n    try:\n        return table[key]\n    except KeyError:\n"
+        "        raise LookupError('no such key', key, table)\n"
+        "    x = {'a':1}\n"
+    )
+    fix = view_for(await formatted_project.offered("b.py", text), "B904").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == (
+        "def find(table, key):\n    try:\n        return table[key]\n    except KeyError:\n"
+        '        raise LookupError(\n            "no such key", key, table\n        ) from None\n'
+        "    x = {'a':1}\n"
+    )
+    assert "formatted" in fix.replay.reason

@@ -25,6 +25,7 @@ from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.fixpatterns import replay_pattern
 from codecortex.fixtemplates import generalise, replay_template, replay_templates
+from codecortex.formatting import configured_formatter, format_replay
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
 from codecortex.redaction import scrub_async
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values, tokenize
@@ -466,6 +467,8 @@ class Memory:
         if file is None or file.suffix not in (".py", ".pyi"):
             file = root / "untitled.py"
 
+        formatter = language == "python" and configured_formatter(file, root) is not None
+
         async def one(view: ProblemView, options: list[FixOption]) -> None:
             tool = runnable_tool(view.signature.tool, language)
             kept: list[FixOption] = []
@@ -473,6 +476,8 @@ class Memory:
             for option in options:
                 if len(kept) >= MAX_OFFERED_FIXES or checks >= MAX_CHECKS_PER_PROBLEM:
                     break
+                if formatter:  # the project's formatter on the edited lines, then checked
+                    option.replay = await format_replay(option.replay, text, file, root)
                 if tool is not None:
                     checks += 1
                     verdict = await self.verifier.check(
