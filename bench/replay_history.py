@@ -599,6 +599,9 @@ async def bench_repo(
             "developer_diff": _diff(p.old, p.fixed[0])[:800],
         }
         if args.details:
+            same = [t for t in taught if t.signature == p.signature]
+            detail["taught_same_signature"] = len(same)
+            detail["taught_examples"] = [_diff(t.old, t.fixed[0])[:300] for t in same[-2:]]
             details.append(detail)
         if kind in examples and len(examples[kind]) < 3 and result is not None:
             examples[kind].append(detail)

@@ -14,14 +14,14 @@ from test_verified_memory import Project, view_for
 
 from codecortex.config import load_settings
 from codecortex.diagnostics import Range
-from codecortex.fixtemplates import generalise, learn_template, replay_templates
+from codecortex.fixtemplates import generalise, learn_template, replay_template, replay_templates
 from codecortex.memory import Identity, Memory
 from codecortex.store import identity as identity_store
 from codecortex.store.connection import connect
 
 PYPROJECT = """\
 [tool.ruff.lint]
-select = ["F", "B"]
+select = ["F", "B", "C4"]
 """
 
 
@@ -68,54 +68,54 @@ async def test_an_imported_name_is_removed_at_any_position(project: Project) -> 
     )
 
 
-async def test_a_pattern_generalised_from_two_fixes_keeps_the_whole_expression(
-    project: Project,
-) -> None:
-    # B011 fixed twice with different messages (a string, an f-string): generalised, the
-    # message is a hole that takes any expression; a token replay of either fix would close the
-    # call after the first string of `"missing " + name` (it parses and ruff accepts it)
-    for name, before, after in (
-        (
-            "a.py",
-            'def a():\n    assert False, "no a"\n',
-            'def a():\n    raise AssertionError("no a")\n',
-        ),
-        (
-            "b.py",
-            'def b(x):\n    assert False, f"bad {x}"\n',
-            'def b(x):\n    raise AssertionError(f"bad {x}")\n',
-        ),
-    ):
-        obs = await project.teach(name, before, after)
-        assert [r.solution_id is not None for r in obs.resolved] == [True], obs.resolved
+async def test_a_structural_pattern_keeps_the_whole_expression(project: Project) -> None:
+    # B011 fixed once: the message is a hole that takes any expression; a token replay would
+    # close the call after the first string of `"missing " + name` (it parses, ruff accepts it)
+    obs = await project.teach(
+        "a.py",
+        'def a():\n    assert False, "no a"\n',
+        'def a():\n    raise AssertionError("no a")\n',
+    )
+    assert [r.solution_id is not None for r in obs.resolved] == [True], obs.resolved
     text = 'def c(name):\n    assert False, "missing " + name\n'
     fix = view_for(await project.offered("c.py", text), "B011").best_fix
     assert fix is not None and fix.verified is True
     assert fix.replay.new_text == 'def c(name):\n    raise AssertionError("missing " + name)\n'
-    assert "generalised from 2 past fixes" in fix.replay.reason
 
 
-def test_anti_unification_keeps_what_all_fixes_share() -> None:
-    fixes = (
-        ('assert False, "no a"\n', 'raise AssertionError("no a")\n'),
-        ('assert False, f"bad {x}"\n', 'raise AssertionError(f"bad {x}")\n'),
+async def test_a_name_written_as_a_string_follows_the_new_code(project: Project) -> None:
+    # C408 learned on `dict(arg=1)`: the keyword becomes the dictionary's key, whatever it is
+    await project.teach(
+        "a.py", "def a(f):\n    f(kwargs=dict(arg=1))\n", 'def a(f):\n    f(kwargs={"arg": 1})\n'
     )
+    text = "def b(g, n):\n    return g(dict(key=n + 1), 2)\n"
+    fix = view_for(await project.offered("b.py", text), "C408").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == 'def b(g, n):\n    return g({"key": n + 1}, 2)\n'
+
+
+def test_anti_unification_generalises_what_the_fixes_do_not_share() -> None:
+    # F841 fixed twice by dropping the assignment of two different names: each fix alone keeps
+    # its name; generalised, the name is a hole (and the call another)
+    fixes = (
+        ("    total = compute()\n", "    compute()\n"),
+        ("    result = run(2)\n", "    run(2)\n"),
+    )
+    text = "def h(x):\n    data = self.load(x, y=3)\n    return x\n"
+    rng = Range.of(1, 4, 1, 8)
+    for fix in fixes:
+        template = learn_template(*fix)
+        assert template is not None
+        assert replay_template(template, [], [], text, rng) is None
     (general,) = generalise(fixes)
-    assert general.members == 2
-    text = "assert False, (1, 2)\n"
-    result = replay_templates(*fixes[0], [], [], text, Range.of(0, 0, 0, 20), "python")
-    assert result is None  # the one fix alone: its message is part of the pattern
+    assert general.members == 2 and general.general
+    result = replay_template(general, [], [], text, rng)
+    assert result is not None
+    assert result.new_text == "def h(x):\n    self.load(x, y=3)\n    return x\n"
     # a fix whose after side uses a part that its before side does not bind is not generalised
     # (`from None` and `from err`: where would $err come from?)
-    assert (
-        generalise(
-            (
-                ("raise X(a)\n", "raise X(a) from None\n"),
-                ("raise Y()\n", "raise Y() from err\n"),
-            )
-        )
-        == ()
-    )
+    other = (("raise X(a)\n", "raise X(a) from None\n"), ("raise Y()\n", "raise Y() from err\n"))
+    assert generalise(other) == ()
 
 
 def test_a_structural_fix_matches_only_at_the_problem() -> None:

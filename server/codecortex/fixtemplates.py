@@ -5,10 +5,12 @@ template over the tree-sitter trees of both fragments:
 
 1. the **changed subtree pair**: the innermost node of `before` that contains everything that
    changed and whose counterpart in `after` (same span once the unchanged text around it is
-   taken off, same node type) exists — `raise Timeout()` -> `raise Timeout() from None` gives
-   the two `raise_statement`s;
+   taken off; both named nodes) exists — `raise Timeout()` -> `raise Timeout() from None`
+   gives the two `raise_statement`s, `dict(a=1)` -> `{"a": 1}` a call and a dictionary;
 2. **holes**: every largest named subtree of the before node whose text the after node reuses
-   (identifiers, calls, attributes; not literals or keywords) becomes a hole `$1, $2...` in both:
+   (identifiers, calls, attributes, literals; not None/True/False) becomes a hole `$1, $2...`
+   in both, as does a name one side has as an identifier and the other as a string
+   (``getattr(o, "name")`` -> ``o.name``, ``dict(arg=1)`` -> ``{"arg": 1}``):
    ``raise $1`` -> ``raise $1 from None``, ``$1 == None`` -> ``$1 is None``; what is left are
    fixed leaves, compared after mapping the message's placeholder values (``glob`` -> ``re``);
 3. **anti-unification** (as Getafix does from past human fixes): the templates of all past fixes
@@ -51,10 +53,11 @@ from codecortex.replay import (
 
 __all__ = ["Template", "generalise", "learn_template", "replay_template", "replay_templates"]
 
-# subtrees that are never holes: constants and names of the language are part of the fix
-_NOT_HOLES = frozenset(
-    {"none", "true", "false", "integer", "float", "string", "concatenated_string", "ellipsis"}
-)
+# subtrees that are never holes: the language's own constants are part of the fix
+_NOT_HOLES = frozenset({"none", "true", "false", "ellipsis"})
+# a string holding a name (`getattr(x, "name")`, `{"arg": 1}`): a hole when the other side
+# has that name as an identifier
+_NAME_STRING = re.compile(r"([rRbBuU]?)(['\"])([^\W\d]\w*)\2")
 _LEAF_TYPES = frozenset({"string", "concatenated_string", "integer", "float"})
 _STOP_AT = frozenset({"function_definition", "class_definition", "decorated_definition", "module"})
 _SEQUENCES = frozenset(
@@ -110,6 +113,9 @@ class T:
 
     def render(self, binds: dict[str, str], mapping: dict[str, str], top: bool = True) -> str:
         gap = "" if top else self.gap
+        if self.kind == "hole" and self.type.startswith("string:"):
+            quote = self.type[len("string:") :]
+            return gap + quote + binds[self.text] + quote[-1]
         if self.kind == "hole":
             return gap + binds[self.text]
         if self.kind == "leaf":
@@ -142,11 +148,22 @@ def _text(src: bytes, node: Node) -> str:
     return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
+def _name_string(node: Node, src: bytes) -> tuple[str, str] | None:
+    """(prefix and quote, name) of a string literal that holds only a name."""
+    if node.type != "string":
+        return None
+    m = _NAME_STRING.fullmatch(_text(src, node))
+    return (m.group(1) + m.group(2), m.group(3)) if m else None
+
+
 def _build(node: Node, src: bytes, prev: int, holes: dict[str, str] | None) -> T:
     gap = src[prev : node.start_byte].decode("utf-8", "replace")
     text = _text(src, node)
     if holes is not None and node.is_named and text in holes and node.type not in _NOT_HOLES:
         return T("hole", "", holes[text], gap)
+    named = _name_string(node, src) if holes is not None else None
+    if holes is not None and named is not None and named[1] in holes:
+        return T("hole", "string:" + named[0], holes[named[1]], gap)
     kids = _children(node)
     if not kids or node.type in _LEAF_TYPES:
         return T("leaf", node.type, text, gap)
@@ -169,16 +186,35 @@ def _named_texts(node: Node, src: bytes) -> set[str]:
     return out
 
 
+def _strings_of_names(node: Node, src: bytes) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        named = _name_string(n, src)
+        if named is not None:
+            out.add(named[1])
+        stack.extend(_children(n))
+    return out
+
+
 def _hole_names(b: Node, a: Node, bsrc: bytes, asrc: bytes) -> dict[str, str]:
-    """Texts of the largest named subtrees of `b` (not `b` itself) that `a` reuses -> $n."""
+    """Texts of the largest named subtrees of `b` (not `b` itself) that `a` reuses -> $n
+    (also a name that one side has as an identifier and the other as a string)."""
     reused = _named_texts(a, asrc)
+    reused_as_string = _strings_of_names(a, asrc)
     names: dict[str, str] = {}
     stack = list(reversed(_children(b)))
     while stack:
         n = stack.pop()
         t = _text(bsrc, n)
-        if n.is_named and n.type not in _NOT_HOLES and t in reused and t.strip():
-            names.setdefault(t, f"${len(names) + 1}")
+        if n.is_named and n.type not in _NOT_HOLES and t.strip():
+            if t in reused or (n.type == "identifier" and t in reused_as_string):
+                names.setdefault(t, f"${len(names) + 1}")
+                continue
+        named = _name_string(n, bsrc)
+        if named is not None and named[1] in reused:
+            names.setdefault(named[1], f"${len(names) + 1}")
             continue
         stack.extend(reversed(_children(n)))
     return names
@@ -212,8 +248,7 @@ def _changed_pair(bsrc: bytes, asrc: bytes) -> tuple[Node, Node] | None:
                 node.start_byte,
                 a_end,
             ):
-                statements = node.type.endswith("_statement") and cand.type.endswith("_statement")
-                if (cand.type == node.type or statements) and not cand.has_error:
+                if cand.is_named and node.is_named and not cand.has_error:
                     return node, cand
                 cand = cand.parent
         node = node.parent
@@ -277,7 +312,7 @@ def _anti_unify(
     """The least general template of x and y; differing subtrees become holes named by `table`
     (the same pair: the same hole). grow=False (the after side): only holes the before side
     made; None when a new one would be needed."""
-    if x.kind == y.kind == "hole" and x.text == y.text:
+    if x.kind == y.kind == "hole" and x.text == y.text and x.type == y.type:
         return x
     if x.kind == y.kind == "leaf" and x.type == y.type and x.text == y.text:
         return x
@@ -367,6 +402,13 @@ class _Binding:
 
     def match(self, t: T, node: Node) -> bool:
         text = _text(self.src, node)
+        if t.kind == "hole" and t.type.startswith("string:"):
+            named = _name_string(node, self.src)
+            if named is None or self.binds.get(t.text, named[1]) != named[1]:
+                return False
+            self.binds[t.text] = named[1]
+            self.hole_spans.append((node.start_byte, node.end_byte))
+            return True
         if t.kind == "hole":
             if not node.is_named or (t.text in self.binds and self.binds[t.text] != text):
                 return False
