@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from codecortex import treesitter
 from codecortex.diagnostics import Range, TextEdit, apply_edits
@@ -434,10 +434,16 @@ def _comments_outside(node: Node, spans: list[tuple[int, int]]) -> bool:
     return False
 
 
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> tuple[bytes, Tree]:
+    """The document's bytes and tree, parsed once for all the templates tried on it."""
+    src = text.encode("utf-8")
+    return src, treesitter.parse(src, "python")
+
+
 def _candidates(text: str, rng: Range) -> tuple[bytes, list[Node]]:
     """The node at the problem's start and its ancestors up to the enclosing definition."""
-    src = text.encode("utf-8")
-    tree = treesitter.parse(src, "python")
+    src, tree = _parsed(text)
     lines = text.splitlines(keepends=True)
     if rng.start.line >= len(lines):
         return src, []
