@@ -35,6 +35,7 @@ lost), as is a result that does not parse.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -557,6 +558,34 @@ def _value_anchored(template: Template, mapping: dict[str, str], new_values: lis
     return any(re.search(rf"(?<![\w.]){re.escape(p)}(?![\w])", rendered) for p in parts)
 
 
+def _statement_of(node: Node) -> Node:
+    """The statement holding `node` (its ancestor right below a block or the module)."""
+    while node.parent is not None and node.parent.type not in ("block", "module"):
+        node = node.parent
+    return node
+
+
+@lru_cache(maxsize=8)
+def _parses_whole(text: str) -> bool:
+    return python_parses(text)
+
+
+def _breaks_syntax(src: bytes, node: Node, edit: TextEdit, text: str, result: str) -> bool:
+    """Whether the edit makes valid Python invalid: checked on the statement it is in (the
+    statement's lines, dedented, alone: a few lines instead of the whole file, for every
+    candidate), or on the whole text when the statement does not parse alone."""
+    stmt = _statement_of(node)
+    start = src.rfind(b"\n", 0, stmt.start_byte) + 1
+    end = src.find(b"\n", stmt.end_byte)
+    end = len(src) if end < 0 else end
+    old = src[start:end].decode("utf-8", "replace")
+    if python_parses(textwrap.dedent(old)):
+        lo, hi = _char(src, start), _char(src, end)
+        grown = len(result) - len(text)
+        return not python_parses(textwrap.dedent(result[lo : hi + grown]))
+    return _parses_whole(text) and not python_parses(result)
+
+
 def replay_template(
     template: Template,
     old_values: list[str],
@@ -602,7 +631,7 @@ def replay_template(
             result = apply_edits(new_text, [edit])
         except ValueError:
             return None
-        if result == new_text or (python_parses(new_text) and not python_parses(result)):
+        if result == new_text or _breaks_syntax(src, node, edit, new_text, result):
             return None
         confidence = GENERAL_CONFIDENCE if template.general else SPECIFIC_CONFIDENCE
         return ReplayResult([edit], confidence, kind, result)
