@@ -21,7 +21,7 @@ from codecortex.store.connection import connect
 
 PYPROJECT = """\
 [tool.ruff.lint]
-select = ["F", "B", "C4"]
+select = ["F", "B", "C4", "E7"]
 """
 
 
@@ -88,10 +88,47 @@ async def test_a_name_written_as_a_string_follows_the_new_code(project: Project)
     await project.teach(
         "a.py", "def a(f):\n    f(kwargs=dict(arg=1))\n", 'def a(f):\n    f(kwargs={"arg": 1})\n'
     )
-    text = "def b(g, n):\n    return g(dict(key=n + 1), 2)\n"
+    text = "def b(g, n):\n    return g(2, options=dict(key=n + 1))\n"
     fix = view_for(await project.offered("b.py", text), "C408").best_fix
     assert fix is not None and fix.verified is True
-    assert fix.replay.new_text == 'def b(g, n):\n    return g({"key": n + 1}, 2)\n'
+    assert fix.replay.new_text == 'def b(g, n):\n    return g(2, options={"key": n + 1})\n'
+
+
+async def test_an_expression_fix_keeps_its_context(project: Project) -> None:
+    # C416 fixed inside `b"".join(...)` by passing the iterable itself: right there, wrong in
+    # an assignment (a generator where a list was); ruff accepts both
+    await project.teach(
+        "a.py",
+        'def a(s):\n    return b"".join([part for part in s])\n',
+        'def a(s):\n    return b"".join(s)\n',
+    )
+    text = "def b(r):\n    parts = [part for part in r.iter()]\n    return parts\n"
+    assert view_for(await project.offered("b.py", text), "C416").best_fix is None
+    text = 'def c(r):\n    return b"".join([part for part in r.iter()])\n'
+    fix = view_for(await project.offered("c.py", text), "C416").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == 'def c(r):\n    return b"".join(r.iter())\n'
+
+
+async def test_an_exception_chosen_in_one_place_is_not_replayed_elsewhere(
+    project: Project,
+) -> None:
+    # E722 fixed with `except ValueError:` where the code parsed numbers: elsewhere it would
+    # change what is caught (ruff is satisfied either way)
+    await project.teach(
+        "a.py",
+        "def a(s):\n    try:\n        return int(s)\n    except:\n        return 0\n",
+        "def a(s):\n    try:\n        return int(s)\n    except ValueError:\n        return 0\n",
+    )
+    text = "def b(p):\n    try:\n        return open(p).read()\n    except:\n        return ''\n"
+    view = view_for(await project.offered("b.py", text), "E722")
+    assert view.best_fix is None
+    text = (
+        "def c(s):\n    try:\n        return float(s)\n    except:\n        raise ValueError(s)\n"
+    )
+    fix = view_for(await project.offered("c.py", text), "E722").best_fix
+    assert fix is not None and fix.verified is True  # ValueError is right there
+    assert "except ValueError:" in fix.replay.new_text
 
 
 def test_anti_unification_generalises_what_the_fixes_do_not_share() -> None:

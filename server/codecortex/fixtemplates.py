@@ -256,6 +256,23 @@ def _changed_pair(bsrc: bytes, asrc: bytes) -> tuple[Node, Node] | None:
     return None
 
 
+def _with_context(b: Node, a: Node, bsrc: bytes, asrc: bytes) -> tuple[Node, Node]:
+    """An expression's change together with the node it sits in (`b"".join([x for x in s])`
+    -> `b"".join(s)` is right in a join's arguments, not in `parts = [...]`): the parents when
+    they correspond and parse; statements (under a block) and incomplete fragments stay alone."""
+    bp, ap = b.parent, a.parent
+    if bp is None or ap is None or bp.type in ("block", "module") or b.type.endswith("statement"):
+        return b, a
+    same_span = (
+        bp.start_byte == ap.start_byte and len(bsrc) - bp.end_byte == len(asrc) - ap.end_byte
+    )
+    if bp.type != ap.type or not same_span or bp.has_error or ap.has_error:
+        return b, a
+    if any(c.start_byte == c.end_byte for n in (bp, ap) for c in n.children):
+        return b, a  # an incomplete fragment (`if x == None:` without its block)
+    return bp, ap
+
+
 def _removal(b: Node, a: Node, bsrc: bytes, asrc: bytes) -> T | None:
     """The element a fix removed (with one comma) from a sequence node, or None."""
     if b.type not in _SEQUENCES:
@@ -294,6 +311,7 @@ def learn_template(before: str, after: str) -> Template | None:
     if removed is not None:
         container = T("node", b.type, "")
         return Template(removed, container, "", removed=True)
+    b, a = _with_context(b, a, bsrc, asrc)
     holes = _hole_names(b, a, bsrc, asrc)
     bt = _build(b, bsrc, b.start_byte, holes)
     at = _build(a, asrc, a.start_byte, holes)

@@ -38,6 +38,7 @@ from codecortex.verify import (
     Verifier,
     edit_touches_problem,
     runnable_tool,
+    unexplained_names,
 )
 
 log = logging.getLogger(__name__)
@@ -476,6 +477,12 @@ class Memory:
             for option in options:
                 if len(kept) >= MAX_OFFERED_FIXES or checks >= MAX_CHECKS_PER_PROBLEM:
                     break
+                extra = unexplained_names(
+                    option.replay.edits, text, view.diagnostic.range, view.diagnostic.message
+                )
+                if extra:
+                    option.verification = "brings in " + ", ".join(sorted(extra))
+                    continue
                 if formatter:  # the project's formatter on the edited lines, then checked
                     option.replay = await format_replay(option.replay, text, file, root)
                 if tool is not None:

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import builtins
 import hashlib
+import keyword
 import logging
 import re
 from collections import Counter, OrderedDict
@@ -44,6 +46,7 @@ __all__ = [
     "Verifier",
     "edit_touches_problem",
     "runnable_tool",
+    "unexplained_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,35 @@ def edit_touches_problem(edits: list[TextEdit], text: str, rng: Range, names: li
         if wanted & set(_IDENT.findall(old)) or wanted & set(_IDENT.findall(e.new_text)):
             return True
     return False
+
+
+_KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+# builtins a fix may bring in anywhere (`callable(x)`, `list(...)`, `isinstance`); exception
+# classes are not among them: which exception is raised or caught is the developer's choice
+_PLAIN_BUILTINS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if not (isinstance(value, type) and issubclass(value, BaseException))
+)
+NEAR_LINES = 15
+
+
+def unexplained_names(edits: list[TextEdit], text: str, rng: Range, message: str) -> set[str]:
+    """Names an edit brings in that nothing around the problem explains: not in the code it
+    replaces, in the problem's lines +-NEAR_LINES, in the message, a keyword or a builtin other
+    than an exception class. `except:` -> `except ValueError:` learned in one place is a
+    choice made there: replayed elsewhere it changes what is caught, and ruff is satisfied."""
+    lines = text.splitlines(keepends=True)
+    near = "".join(lines[max(0, rng.start.line - NEAR_LINES) : rng.end.line + NEAR_LINES + 1])
+    known = set(_IDENT.findall(near)) | set(_IDENT.findall(message)) | _KEYWORDS | _PLAIN_BUILTINS
+    added = "\n".join(_strip_strings(e.new_text) for e in edits)
+    bound = set(re.findall(r"\b(?:as|for|def|class)\s+([^\W\d]\w*)", added))
+    bound |= set(re.findall(r"^\s*([^\W\d]\w*)\s*(?::[^=\n]*)?=(?!=)", added, re.M))
+    return set(_IDENT.findall(added)) - known - bound
+
+
+def _strip_strings(code: str) -> str:
+    return re.sub(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|#[^\n]*", " ", code)
 
 
 class Verifier:
