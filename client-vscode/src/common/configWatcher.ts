@@ -28,6 +28,7 @@ export function registerConfigWatcher(manager: ServerManager): vscode.Disposable
       }
       const next = readSection();
       const restartNeeded = needsRestart(previous, next);
+      manager.logInfo(`Settings changed${restartNeeded ? ': restarting the server' : ''}.`);
       previous = next;
       if (restartNeeded) {
         restart.trigger();

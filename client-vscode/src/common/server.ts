@@ -86,6 +86,10 @@ export class ServerManager implements vscode.Disposable {
     return this.server;
   }
 
+  logInfo(message: string): void {
+    this.log.info(message);
+  }
+
   logWarning(message: string): void {
     this.log.warn(message);
   }

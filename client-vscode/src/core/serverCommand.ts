@@ -145,6 +145,7 @@ export async function resolveServerCommand(inputs: ResolveInputs): Promise<Resol
     }
     return { ok: true, notes, server: { command: file, args: ['serve'], origin: 'setting' } };
   }
+  notes.push('`codecortex.server.path` is not set.');
 
   let python: string | undefined;
   try {
