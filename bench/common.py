@@ -67,6 +67,38 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
     }
 
 
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory (MB) of this process, and the current RSS summed over the embedded
+    PostgreSQL's postmaster and its backends (shared buffers counted in each: an upper bound)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"bench_process": round(own, 1)}
+    pid_file = (
+        Path(os.environ.get("CODECORTEX_DATA_DIR", "/nonexistent")) / "pgdata" / "postmaster.pid"
+    )
+    try:
+        postmaster = pid_file.read_text().split()[0]
+    except (OSError, IndexError):
+        return out
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = dict(
+                line.split(":", 1)
+                for line in (proc / "status").read_text().splitlines()
+                if ":" in line
+            )
+        except OSError:
+            continue
+        if proc.name == postmaster or status.get("PPid", "").strip() == postmaster:
+            total += int(status.get("VmRSS", "0 kB").split()[0]) / 1024
+    out["postgres_processes"] = round(total, 1)
+    return out
+
+
 # --- the database ------------------------------------------------------------------------------
 
 
@@ -609,7 +641,8 @@ async def seed_memory(
     if notes:
         await _seed_notes(conn, notes, user_id, repo_id, embedder, seed_vocab, rng)
     t0 = time.perf_counter()
-    await conn.execute("SET maintenance_work_mem = '512MB'")
+    # The HNSW graph is built in memory (about 2 KB a vector): 3 GB holds a million.
+    await conn.execute(f"SET maintenance_work_mem = '{'512MB' if total <= 200_000 else '3GB'}'")
     await conn.execute("SET max_parallel_maintenance_workers = 2")
     await conn.execute(
         "CREATE INDEX idx_embeddings_hnsw_384 ON embeddings"

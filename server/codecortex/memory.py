@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,6 +425,7 @@ class Memory:
         related: bool = True,
         path: str | Path | None = None,
         root: Path | None = None,
+        timings: dict[str, float] | None = None,
     ) -> None:
         """Fill `history`, `fixes` and `related` of each view in place.
 
@@ -431,15 +433,19 @@ class Memory:
         ones are checked by re-running the reporting detector on the edited text (`path`/`root`:
         where the document lives, so the project's configuration applies) and only fixes that
         pass (or, for tools that cannot run on text, touch the problem) are kept.
+        `timings`: seconds spent per stage are added to it (bench/retrieval.py).
         """
         if not views:
             return
+        clock = _Stages(timings)
         language = treesitter.normalise_language(language)
         keys = sorted({v.signature.key for v in views})
         history = await problem_store.signature_history(conn, ident.user_id, keys)
+        clock.lap("history")
         by_sig = await solution_store.solutions_for_signatures(
             conn, ident.user_id, keys, per_signature=MAX_STORED_CANDIDATES
         )
+        clock.lap("candidates")
         for view in views:
             view.history = history.get(view.signature.key, {})
         ranked = await asyncio.to_thread(
@@ -448,9 +454,11 @@ class Memory:
                 for view in views
             ]
         )
+        clock.lap("replay")
         await self.verify(views, ranked, text, language, path, root)
+        clock.lap("verification")
         if related:
-            await self.fill_related(conn, ident, views)
+            await self.fill_related(conn, ident, views, timings=timings)
 
     async def verify(
         self,
@@ -581,11 +589,21 @@ class Memory:
         return again
 
     async def fill_related(
-        self, conn: psycopg.AsyncConnection[Any], ident: Identity, views: list[ProblemView]
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        ident: Identity,
+        views: list[ProblemView],
+        *,
+        log_results: bool = True,
+        timings: dict[str, float] | None = None,
     ) -> None:
-        """Similar fixes and knowledge for each view (hybrid search), logged as shown."""
+        """Similar fixes and knowledge for each view (hybrid search), logged as shown
+        (`log_results=False`: the caller logs them later with `log_related`, once the views
+        are published)."""
+        clock = _Stages(timings)
         queries = [f"{v.diagnostic.message} {v.signature.template}" for v in views]
         vectors = await self.query_vectors(queries)
+        clock.lap("embed")
         for view, query, vec in zip(views, queries, vectors, strict=True):
             try:
                 view.related = await retrieval_store.hybrid_search(
@@ -602,9 +620,18 @@ class Memory:
             except psycopg.Error as exc:
                 log.warning("retrieval failed: %s", exc)
                 view.related = []
-                continue
-            if view.related:
-                await retrieval_store.log_search_results(conn, view.problem_id, view.related)
+        clock.lap("search")
+        if log_results:
+            await self.log_related(conn, views)
+            clock.lap("log")
+
+    @staticmethod
+    async def log_related(conn: psycopg.AsyncConnection[Any], views: list[ProblemView]) -> None:
+        """Record what retrieval showed for each view (knowledge_search_results), one
+        statement for all of them."""
+        shown = [(v.problem_id, v.related) for v in views if v.related]
+        if shown:
+            await retrieval_store.log_search_results(conn, shown)
 
     async def query_vectors(self, texts: list[str]) -> list[np.ndarray | None]:
         """Vectors for queries; None (keyword + signature only) when the embedder fails."""
@@ -634,6 +661,20 @@ class Memory:
             repo_id=ident.repo_id,
             limit=limit,
         )
+
+
+class _Stages:
+    """Adds the seconds since the previous lap to `timings[stage]` (no-op without timings)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+            self.last = now
 
 
 def _closest(

@@ -86,7 +86,8 @@ def hint_message(view: ProblemView) -> str | None:
     fixed = int(history.get("fixed") or 0)
     if not view.fixes and fixed == 0:
         return None
-    parts = [f"seen {seen}×"] if seen > 1 else []
+    more = "+" if history.get("more") else ""
+    parts = [f"seen {seen}{more}×"] if seen > 1 else []
     if fixed:
         parts.append(f"fixed in {format_duration(history.get('last_fix_seconds'))} last time")
     if view.fixes:
@@ -111,7 +112,10 @@ def hover_markdown(views: list[ProblemView]) -> str | None:
             continue
         label = ":".join(p for p in (view.signature.tool, view.signature.code) if p)
         lines = [f"**CodeCortex** · `{label}`" if label else "**CodeCortex**"]
-        summary = f"Seen {seen}× · fixed {fixed}×"
+        if history.get("more"):  # counted over the most recent occurrences only
+            summary = f"Seen {seen}+× · fixed {fixed}× of the last {seen}"
+        else:
+            summary = f"Seen {seen}× · fixed {fixed}×"
         if history.get("median_fix_seconds") is not None:
             summary += f" · fixes took {format_duration(history['median_fix_seconds'])} (median)"
         if history.get("last_fix_seconds") is not None:

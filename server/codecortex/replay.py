@@ -47,7 +47,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from codecortex import treesitter
 from codecortex.diagnostics import Position, Range, TextEdit, apply_edits
@@ -166,11 +166,23 @@ def _token_regex(language: str | None) -> re.Pattern[str]:
 
 def tokenize(text: str, language: str | None, base: int = 0) -> list[Token]:
     """Tokens of `text` (comments included, kind "comment"); offsets shifted by `base`."""
+    if base == 0:
+        # recall replays up to 40 candidates on one document and scores hundreds of stored
+        # ones: the same texts are tokenized again and again
+        return list(_tokens(text, language))
     out: list[Token] = []
     for m in _token_regex(language).finditer(text):
         kind = m.lastgroup or "punct"
         out.append(Token(kind, m.group(), m.start() + base, m.end() + base))
     return out
+
+
+@lru_cache(maxsize=2048)
+def _tokens(text: str, language: str | None) -> tuple[Token, ...]:
+    return tuple(
+        Token(m.lastgroup or "punct", m.group(), m.start(), m.end())
+        for m in _token_regex(language).finditer(text)
+    )
 
 
 # --------------------------------------------------------------------------- value mapping
@@ -687,9 +699,11 @@ def _tidy(original: str, result: str, language: str) -> tuple[list[TextEdit], st
 _AST_LOCK = threading.Lock()
 
 
+@lru_cache(maxsize=256)
 def python_parses(text: str) -> bool:
     """Whether `text` is valid Python (`ast.parse`), safe to call from several threads:
-    CPython 3.11's parser state is not (concurrent calls can fail with SystemError)."""
+    CPython 3.11's parser state is not (concurrent calls can fail with SystemError).
+    Remembered for recent texts (every candidate replayed on a document asks for it)."""
     try:
         with _AST_LOCK:
             ast.parse(text)

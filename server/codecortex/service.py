@@ -224,11 +224,12 @@ class Service:
     ) -> None:
         try:
             async with self.db.connection() as conn:
-                await self.memory.fill_related(conn, ident, views)
+                await self.memory.fill_related(conn, ident, views, log_results=False)
+                if any(v in doc.views for v in views):
+                    self.client.views_changed(doc.uri)
+                await self.memory.log_related(conn, views)  # after the views are shown
         except DatabaseDown:
             return
-        if any(v in doc.views for v in views):
-            self.client.views_changed(doc.uri)
 
     async def stop(self) -> None:
         self._runner_stop.set()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePath
 
 from tree_sitter import Language, Parser, Tree
@@ -116,8 +116,10 @@ def parse(text: str | bytes, language: str) -> Tree:
     return get_parser(language).parse(data)
 
 
+@lru_cache(maxsize=256)
 def syntax_error_count(text: str | bytes, language: str) -> int:
-    """Number of ERROR / MISSING nodes in the parse of `text` (0 for clean code)."""
+    """Number of ERROR / MISSING nodes in the parse of `text` (0 for clean code). Remembered
+    for recent texts (every candidate replayed on a document compares against it)."""
     tree = parse(text, language)
     if not tree.root_node.has_error:
         return 0

@@ -115,26 +115,46 @@ async def resolve_problem(
     return int(row["resolution_time_seconds"]) if row else 0
 
 
+# History counts at most this many recent occurrences per signature ("seen 200+×"): the read
+# is the same at a hundred problems and at a million.
+HISTORY_WINDOW = 200
+
+
 async def signature_history(
     conn: psycopg.AsyncConnection[Any], user_id: Any, signatures: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """Per signature: times seen, times fixed, median/last time to fix (seconds)."""
+    """Per signature, over its last HISTORY_WINDOW occurrences: times seen, times fixed,
+    median/last time to fix (seconds); `more` when there were older ones."""
     if not signatures:
         return {}
     cur = await conn.execute(
         """
-        SELECT problem_signature AS signature, COUNT(*) AS seen,
-            COUNT(*) FILTER (WHERE status = 'resolved') AS fixed,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_time_seconds)
-                FILTER (WHERE status = 'resolved') AS median_fix_seconds,
-            (ARRAY_AGG(resolution_time_seconds ORDER BY resolved_at DESC)
-                FILTER (WHERE status = 'resolved'))[1] AS last_fix_seconds,
-            MAX(detected_at) AS last_seen
-        FROM detected_problems
-        WHERE problem_signature = ANY(%s) AND (user_id = %s OR user_id IS NULL)
-        GROUP BY problem_signature
+        SELECT sig.signature, COUNT(*) AS seen,
+            COUNT(*) FILTER (WHERE p.status = 'resolved') AS fixed,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY p.resolution_time_seconds)
+                FILTER (WHERE p.status = 'resolved') AS median_fix_seconds,
+            (ARRAY_AGG(p.resolution_time_seconds ORDER BY p.resolved_at DESC)
+                FILTER (WHERE p.status = 'resolved'))[1] AS last_fix_seconds,
+            MAX(p.detected_at) AS last_seen,
+            COUNT(*) >= %(n)s AS more
+        FROM unnest(%(sigs)s::text[]) AS sig(signature)
+        CROSS JOIN LATERAL (
+            SELECT u.* FROM (
+                (SELECT status, resolution_time_seconds, resolved_at, detected_at
+                 FROM detected_problems
+                 WHERE problem_signature = sig.signature AND user_id = %(user)s
+                 ORDER BY detected_at DESC LIMIT %(n)s)
+                UNION ALL
+                (SELECT status, resolution_time_seconds, resolved_at, detected_at
+                 FROM detected_problems
+                 WHERE problem_signature = sig.signature AND user_id IS NULL
+                 ORDER BY detected_at DESC LIMIT %(n)s)
+            ) u
+            ORDER BY u.detected_at DESC LIMIT %(n)s
+        ) p
+        GROUP BY sig.signature
         """,
-        (signatures, user_id),
+        {"sigs": signatures, "user": user_id, "n": HISTORY_WINDOW},
     )
     return {r["signature"]: dict(r) for r in await cur.fetchall()}
 

@@ -4,7 +4,7 @@ fused by reciprocal rank, over past solutions and knowledge items visible to the
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
 import uuid
 from typing import Any
@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 RRF_K = 60
 # Nearest neighbours always exist; below this cosine similarity they are noise, not matches.
@@ -113,6 +112,9 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
         ).format(k=sql.Literal(RRF_K), dim=dim, n=sql.Literal(CANDIDATES))
     )
     union = sql.SQL(" UNION ALL ").join(parts)
+    # Fused and ranked on the narrow columns (visibility, repository) first; only the `limit`
+    # winners are joined to their full rows (code, diff, content: detoasting ~100 candidates'
+    # text cost more than the rest of the query).
     return sql.SQL(
         """
         WITH hits AS ({union}),
@@ -120,11 +122,27 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
             SELECT kind, id, SUM(score) AS score, ARRAY_AGG(DISTINCT why) AS why,
                 MAX(similarity) AS similarity
             FROM hits GROUP BY kind, id
+        ),
+        ranked AS (
+            SELECT f.kind, f.id, f.why, f.similarity, f.score
+                    + CASE WHEN COALESCE(s.repo_id, i.repo_id) = %(repo)s THEN 0.002 ELSE 0 END
+                    AS score
+            FROM fused f
+            LEFT JOIN past_solutions s ON f.kind = 'solution' AND s.id = f.id
+            LEFT JOIN items i ON f.kind = 'knowledge' AND i.id = f.id
+            WHERE (s.id IS NOT NULL AND (s.user_id = %(user)s OR s.visibility = 'team'))
+               OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team')
+                   AND (NOT %(this_repo_only)s
+                        -- for a problem: this repository's knowledge, items shared with the
+                        -- team on purpose (docs of other repositories are not), own notes
+                        -- without one
+                        OR i.repo_id = %(repo)s
+                        OR (i.kind <> 'doc' AND i.visibility = 'team')
+                        OR (i.repo_id IS NULL AND i.user_id = %(user)s)))
+            ORDER BY score DESC, f.kind, f.id
+            LIMIT %(limit)s
         )
-        SELECT f.kind, f.id, f.score
-                + CASE WHEN COALESCE(s.repo_id, i.repo_id) = %(repo)s THEN 0.002 ELSE 0 END
-                AS score,
-            f.why, f.similarity,
+        SELECT r.kind, r.id, r.score, r.why, r.similarity,
             s.problem_signature, s.error_pattern, s.problem_description, s.diff, s.before_text,
             s.after_text, s.signature_values, s.language, s.reuse_count, s.reject_count,
             s.time_to_solve_seconds, s.confidence, s.source, s.file_path AS solution_file,
@@ -133,21 +151,12 @@ def _query(dimension: int, kinds: tuple[str, ...]) -> sql.Composed:
             COALESCE(su.name, iu.name) AS owner,
             COALESCE(s.visibility, i.visibility) AS visibility,
             COALESCE(s.created_at, i.created_at) AS created_at
-        FROM fused f
-        LEFT JOIN past_solutions s ON f.kind = 'solution' AND s.id = f.id
-        LEFT JOIN items i ON f.kind = 'knowledge' AND i.id = f.id
+        FROM ranked r
+        LEFT JOIN past_solutions s ON r.kind = 'solution' AND s.id = r.id
+        LEFT JOIN items i ON r.kind = 'knowledge' AND i.id = r.id
         LEFT JOIN users su ON su.id = s.user_id
         LEFT JOIN users iu ON iu.id = i.user_id
-        WHERE (s.id IS NOT NULL AND (s.user_id = %(user)s OR s.visibility = 'team'))
-           OR (i.id IS NOT NULL AND (i.user_id = %(user)s OR i.visibility = 'team')
-               AND (NOT %(this_repo_only)s
-                    -- for a problem: this repository's knowledge, items shared with the team
-                    -- on purpose (docs of other repositories are not), own notes without one
-                    OR i.repo_id = %(repo)s
-                    OR (i.kind <> 'doc' AND i.visibility = 'team')
-                    OR (i.repo_id IS NULL AND i.user_id = %(user)s)))
-        ORDER BY score DESC
-        LIMIT %(limit)s
+        ORDER BY r.score DESC, r.kind, r.id
         """
     ).format(union=union)
 
@@ -185,38 +194,45 @@ async def hybrid_search(
 
 
 async def log_search_results(
-    conn: psycopg.AsyncConnection[Any], problem_id: Any, results: list[dict[str, Any]]
+    conn: psycopg.AsyncConnection[Any], shown: list[tuple[Any, list[dict[str, Any]]]]
 ) -> None:
-    """Record what retrieval showed for a problem (knowledge_search_results)."""
-    if not results:
-        return
-    search_id = uuid.uuid4()
-    top = max(float(r["score"]) for r in results) or 1.0
-    own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    async with contextlib.AsyncExitStack() as stack:
-        cur = await stack.enter_async_context(conn.cursor())
-        if own_transaction and conn.autocommit:
-            # A log of what was shown, on the recall path: commit without waiting for the WAL
-            # flush (a crash may lose the last rows of this log, never corrupt anything).
-            await stack.enter_async_context(conn.transaction())
-            await cur.execute("SET LOCAL synchronous_commit = off")
-        await cur.executemany(
-            "INSERT INTO knowledge_search_results (problem_id, search_id, source_type, source_id,"
-            " source_reference, relevance_score, match_type, similarity_score, excerpt, metadata)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    problem_id,
-                    search_id,
-                    r["kind"],
-                    r["id"],
-                    r.get("source_path") or r.get("solution_file"),
-                    min(1.0, float(r["score"]) / top),
-                    "hybrid" if len(r["why"]) > 1 else r["why"][0],
-                    r.get("similarity"),
-                    (r.get("error_pattern") or r.get("title") or "")[:300],
-                    Jsonb({"why": r["why"]}),
-                )
-                for r in results
-            ],
+    """Record what retrieval showed, per problem (knowledge_search_results): one INSERT for
+    every (problem id, results) pair, each pair with its own search id."""
+    rows: list[tuple[Any, ...]] = []
+    for problem_id, results in shown:
+        if not results:
+            continue
+        search_id = uuid.uuid4()
+        top = max(float(r["score"]) for r in results) or 1.0
+        rows.extend(
+            (
+                problem_id,
+                search_id,
+                r["kind"],
+                r["id"],
+                r.get("source_path") or r.get("solution_file"),
+                min(1.0, float(r["score"]) / top),
+                "hybrid" if len(r["why"]) > 1 else r["why"][0],
+                r.get("similarity"),
+                (r.get("error_pattern") or r.get("title") or "")[:300],
+                json.dumps({"why": r["why"]}),
+            )
+            for r in results
         )
+    if not rows:
+        return
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    statement = (
+        "INSERT INTO knowledge_search_results (problem_id, search_id, source_type, source_id,"
+        " source_reference, relevance_score, match_type, similarity_score, excerpt, metadata)"
+        " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::uuid[], %s::text[],"
+        " %s::float8[], %s::text[], %s::float8[], %s::text[], %s::jsonb[])"
+    )
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and conn.autocommit:
+        # A log of what was shown: commit without waiting for the WAL flush (a crash may lose
+        # the last rows of this log, never corrupt anything). One round trip.
+        async with conn.pipeline(), conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.execute(statement, columns)
+    else:
+        await conn.execute(statement, columns)

@@ -13,6 +13,14 @@ from psycopg.types.json import Jsonb
 from codecortex.redaction import scrub, scrub_value
 
 VISIBLE = "(s.user_id = %(user)s OR s.visibility = 'team')"
+# What replaying, ranking and showing a candidate fix reads (not its search vector, context or
+# counters of time saved: up to 300 candidates are read per signature on every recall).
+CANDIDATE_COLUMNS = (
+    "s.id, s.user_id, s.repo_id, s.problem_signature, s.signature_values, s.problem_type,"
+    " s.problem_description, s.error_pattern, s.tool, s.code, s.language, s.file_path,"
+    " s.before_text, s.after_text, s.diff, s.source, s.commit_sha, s.author, s.confidence,"
+    " s.visibility, s.time_to_solve_seconds, s.reuse_count, s.reject_count, s.created_at"
+)
 
 
 @dataclass
@@ -118,7 +126,7 @@ async def solutions_for_signatures(
         SELECT s.*, u.name AS user_name
         FROM unnest(%(sigs)s::text[]) AS sig(signature)
         CROSS JOIN LATERAL (
-            SELECT * FROM past_solutions s
+            SELECT {CANDIDATE_COLUMNS} FROM past_solutions s
             WHERE s.problem_signature = sig.signature AND {VISIBLE}
             ORDER BY (s.reuse_count - 2 * s.reject_count) DESC, s.confidence DESC,
                      s.created_at DESC
