@@ -92,3 +92,49 @@ async def test_wrong_target_is_not_offered_and_a_verified_fix_is(
         )
     finally:
         await client.shutdown_session()
+
+
+async def test_a_fix_offered_before_an_edit_above_it_still_applies_at_its_new_place(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    """Recalled problems keep their fixes across edits (replayed on the new text, not looked
+    up again): the fix follows the problem when lines are added above it."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
+    try:
+        await eventually(lambda: command(client, "codecortex.stats"))
+        await _teach(
+            client,
+            ws / "a.py",
+            "import json\nimport os\n\nprint(os.sep)\n",
+            "import os\n\nprint(os.sep)\n",
+        )
+        await eventually(lambda: _solutions(client, 1))
+        b_path = ws / "b.py"
+        text = "import glob\nimport sys\n\nprint(sys.argv)\n"
+        b_uri = open_doc(client, b_path, text)
+        forward(client, b_uri, 1, ruff_diagnostics(b_path, text))
+
+        async def fix_for(current: str):
+            (diag,) = ruff_diagnostics(b_path, current)
+            found = await code_actions(client, b_uri, diag)
+            return [a for a in found if "apply past fix" in a.title] or None
+
+        async def solutions_at(line: int):
+            shown = await command(client, "codecortex.showSolutions", b_uri, line)
+            problems = shown.get("problems") if isinstance(shown, dict) else None
+            return [p for p in problems or [] if p["solutions"]] or None
+
+        await eventually(lambda: solutions_at(0))
+        (first, *_) = await eventually(lambda: fix_for(text))
+        assert apply_workspace_edit(text, b_uri, first.edit) == text.replace("import glob\n", "")
+
+        moved = '"""Tools."""\n\n' + text
+        change_doc(client, b_uri, moved, 2)
+        forward(client, b_uri, 2, ruff_diagnostics(b_path, moved))
+        await eventually(lambda: solutions_at(2))  # the server's view moved with the problem
+        (again, *_) = await eventually(lambda: fix_for(moved))
+        assert apply_workspace_edit(moved, b_uri, again.edit) == moved.replace("import glob\n", "")
+    finally:
+        await client.shutdown_session()

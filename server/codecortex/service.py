@@ -73,7 +73,14 @@ class DocumentState:
     resolved: list[Resolved] = field(default_factory=list)
     pending: list[PendingObservation] = field(default_factory=list)
     worker: asyncio.Task[None] | None = None
-    recalled_at: float = 0.0
+    recalled_at: float = 0.0  # the oldest full recall among the views (monotonic)
+    recalled: dict[str, float] = field(default_factory=dict)  # problem id -> its last recall
+
+    def mark_recalled(self, views: list[ProblemView], at: float) -> None:
+        self.recalled.update((str(v.problem_id), at) for v in views)
+        current = {str(v.problem_id) for v in self.views}
+        self.recalled = {k: t for k, t in self.recalled.items() if k in current}
+        self.recalled_at = min((self.recalled.get(k, 0.0) for k in current), default=at)
 
 
 class Service:
@@ -216,7 +223,7 @@ class Service:
         except DatabaseDown:
             return
         if doc.views is views:
-            doc.recalled_at = time.monotonic()
+            doc.mark_recalled(views, time.monotonic())
             self.client.views_changed(doc.uri)
 
     async def _fill_related(
@@ -439,15 +446,19 @@ class Service:
                     doc.pending.pop(0)
                     # Only the latest state is worth recalling, when it shows all this one does.
                     superseded = bool(doc.pending) and _covers(doc.pending[0], obs)
+                    recalled: list[ProblemView] = []
                     if not superseded:
-                        # Fixes and history first; related knowledge is filled in afterwards so
-                        # that the first code action does not wait for the searches.
+                        # Problems recalled less than STALE_AFTER_SECONDS ago keep what was
+                        # found for them (fixes replayed on the new text); only the others are
+                        # recalled. Fixes and history first; related knowledge is filled in
+                        # afterwards so that the first code action does not wait for it.
+                        recalled = await self._carry_over(doc, obs, result.views)
                         await self.memory.recall(
                             conn,
                             ident,
                             obs.text,
                             obs.language,
-                            result.views,
+                            recalled,
                             related=False,
                             **self._where(doc),
                         )
@@ -486,11 +497,42 @@ class Service:
             doc.views = kept + result.views
             doc.version = obs.version
             doc.text = obs.text
-            doc.recalled_at = time.monotonic()
+            doc.mark_recalled(recalled, time.monotonic())
             self.publish_status()
             self.client.views_changed(doc.uri)
-            if result.views:
-                self.spawn(self._fill_related(doc, result.views, ident), f"related {doc.uri}")
+            if recalled:
+                self.spawn(self._fill_related(doc, recalled, ident), f"related {doc.uri}")
+
+    async def _carry_over(
+        self, doc: DocumentState, obs: PendingObservation, views: list[ProblemView]
+    ) -> list[ProblemView]:
+        """Give each view of a problem recalled recently (its previous view in `doc`) that
+        view's history, related results and fixes, the fixes replayed on the new text and kept
+        only when they make the same change (`Memory.replay_again`). Returns the views that
+        still need a recall."""
+        now = time.monotonic()
+        previous = {str(v.problem_id): v for v in doc.views}
+        carried: list[tuple[ProblemView, ProblemView]] = []
+        rest: list[ProblemView] = []
+        for view in views:
+            old = previous.get(str(view.problem_id))
+            at = doc.recalled.get(str(view.problem_id))
+            if old is not None and at is not None and now - at < STALE_AFTER_SECONDS:
+                carried.append((view, old))
+            else:
+                rest.append(view)
+        if not carried:
+            return rest
+        old_text, text, language = doc.text, obs.text, obs.language
+
+        def replay() -> None:
+            for view, old in carried:
+                view.history, view.related, view.fixes = old.history, old.related, old.fixes
+                if view.fixes and old_text != text:
+                    view.fixes = self.memory.replay_again(view, old_text, text, language)
+
+        await asyncio.to_thread(replay)
+        return rest
 
     async def flush(self, timeout: float = 30) -> None:
         """Wait until every queued observation is processed (tests, shutdown)."""
