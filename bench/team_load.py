@@ -4,14 +4,18 @@ One server (the embedded PostgreSQL binary, or the server of CODECORTEX_DATABASE
 team memory (`--solutions`, generated as in bench/common.py), the developer group role of
 `codecortex team init` and one login role per developer (`team add-user`, row-level security
 on: every developer reads their own and the team's rows only). The memory's rows are spread over
-the developers, 60% private. Then `--developers` simulated editors run for `--seconds`, each
-over its own connection pool as its own role, doing what a language server does for its editor:
+the developers, 60% private. Each simulated editor connects (the product's pool, as its own
+role) and opens `--documents` documents of `--problems` diagnostics (`open_document`, in waves
+of five editors, before the clock starts); then all run for `--seconds`, each doing what a
+language server does for its editor:
 
 - `diagnostics`: every `--diagnostics-every` seconds (jittered) one of its documents changes
-  (one problem fixed, sometimes a new one) and its diagnostics (`--problems` per document) are
-  observed: `Memory.observe` (record, resolve, learn the fix, embed it), then the recall's
-  reads (signature history, candidate fixes), then the related search (hybrid: signature,
-  pgvector HNSW, full text) and its log. Timed from the notification to the related results.
+  (one problem fixed, a new one appears) and its diagnostics are observed: `Memory.observe`
+  (record, resolve, learn the fix, embed it), then the recall's reads (signature history,
+  candidate fixes) for the problems not recalled in the last 15 s (as the server keeps the
+  others' results), then the related search (hybrid: signature, pgvector HNSW, full text) and
+  its log. `diagnostics_to_views`: until the views are ready; `diagnostics_to_related`: until
+  the related results are.
 - `code_action`: every `--code-action-every` seconds: answered from the document's cached views
   (no database), and, as the server does, a background recall when those views are older than
   15 s (`code_action_refresh`, timed apart).
@@ -65,7 +69,7 @@ from codecortex.memory import FixOption, Identity, Memory, ProblemView
 from codecortex.store import identity as identity_store
 from codecortex.store import team as team_store
 from codecortex.store.connection import open_pool
-from codecortex.store.database import DatabaseTarget
+from codecortex.store.database import DatabaseTarget, DatabaseUnavailable
 
 STALE_AFTER_SECONDS = 15.0  # service.STALE_AFTER_SECONDS
 
@@ -88,6 +92,7 @@ class Document:
     version: int = 0
     views: list[ProblemView] = field(default_factory=list)
     recalled_at: float = 0.0
+    recalled: dict[str, float] = field(default_factory=dict)
 
     def text(self) -> str:
         body = "".join(f"    {p.statement}\n" for p in self.problems)
@@ -105,6 +110,7 @@ class Stats:
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    connect_retries: int = 0
 
     def add(self, kind: str, ms: float) -> None:
         self.times.setdefault(kind, []).append(ms)
@@ -142,34 +148,45 @@ class Developer:
         self.memory = ServerSideMemory(load_settings({"databaseUrl": url}, env={}))
         self.documents: list[Document] = []
         self.background: set[asyncio.Task[Any]] = set()
+        self.recalled = 0  # problems recalled (looked up again) by diagnostics
 
     def new_problem(self) -> Occurrence:
         p = plan()
         group = self.rng.choice(p.groups)
         return vary(self.rng.choice(p.query_rows[group]), QUERY_VOCAB, self.rng, p.keys[group])
 
-    async def run(self, until: float) -> None:
-        await asyncio.sleep(0.2 * self.n)  # editors open one after another
+    async def open(self) -> None:
+        """Connect (the product's pool, as this developer's role) and open the documents."""
         target = DatabaseTarget(self.url, embedded=False)
-        self.pool = await open_pool(target, min_size=1, max_size=4)
-        try:
-            for d in range(self.args.documents):
-                doc = Document(
-                    f"/home/dev{self.n}/project/module_{d}.py",
-                    [self.new_problem() for _ in range(self.args.problems)],
-                )
-                self.documents.append(doc)
-                await self.diagnostics(doc, change=False)
-            await asyncio.gather(
-                self.loop(until, self.args.diagnostics_every, self.edit),
-                self.loop(until, self.args.code_action_every, self.code_action),
-                self.loop(until, self.args.apply_every, self.apply),
-                self.loop(until, self.args.search_every, self.search),
+        for attempt in range(10):  # an editor retries too (database.py's reconnect loop)
+            try:
+                self.pool = await open_pool(target, min_size=1, max_size=4)
+                break
+            except DatabaseUnavailable as exc:
+                self.stats.connect_retries += 1
+                if attempt == 9:
+                    raise
+                log(f"dev{self.n}: {exc}; retrying")
+                await asyncio.sleep(1)
+        for d in range(self.args.documents):
+            doc = Document(
+                f"/home/dev{self.n}/project/module_{d}.py",
+                [self.new_problem() for _ in range(self.args.problems)],
             )
-            if self.background:
-                await asyncio.wait(self.background, timeout=30)
-        finally:
-            await self.pool.close()
+            self.documents.append(doc)
+            t0 = time.perf_counter()
+            await self.diagnostics(doc, change=False, kind="open_document")
+            self.stats.add("open_document", (time.perf_counter() - t0) * 1000)
+
+    async def run(self, until: float) -> None:
+        await asyncio.gather(
+            self.loop(until, self.args.diagnostics_every, self.edit),
+            self.loop(until, self.args.code_action_every, self.code_action),
+            self.loop(until, self.args.apply_every, self.apply),
+            self.loop(until, self.args.search_every, self.search),
+        )
+        if self.background:
+            await asyncio.wait(self.background, timeout=30)
 
     async def loop(self, until: float, every: float, action: Any) -> None:
         await asyncio.sleep(self.rng.uniform(0, every))
@@ -181,7 +198,7 @@ class Developer:
         doc = self.rng.choice(self.documents)
         await self.diagnostics(doc, change=True)
 
-    async def diagnostics(self, doc: Document, *, change: bool) -> None:
+    async def diagnostics(self, doc: Document, *, change: bool, kind: str = "") -> None:
         if change:  # one problem fixed (its statement changed), sometimes a new one
             i = self.rng.randrange(len(doc.problems))
             fixed = doc.problems.pop(i)
@@ -196,18 +213,34 @@ class Developer:
                     obs = await self.memory.observe(
                         conn, self.ident, doc.path, text, "python", diags, version=doc.version
                     )
-                await self.memory.recall(conn, self.ident, text, "python", obs.views, related=False)
+                # as the server does: problems recalled less than 15 s ago keep their results
+                now = time.monotonic()
+                fresh = {
+                    str(v.problem_id): v
+                    for v in doc.views
+                    if now - doc.recalled.get(str(v.problem_id), 0.0) < STALE_AFTER_SECONDS
+                }
+                todo = [v for v in obs.views if str(v.problem_id) not in fresh]
+                for v in obs.views:
+                    if str(v.problem_id) in fresh:
+                        old = fresh[str(v.problem_id)]
+                        v.history, v.fixes, v.related = old.history, old.fixes, old.related
+                await self.memory.recall(conn, self.ident, text, "python", todo, related=False)
                 t1 = time.perf_counter()
-                await self.memory.fill_related(conn, self.ident, obs.views, log_results=False)
+                await self.memory.fill_related(conn, self.ident, todo, log_results=False)
                 t2 = time.perf_counter()
-                await self.memory.log_related(conn, obs.views)
+                await self.memory.log_related(conn, todo)
         except Exception as exc:
-            self.stats.fail("diagnostics", exc)
+            self.stats.fail(kind or "diagnostics", exc)
             return
-        self.stats.add("diagnostics_to_views", (t1 - t0) * 1000)
-        self.stats.add("diagnostics_to_related", (t2 - t0) * 1000)
+        if not kind:
+            self.stats.add("diagnostics_to_views", (t1 - t0) * 1000)
+            self.stats.add("diagnostics_to_related", (t2 - t0) * 1000)
+        self.recalled += len(todo)
         doc.views = obs.views
-        doc.recalled_at = time.monotonic()
+        done = time.monotonic()
+        doc.recalled.update((str(v.problem_id), done) for v in todo)
+        doc.recalled_at = min(doc.recalled.get(str(v.problem_id), 0.0) for v in doc.views)
 
     async def code_action(self) -> None:
         doc = self.rng.choice(self.documents)
@@ -231,6 +264,8 @@ class Developer:
             self.stats.fail("code_action_refresh", exc)
             return
         self.stats.add("code_action_refresh", (time.perf_counter() - t0) * 1000)
+        done = time.monotonic()
+        doc.recalled.update((str(v.problem_id), done) for v in views)
 
     async def apply(self) -> None:
         doc = self.rng.choice(self.documents)
@@ -333,15 +368,24 @@ async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None)
         Developer(n, url, uid, rid, args, stats, random.Random(rng.random()))
         for n, (url, uid, rid) in enumerate(devs)
     ]
+    log(f"{len(developers)} developers connect and open {args.documents} documents each")
+    opened = time.monotonic()
+    for group in range(0, len(developers), 5):  # editors start in waves, not all at once
+        await asyncio.gather(*(d.open() for d in developers[group : group + 5]))
+    opening_seconds = time.monotonic() - opened
     load_start = os.getloadavg()
     cpu0, wall0, own0 = server_cpu_seconds(data_dir), time.monotonic(), time.process_time()
     until = wall0 + args.seconds
     log(f"{len(developers)} developers for {args.seconds}s")
-    await asyncio.gather(*(d.run(until) for d in developers))
+    try:
+        await asyncio.gather(*(d.run(until) for d in developers))
+    finally:
+        for d in developers:
+            await d.pool.close()
     wall = time.monotonic() - wall0
     cpu1, own = server_cpu_seconds(data_dir), time.process_time() - own0
     requests = {k: percentiles(v) for k, v in sorted(stats.times.items())}
-    total = sum(len(v) for v in stats.times.values())
+    total = sum(len(v) for k, v in stats.times.items() if k != "open_document")
     return {
         "benchmark": "team_load",
         "machine": {
@@ -361,6 +405,8 @@ async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None)
             "apply_every": args.apply_every,
             "search_every": args.search_every,
         },
+        "opening_seconds": round(opening_seconds, 1),
+        "connect_retries": stats.connect_retries,
         "requests": requests,
         "requests_per_second": round(total / wall, 1),
         "errors": sum(stats.errors.values()),
@@ -371,6 +417,7 @@ async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None)
             "cpu_seconds": round(cpu1 - cpu0, 1) if cpu0 is not None and cpu1 else None,
         },
         "client_cpu_cores_busy": round(own / wall, 2),
+        "problems_recalled_by_diagnostics": sum(d.recalled for d in developers),
     }
 
 
