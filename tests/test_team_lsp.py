@@ -67,6 +67,7 @@ async def test_share_learned_fix_and_announce_achievement_once(
             return [a for a in found if "share the fix you just made" in a.title]
 
         (action,) = await eventually(share_action)
+        assert action.kind == "quickfix"  # listed in the editor's quick-fix menu (`only`)
         (solution_id,) = action.command.arguments
         with psycopg.connect(fresh_db) as conn:
             row = conn.execute(

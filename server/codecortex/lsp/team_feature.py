@@ -64,6 +64,7 @@ def share_actions(
     return [
         types.CodeAction(
             title=f"CodeCortex: share {what} with the team",
+            kind=types.CodeActionKind.QuickFix,
             command=types.Command(title="Share with the team", command=CMD_SHARE, arguments=[sid]),
         )
         for sid, what in candidates.items()
