@@ -16,6 +16,7 @@ from codecortex.config import load_settings
 from codecortex.diagnostics import Range
 from codecortex.fixtemplates import generalise, learn_template, replay_template, replay_templates
 from codecortex.memory import Identity, Memory
+from codecortex.replay import replay_fix
 from codecortex.store import identity as identity_store
 from codecortex.store.connection import connect
 
@@ -188,3 +189,20 @@ async def test_replayed_lines_follow_the_configured_formatter(formatted_project:
         "    x = {'a':1}\n"
     )
     assert "formatted" in fix.replay.reason
+
+
+def test_a_partial_token_match_needs_a_neighbour_of_the_edit() -> None:
+    # the learned C416 fix inside a join; on an assignment, neither neighbour of the edit is
+    # the learned one: no replay (a generator where a list was); inside a join it replays
+    learned = (
+        '    content = b"".join([part for part in self.iter_bytes()])\n',
+        '    content = b"".join(self.iter_bytes())\n',
+    )
+    text = (
+        "def f(response):\n    parts = [part for part in response.iter_raw()]\n    return parts\n"
+    )
+    assert replay_fix(*learned, [], [], text, Range.of(1, 12, 1, 50), "python") is None
+    text = 'def g(response):\n    return b"".join([part for part in response.iter_raw()])\n'
+    result = replay_fix(*learned, [], [], text, Range.of(1, 20, 1, 58), "python")
+    assert result is not None
+    assert result.new_text == 'def g(response):\n    return b"".join(response.iter_raw())\n'

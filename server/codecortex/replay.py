@@ -553,6 +553,9 @@ def _find_match(
             (coverage >= MIN_PARTIAL_COVERAGE or left + right >= MIN_PARTIAL_CONTEXT)
             and (anchored_window or overlap)
             and wlen >= 2
+            # the learned edit's neighbours: at least one side matches (`b"".join([x for x in
+            # s])` -> `b"".join(s)` is not a fix of `parts = [x for x in s]`)
+            and (left > 0 or right > 0 or c1 == 0 or c2 == n)
         ):
             at_edge = c1 - left == 0 or c2 + right == n  # matched through one end of "before"
             lo_e, hi_e = max(c1 - left, c1 - 1), min(c2 + right, c2 + 1)
