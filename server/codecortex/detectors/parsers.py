@@ -60,7 +60,6 @@ def parse_ruff(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
     if not isinstance(data, list):
         raise DetectorOutputError("ruff JSON output is not a list")
     found: Found = {}
-    paths: dict[str, Path] = {}  # resolved once per file (a file has many reports)
     for item in data:
         try:
             loc, end = item["location"], item.get("end_location") or item["location"]
@@ -74,11 +73,7 @@ def parse_ruff(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
                 severity=2 if code else 1,
                 data={k: item[k] for k in ("url", "fix", "name") if item.get(k) is not None},
             )
-            name = item["filename"]
-            path = paths.get(name)
-            if path is None:
-                path = paths[name] = _path(cwd, name)
-            _add(found, path, diag)
+            _add(found, _path(cwd, item["filename"]), diag)
         except (KeyError, TypeError) as exc:
             raise DetectorOutputError(f"unexpected ruff item: {_snippet(str(item))}") from exc
     return found
