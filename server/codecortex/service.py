@@ -488,12 +488,7 @@ class Service:
                 for v in doc.views
                 if not _speaks_for(obs, v.signature.tool) and str(v.problem_id) not in known
             ]
-            if doc.text != obs.text:
-                for view in kept:
-                    if view.fixes:
-                        view.fixes = self.memory.replay_again(
-                            view, doc.text, obs.text, obs.language
-                        )
+            await self._replay_fixes(kept, doc.text, obs.text, obs.language)
             doc.views = kept + result.views
             doc.version = obs.version
             doc.text = obs.text
@@ -523,16 +518,25 @@ class Service:
                 rest.append(view)
         if not carried:
             return rest
-        old_text, text, language = doc.text, obs.text, obs.language
+        for view, old in carried:
+            view.history, view.related, view.fixes = old.history, old.related, old.fixes
+        await self._replay_fixes([view for view, _ in carried], doc.text, obs.text, obs.language)
+        return rest
+
+    async def _replay_fixes(
+        self, views: list[ProblemView], old_text: str, text: str, language: str | None
+    ) -> None:
+        """The views' fixes replayed from `old_text` on `text` (`Memory.replay_again`: kept
+        only when they make the same change), on a worker thread: CPU work off the loop."""
+        if old_text == text or not any(v.fixes for v in views):
+            return
 
         def replay() -> None:
-            for view, old in carried:
-                view.history, view.related, view.fixes = old.history, old.related, old.fixes
-                if view.fixes and old_text != text:
+            for view in views:
+                if view.fixes:
                     view.fixes = self.memory.replay_again(view, old_text, text, language)
 
         await asyncio.to_thread(replay)
-        return rest
 
     async def flush(self, timeout: float = 30) -> None:
         """Wait until every queued observation is processed (tests, shutdown)."""
