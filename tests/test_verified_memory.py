@@ -385,3 +385,38 @@ async def test_an_added_keyword_argument_replays_on_other_calls(project: Project
     assert fix.replay.new_text == text.replace(
         "FutureWarning,\n", "FutureWarning,\n        stacklevel=2,\n"
     )
+
+
+async def test_a_fix_that_replays_several_ways_is_kept_after_an_edit_above_it(
+    project: Project,
+) -> None:
+    """A stored fix can replay several ways (here SIM102's collapse with and without the body
+    dedented): when the document changes elsewhere, the offered fix is replayed again and
+    kept, not dropped (the server's carry-over failed with "too many values to unpack" on
+    pluggy's history)."""
+    before = (
+        "def pick(opts, name):\n    if opts is None:\n        if name.startswith('x'):\n"
+        "            opts = {}\n    return opts\n"
+    )
+    after = (
+        "def pick(opts, name):\n    if opts is None and name.startswith('x'):\n"
+        "        opts = {}\n    return opts\n"
+    )
+    await project.teach("a.py", before, after)
+    text = before.replace("pick", "choose")
+    view = view_for(await project.offered("b.py", text), "SIM102")
+    assert view.fixes and view.fixes[0].verified is True
+    offered = view.fixes[0].replay.new_text
+    options = project.memory.replay_candidates(view, [view.fixes[0].solution], text, "python")
+    assert len(options) > 1  # the case this guards: one solution, several replays
+    moved = '"""Choices."""\n\n' + text
+    # the server's carry-over: the problem's new view (observed on the new text) gets the
+    # fixes checked on the old text, replayed again
+    moved_view = view_for((await project.check("b.py", moved)).views, "SIM102")
+    moved_view.fixes = view.fixes
+    again = project.memory.replay_again(moved_view, text, moved, "python")
+    assert [f.replay.new_text for f in again] == [
+        '"""Choices."""\n\n' + f.replay.new_text for f in view.fixes
+    ]
+    assert again[0].replay.new_text == '"""Choices."""\n\n' + offered
+    assert again[0].verified is True

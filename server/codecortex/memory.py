@@ -579,10 +579,18 @@ class Memory:
         code), so that what was verified is still what is offered. CPU only."""
         again: list[FixOption] = []
         for fix in view.fixes:
-            (option,) = self.replay_candidates(view, [fix.solution], text, language) or (None,)
-            if option is None or _change_of(option.replay.edits, text) != _change_of(
-                fix.replay.edits, old_text
-            ):
+            # one solution can replay several ways (token replay, patterns, templates): the one
+            # that makes the verified change is kept
+            change = _change_of(fix.replay.edits, old_text)
+            option = next(
+                (
+                    o
+                    for o in self.replay_candidates(view, [fix.solution], text, language)
+                    if _change_of(o.replay.edits, text) == change
+                ),
+                None,
+            )
+            if option is None:
                 continue
             option.verified, option.verification = fix.verified, fix.verification
             again.append(option)
