@@ -352,20 +352,33 @@ async def wait_open_count(conn: Any, path: str, want: int, timeout: float = 20) 
         await asyncio.sleep(0.05)
 
 
-async def teach(client: Any, conn: Any, root: Path, ruff: Ruff, problems: list[Problem]) -> int:
-    """Open each taught (commit, file) at the parent's version, then change it to the commit's."""
+async def teach(
+    client: Any,
+    conn: Any,
+    root: Path,
+    ruff: Ruff,
+    problems: list[Problem],
+    *,
+    one_problem: bool = False,
+) -> int:
+    """Open each taught (commit, file) at the parent's version, then change it to the commit's.
+
+    `one_problem` (online protocol): the change is only the developer's change at that
+    problem (its hunk applied to the parent's version), taught in a document of its own."""
     pairs: dict[tuple[str, str], Problem] = {}
     for p in problems:
-        pairs.setdefault((p.commit, p.path), p)
+        pairs.setdefault((p.commit, p.path) if not one_problem else (p.commit, str(p.n)), p)
     for i, p in enumerate(pairs.values()):
-        path = root / "taught" / p.commit[:10] / p.path
+        sub = Path(p.commit[:10]) / (str(p.n) if one_problem else "")
+        path = root / "taught" / sub / p.path
         path.parent.mkdir(parents=True, exist_ok=True)
+        target = p.fixed[0] if one_problem else p.new
         before = [lsp_diag(d) for d in ruff.check(p.path, p.old)]
-        after = [lsp_diag(d) for d in ruff.check(p.path, p.new)]
+        after = [lsp_diag(d) for d in ruff.check(p.path, target)]
         uri = open_doc(client, path, p.old, 1)
         forward(client, uri, 1, before)
         await wait_open_count(conn, str(path), len(before))
-        change_doc(client, uri, p.new, 2)
+        change_doc(client, uri, target, 2)
         forward(client, uri, 2, after)
         await wait_open_count(conn, str(path), len(after))
         client.text_document_did_close(
@@ -399,15 +412,24 @@ def removes(p: Problem, result: str, ruff: Ruff) -> bool:
 
 
 async def ask(
-    client: Any, root: Path, ruff: Ruff, problems: list[Problem], latencies: list[float]
+    client: Any,
+    root: Path,
+    ruff: Ruff,
+    problems: list[Problem],
+    latencies: list[float],
+    *,
+    one_problem: bool = False,
 ) -> dict[int, tuple[str | None, str]]:
-    """The top replay (edited text and its title) for each held-out problem."""
+    """The top replay (edited text and its title) for each held-out problem (`one_problem`:
+    each asked in a freshly opened document of its own, so that what was taught just before
+    is recalled)."""
     by_file: dict[tuple[str, str], list[Problem]] = {}
     for p in problems:
-        by_file.setdefault((p.commit, p.path), []).append(p)
+        by_file.setdefault((p.commit, str(p.n) if one_problem else p.path), []).append(p)
     answers: dict[int, tuple[str | None, str]] = {}
-    for i, ((commit, rel), group) in enumerate(by_file.items()):
-        path = root / "asked" / commit[:10] / rel
+    for i, ((commit, key), group) in enumerate(by_file.items()):
+        rel = group[0].path
+        path = root / "asked" / commit[:10] / (key if one_problem else "") / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         diags = [lsp_diag(d) for d in ruff.check(rel, group[0].old)]
         uri = open_doc(client, path, group[0].old, 1)
@@ -539,6 +561,8 @@ async def bench_repo(
     bounds = [i for i in range(1, len(problems)) if problems[i].commit != problems[i - 1].commit]
     cut = min(bounds, key=lambda i: (abs(i - want), i)) if bounds else want
     taught, held = problems[:cut], problems[cut:][: args.max_problems]
+    if args.online:  # within a commit, the order a developer going down the files would take
+        held.sort(key=lambda p: (p.when, p.commit, p.path, p.item["location"]["row"], p.n))
     mined_s = time.perf_counter() - started
     log(
         f"{name}: {len(problems)} problems fixed by hand; teaching {len(taught)}, asking {len(held)}"
@@ -563,9 +587,17 @@ async def bench_repo(
             )
             row = await cur.fetchone()
             learned = int(row["n"]) if row else 0
-        t0 = time.perf_counter()
-        answers = await ask(client, root, ruff, held, latencies)
-        ask_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if not args.online:
+                answers = await ask(client, root, ruff, held, latencies)
+            else:  # prequential: each held-out problem asked, then its own fix taught
+                answers = {}
+                for i, p in enumerate(held):
+                    answers.update(await ask(client, root, ruff, [p], latencies, one_problem=True))
+                    await teach(client, conn, root, ruff, [p], one_problem=True)
+                    if (i + 1) % 25 == 0:
+                        log(f"  online: asked and taught {i + 1}/{len(held)}")
+            ask_s = time.perf_counter() - t0
     finally:
         await client.shutdown_session()
         shutil.rmtree(root, ignore_errors=True)
@@ -575,7 +607,10 @@ async def bench_repo(
     rows = []
     details: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, Any]]] = {"wrong": [], "correct": [], "acceptable": []}
-    for p in held:
+    for k, p in enumerate(held):
+        if args.online and k:  # what was taught before this problem was asked
+            taught_rules.add(held[k - 1].item["code"])
+            taught_sigs.add(held[k - 1].signature)
         result, title = answers.get(p.n, (None, ""))
         kind = classify(p, result, ruff)
         rows.append(
@@ -599,7 +634,8 @@ async def bench_repo(
             "developer_diff": _diff(p.old, p.fixed[0])[:800],
         }
         if args.details:
-            same = [t for t in taught if t.signature == p.signature]
+            before = taught + (held[:k] if args.online else [])
+            same = [t for t in before if t.signature == p.signature]
             detail["taught_same_signature"] = len(same)
             detail["taught_examples"] = [_diff(t.old, t.fixed[0])[:300] for t in same[-2:]]
             details.append(detail)
@@ -652,6 +688,7 @@ async def bench(args: argparse.Namespace, url: str, server_env: dict[str, str]) 
             "select": args.select,
             "teach_share": args.teach_share,
             "max_hunk_lines": args.max_hunk_lines,
+            "protocol": "online" if args.online else "frozen",
         },
         "repositories": results,
         "overall": {
@@ -677,6 +714,11 @@ def main() -> None:
     parser.add_argument("--max-hunk-lines", type=int, default=12)
     parser.add_argument(
         "--details", action="store_true", help="every held-out problem with both diffs"
+    )
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="after each held-out problem is asked, teach the developer's change at it",
     )
     parser.add_argument(
         "--mine-cache", metavar="DIR", help="keep mined problems here, reused by later runs"
