@@ -3,7 +3,9 @@
 States: starting -> migrating -> connected; `down` after a failure, with a reconnect loop
 (exponential backoff) that restarts the embedded PostgreSQL if it is the one that went away.
 Callers use `async with db.connection() as conn` and get `DatabaseDown` at once when there is no
-database, so nothing on the request path ever waits for one.
+database, so nothing on the request path ever waits for one. A pool whose connections are all
+in use is busy, not down: a caller waits for one to come back (up to BUSY_WAIT_SECONDS) instead
+of the server declaring the database unavailable.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from codecortex.config import Settings
 from codecortex.store.connection import open_pool, prepare
 from codecortex.store.database import DatabaseTarget, StoreError
 
 log = logging.getLogger(__name__)
+
+ACQUIRE_TIMEOUT = 5.0
+BUSY_WAIT_SECONDS = 120.0
 
 
 class DatabaseDown(Exception):
@@ -110,17 +115,20 @@ class Database:
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         if self.state != "connected" or self._pool is None:
             raise DatabaseDown(self.error or f"database {self.state}")
+        pool = self._pool
         try:
-            async with self._pool.connection(timeout=5) as conn:
-                yield conn
+            conn = await _acquire(pool)
+            try:
+                async with conn:  # a pooled connection: commit/rollback, not closed
+                    yield conn
+            finally:
+                await pool.putconn(conn)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.mark_down(exc)
             raise DatabaseDown(str(exc)) from None
-        except Exception as exc:
-            if type(exc).__name__ == "PoolTimeout":
-                self.mark_down(exc)
-                raise DatabaseDown(str(exc)) from None
-            raise
+        except PoolTimeout as exc:
+            self.mark_down(exc)
+            raise DatabaseDown(str(exc)) from None
 
     async def close(self) -> None:
         self._closed = True
@@ -129,3 +137,20 @@ class Database:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _acquire(pool: AsyncConnectionPool[Any]) -> Any:
+    """A connection from `pool` within ACQUIRE_TIMEOUT; while every connection the pool may
+    open is open and in use (busy, not down), wait on for one to be returned, up to
+    BUSY_WAIT_SECONDS in all."""
+    waited = 0.0
+    while True:
+        try:
+            return await pool.getconn(timeout=ACQUIRE_TIMEOUT)
+        except PoolTimeout:
+            stats = pool.get_stats()
+            busy = stats.get("pool_size", 0) >= pool.max_size and not stats.get("pool_available")
+            waited += ACQUIRE_TIMEOUT
+            if not busy or waited >= BUSY_WAIT_SECONDS:
+                raise
+            log.debug("all %d database connections in use; waiting for one", pool.max_size)
