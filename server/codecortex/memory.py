@@ -477,22 +477,57 @@ class Memory:
             file = root / "untitled.py"
 
         formatter = language == "python" and configured_formatter(file, root) is not None
-
-        async def one(view: ProblemView, options: list[FixOption]) -> None:
-            tool = runnable_tool(view.signature.tool, language)
-            kept: list[FixOption] = []
-            checks = 0
+        # Options with names nothing near the problem explains are never offered; of the rest,
+        # a problem whose tool can run spends at most MAX_CHECKS_PER_PROBLEM checks, in order.
+        plausible: list[list[FixOption]] = []
+        for view, options in zip(views, ranked, strict=True):
+            keep = []
             for option in options:
-                if len(kept) >= MAX_OFFERED_FIXES or checks >= MAX_CHECKS_PER_PROBLEM:
-                    break
                 extra = unexplained_names(
                     option.replay.edits, text, view.diagnostic.range, view.diagnostic.message
                 )
                 if extra:
                     option.verification = "brings in " + ", ".join(sorted(extra))
-                    continue
-                if formatter:  # the project's formatter on the edited lines, then checked
-                    option.replay = await format_replay(option.replay, text, file, root)
+                else:
+                    keep.append(option)
+            plausible.append(keep)
+
+        async def formatted(option: FixOption) -> None:
+            if formatter:  # the project's formatter on the edited lines, then checked
+                option.replay = await format_replay(option.replay, text, file, root)
+
+        # The texts each problem's checks will need, checked with one ruff run per rule code
+        # (verify.py `prefetch`, detectors/versions.py) instead of one run per text.
+        heads = [
+            options[:MAX_CHECKS_PER_PROBLEM]
+            if runnable_tool(view.signature.tool, language) is not None
+            else []
+            for view, options in zip(views, plausible, strict=True)
+        ]
+        await asyncio.gather(*(formatted(o) for options in heads for o in options))
+        batches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for view, options in zip(views, heads, strict=True):
+            if options:
+                tool = runnable_tool(view.signature.tool, language) or ""
+                select = (view.diagnostic.code,) if view.diagnostic.code else ()
+                batch = batches.setdefault((tool, select), [text])
+                batch.extend(o.replay.new_text for o in options)
+        await asyncio.gather(
+            *(
+                self.verifier.prefetch(tool, texts, file, root, select)
+                for (tool, select), texts in batches.items()
+            )
+        )
+
+        async def one(view: ProblemView, options: list[FixOption], ready: int) -> None:
+            tool = runnable_tool(view.signature.tool, language)
+            kept: list[FixOption] = []
+            checks = 0
+            for n, option in enumerate(options):
+                if len(kept) >= MAX_OFFERED_FIXES or checks >= MAX_CHECKS_PER_PROBLEM:
+                    break
+                if n >= ready:
+                    await formatted(option)
                 if tool is not None:
                     checks += 1
                     verdict = await self.verifier.check(
@@ -516,7 +551,9 @@ class Memory:
             kept.sort(key=lambda o: (o.verified is True, o.confidence), reverse=True)
             view.fixes = kept
 
-        await asyncio.gather(*(one(v, o) for v, o in zip(views, ranked, strict=True)))
+        await asyncio.gather(
+            *(one(v, o, len(h)) for v, o, h in zip(views, plausible, heads, strict=True))
+        )
 
     def replay_candidates(
         self,

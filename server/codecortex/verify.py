@@ -37,6 +37,7 @@ from pathlib import Path
 
 from codecortex.detectors.parsers import DetectorOutputError
 from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
+from codecortex.detectors.versions import ruff_on_versions
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
 from codecortex.replay import python_parses, python_tree
 
@@ -52,7 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UNVERIFIED_CONFIDENCE = 0.7
-CACHE_SIZE = 512
+CACHE_SIZE = 2048
 _IDENT = re.compile(r"[^\W\d]\w*")
 _NUMBER = re.compile(r"\d+")
 
@@ -145,7 +146,7 @@ class Verifier:
     def __init__(self, *, timeout: float = 20, concurrency: int = 2) -> None:
         self.timeout = timeout
         self._sem = asyncio.Semaphore(concurrency)
-        self._cache: OrderedDict[tuple[str, str, str, str], list[Diagnostic] | str] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, ...], list[Diagnostic] | str] = OrderedDict()
         self._exe: dict[tuple[str, str], str | None] = {}
 
     def available(self, tool: str, root: Path) -> bool:
@@ -154,12 +155,53 @@ class Verifier:
             self._exe[key] = find_executable(tool, root)
         return self._exe[key] is not None
 
+    @staticmethod
+    def _key(tool: str, text: str, path: Path, select: tuple[str, ...]) -> tuple[str, ...]:
+        sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return (tool, str(path), ",".join(select), sha)
+
+    def _remember(self, key: tuple[str, ...], result: list[Diagnostic] | str) -> None:
+        self._cache[key] = result
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def prefetch(
+        self, tool: str, texts: list[str], path: Path, root: Path, select: tuple[str, ...]
+    ) -> int:
+        """Check every text of `texts` not checked yet with one run of the tool (ruff; see
+        detectors/versions.py), so that `check` finds them all cached. Texts the batch cannot
+        speak for, and every text when it fails, are left to `check`'s one run per text.
+        Returns how many texts the batch checked."""
+        if tool != "ruff" or not self.available(tool, root):
+            return 0
+        todo = list(
+            dict.fromkeys(t for t in texts if self._key(tool, t, path, select) not in self._cache)
+        )
+        if len(todo) < 2:
+            return 0
+        exe = self._exe.get((tool, str(root)))
+        assert exe is not None
+        async with self._sem:
+            try:
+                found = await ruff_on_versions(
+                    exe, todo, path, root, select=select, timeout=self.timeout
+                )
+            except DetectorOutputError as exc:
+                log.info("checking %d versions of %s at once failed: %s", len(todo), path, exc)
+                return 0
+        done = 0
+        for text, diags in zip(todo, found, strict=True):
+            if diags is not None:
+                self._remember(self._key(tool, text, path, select), diags)
+                done += 1
+        return done
+
     async def diagnostics(
         self, tool: str, text: str, path: Path, root: Path, select: tuple[str, ...]
     ) -> list[Diagnostic] | str:
         """The tool's diagnostics for `text`, or a one-line reason why it could not run."""
-        sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        key = (tool, str(path), ",".join(select), sha)
+        key = self._key(tool, text, path, select)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -177,9 +219,7 @@ class Verifier:
                 )
             except DetectorOutputError as exc:
                 result = str(exc).splitlines()[0] if str(exc) else "the tool failed"
-        self._cache[key] = result
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._remember(key, result)
         return result
 
     async def check(

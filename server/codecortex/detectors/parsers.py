@@ -60,6 +60,7 @@ def parse_ruff(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
     if not isinstance(data, list):
         raise DetectorOutputError("ruff JSON output is not a list")
     found: Found = {}
+    paths: dict[str, Path] = {}  # many reports per file: resolve each name once
     for item in data:
         try:
             loc, end = item["location"], item.get("end_location") or item["location"]
@@ -73,7 +74,10 @@ def parse_ruff(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
                 severity=2 if code else 1,
                 data={k: item[k] for k in ("url", "fix", "name") if item.get(k) is not None},
             )
-            _add(found, _path(cwd, item["filename"]), diag)
+            name = item["filename"]
+            if name not in paths:
+                paths[name] = _path(cwd, name)
+            _add(found, paths[name], diag)
         except (KeyError, TypeError) as exc:
             raise DetectorOutputError(f"unexpected ruff item: {_snippet(str(item))}") from exc
     return found

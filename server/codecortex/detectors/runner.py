@@ -724,10 +724,7 @@ async def run_on_text(
         raise DetectorOutputError(f"{tool} is not installed")
     if tool == "ruff":
         argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
-        argv += _cache_args("ruff", root)
-        codes = sorted({c for c in select if re.fullmatch(r"[A-Z]+[0-9]*", c)})
-        if codes:
-            argv.append("--extend-select=" + ",".join(codes))
+        argv += _cache_args("ruff", root) + extend_select_args(select)
         argv += ["--stdin-filename", str(path), "-"]
     else:
         argv = [exe, "-"]
@@ -760,9 +757,20 @@ async def run_on_text(
         name = str(path if path.suffix in PY_EXT else path.with_suffix(".py"))
         out, err = (s.replace("<stdin>:", name + ":") for s in (out, err))
         found = parsers.parse_pyflakes(out, err, rc, root)
-    diags = [d for ds in found.values() for d in ds]
+    return finish_text_diagnostics([d for ds in found.values() for d in ds], text)
+
+
+def extend_select_args(select: Iterable[str]) -> list[str]:
+    """ruff's arguments to check rule codes `select` in addition to the configured ones."""
+    codes = sorted({c for c in select if re.fullmatch(r"[A-Z]+[0-9]*", c)})
+    return ["--extend-select=" + ",".join(codes)] if codes else []
+
+
+def finish_text_diagnostics(diags: list[Diagnostic], text: str) -> list[Diagnostic]:
+    """A text's diagnostics as `run_on_text` returns them: zero-width ranges (pyflakes) get the
+    extent of the token there; sorted by position and code."""
     lines = text.splitlines()
-    for d in diags:  # zero-width ranges (pyflakes) get the extent of the token there
+    for d in diags:
         ln, col = d.range.start.line, d.range.start.character
         if d.range.start == d.range.end and ln < len(lines):
             m = _TOKEN.match(lines[ln], col)
