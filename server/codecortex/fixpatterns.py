@@ -142,7 +142,7 @@ def _merge_directive(existing: str, added: str) -> str | None:
 
 def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
     """(start, end) character offsets of the innermost statement at the problem's start."""
-    tree = treesitter.parse(text, "python")
+    tree = treesitter.parse_recent(text, "python")
     lines = text.splitlines(keepends=True)
     if rng.start.line >= len(lines):
         return None
@@ -285,7 +285,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     if k == 0 or btoks[k].text != "(" or btoks[k - 1].kind != "ident":
         return None
     function = btoks[k - 1].text
-    tree = treesitter.parse(text, "python")
+    tree = treesitter.parse_recent(text, "python")
     lines = text.splitlines(keepends=True)
     if rng.start.line >= len(lines):
         return None

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ MAX_STORED_CANDIDATES = 300
 MAX_OFFERED_FIXES = 3
 MAX_CHECKS_PER_PROBLEM = 6  # verification runs spent on one problem's candidates
 MAX_REPLAYED_CANDIDATES = 40  # replayed per problem, chosen by how much of their code is there
+RECALL_STEP = 8  # problems replayed together; their checks run while the next ones replay
 
 
 @dataclass
@@ -426,6 +428,7 @@ class Memory:
         path: str | Path | None = None,
         root: Path | None = None,
         timings: dict[str, float] | None = None,
+        on_ready: Callable[[list[ProblemView]], None] | None = None,
     ) -> None:
         """Fill `history`, `fixes` and `related` of each view in place.
 
@@ -433,6 +436,11 @@ class Memory:
         ones are checked by re-running the reporting detector on the edited text (`path`/`root`:
         where the document lives, so the project's configuration applies) and only fixes that
         pass (or, for tools that cannot run on text, touch the problem) are kept.
+
+        Views go through in steps of RECALL_STEP, in document order: a step's fixes are
+        checked while the next step's are replayed (the detector runs in its own process), and
+        `on_ready` is called with each step's views once their fixes are final, so that an
+        editor can show them before the whole document is done.
         `timings`: seconds spent per stage are added to it (bench/retrieval.py).
         """
         if not views:
@@ -448,14 +456,30 @@ class Memory:
         clock.lap("candidates")
         for view in views:
             view.history = history.get(view.signature.key, {})
-        ranked = await asyncio.to_thread(
-            lambda: [
+        order = sorted(views, key=lambda v: (v.diagnostic.range.start.line, v.signature.key))
+        checking: list[asyncio.Task[None]] = []
+
+        def replay(step: list[ProblemView]) -> list[list[FixOption]]:
+            return [
                 self.replay_candidates(view, by_sig.get(view.signature.key, []), text, language)
-                for view in views
+                for view in step
             ]
-        )
-        clock.lap("replay")
-        await self.verify(views, ranked, text, language, path, root)
+
+        async def check(step: list[ProblemView], ranked: list[list[FixOption]]) -> None:
+            await self.verify(step, ranked, text, language, path, root)
+            if on_ready is not None:
+                on_ready(step)
+
+        try:
+            for i in range(0, len(order), RECALL_STEP):
+                step = order[i : i + RECALL_STEP]
+                ranked = await asyncio.to_thread(replay, step)
+                clock.lap("replay")
+                checking.append(asyncio.ensure_future(check(step, ranked)))
+            await asyncio.gather(*checking)
+        finally:
+            for task in checking:
+                task.cancel()
         clock.lap("verification")
         if related:
             await self.fill_related(conn, ident, views, timings=timings)

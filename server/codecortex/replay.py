@@ -437,7 +437,7 @@ def enclosing_function_lines(
 
     0-based; None when the position is not inside a function.
     """
-    tree = treesitter.parse(text, language)
+    tree = treesitter.parse_recent(text, language)
     lines = text.splitlines(keepends=True)
     if not lines:
         return None

@@ -75,6 +75,7 @@ class DocumentState:
     worker: asyncio.Task[None] | None = None
     recalled_at: float = 0.0  # the oldest full recall among the views (monotonic)
     recalled: dict[str, float] = field(default_factory=dict)  # problem id -> its last recall
+    recalling: bool = False  # the views shown are being recalled (their fixes come in steps)
 
     def mark_recalled(self, views: list[ProblemView], at: float) -> None:
         self.recalled.update((str(v.problem_id), at) for v in views)
@@ -205,7 +206,9 @@ class Service:
         """Recall again in the background when a document's cache is old: a teammate or another
         window may have learned a fix since. Callers never wait for it."""
         doc = self.documents.get(uri)
-        if doc is None or not doc.views or doc.pending or self.db.state != "connected":
+        if doc is None or not doc.views or doc.pending or doc.recalling:
+            return
+        if self.db.state != "connected":
             return
         if time.monotonic() - doc.recalled_at < max_age:
             return
@@ -453,15 +456,23 @@ class Service:
                         # recalled. Fixes and history first; related knowledge is filled in
                         # afterwards so that the first code action does not wait for it.
                         recalled = await self._carry_over(doc, obs, result.views)
-                        await self.memory.recall(
-                            conn,
-                            ident,
-                            obs.text,
-                            obs.language,
-                            recalled,
-                            related=False,
-                            **self._where(doc),
-                        )
+                        # Shown at once (the carried-over fixes with them); the fixes of the
+                        # others appear step by step, as soon as they are checked.
+                        await self._show(doc, obs, result.views)
+                        doc.recalling = True
+                        try:
+                            await self.memory.recall(
+                                conn,
+                                ident,
+                                obs.text,
+                                obs.language,
+                                recalled,
+                                related=False,
+                                on_ready=lambda _step: self.client.views_changed(doc.uri),
+                                **self._where(doc),
+                            )
+                        finally:
+                            doc.recalling = False
                     if result.new or result.resolved:
                         await self._refresh_counts(conn)
             except DatabaseDown:
@@ -480,23 +491,29 @@ class Service:
             if superseded:
                 self.publish_status()
                 continue
-            # The views this observation speaks for are replaced; the others (another tool's,
-            # or every view for a partial set) are kept, their fixes replayed on the new text.
-            known = {str(v.problem_id) for v in result.views}
-            kept = [
-                v
-                for v in doc.views
-                if not _speaks_for(obs, v.signature.tool) and str(v.problem_id) not in known
-            ]
-            await self._replay_fixes(kept, doc.text, obs.text, obs.language)
-            doc.views = kept + result.views
-            doc.version = obs.version
-            doc.text = obs.text
             doc.mark_recalled(recalled, time.monotonic())
             self.publish_status()
             self.client.views_changed(doc.uri)
             if recalled:
                 self.spawn(self._fill_related(doc, recalled, ident), f"related {doc.uri}")
+
+    async def _show(
+        self, doc: DocumentState, obs: PendingObservation, views: list[ProblemView]
+    ) -> None:
+        """Make `views` the document's views as of `obs` and publish them. The views this
+        observation speaks for are replaced; the others (another tool's, or every view for a
+        partial set) are kept, their fixes replayed on the new text."""
+        known = {str(v.problem_id) for v in views}
+        kept = [
+            v
+            for v in doc.views
+            if not _speaks_for(obs, v.signature.tool) and str(v.problem_id) not in known
+        ]
+        await self._replay_fixes(kept, doc.text, obs.text, obs.language)
+        doc.views = kept + views
+        doc.version = obs.version
+        doc.text = obs.text
+        self.client.views_changed(doc.uri)
 
     async def _carry_over(
         self, doc: DocumentState, obs: PendingObservation, views: list[ProblemView]

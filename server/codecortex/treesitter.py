@@ -116,6 +116,14 @@ def parse(text: str | bytes, language: str) -> Tree:
     return get_parser(language).parse(data)
 
 
+@lru_cache(maxsize=16)
+def parse_recent(text: str, language: str) -> Tree:
+    """`parse`, remembered for the last few texts: the document every candidate fix is replayed
+    on is asked for again per candidate and per problem. The tree is shared: read it, never
+    `edit` it."""
+    return parse(text, language)
+
+
 @lru_cache(maxsize=256)
 def syntax_error_count(text: str | bytes, language: str) -> int:
     """Number of ERROR / MISSING nodes in the parse of `text` (0 for clean code). Remembered
