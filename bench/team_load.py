@@ -43,6 +43,7 @@ import random
 import sys
 import time
 import traceback
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,32 +361,111 @@ async def setup(admin_url: str, args: argparse.Namespace) -> list[tuple[str, Any
     return [(url, user_id, repo_id) for url, user_id in devs]
 
 
-async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None) -> dict[str, Any]:
-    devs = await setup(admin_url, args)
+async def run_editors(
+    args: argparse.Namespace,
+    devs: list[tuple[int, str, Any, Any, float]],
+    ready: Any,
+    go: Any,
+) -> tuple[Stats, list[Developer], float]:
+    """Open the editors of `devs` ((n, url, user id, repo id, seed)), call `ready()`, wait for
+    `go()` to give the seconds to run, then run them. Returns their stats, the editors and the
+    CPU seconds this process used while they ran."""
     stats = Stats()
-    rng = random.Random(args.seed)
     developers = [
-        Developer(n, url, uid, rid, args, stats, random.Random(rng.random()))
-        for n, (url, uid, rid) in enumerate(devs)
+        Developer(n, url, uid, rid, args, stats, random.Random(seed))
+        for n, url, uid, rid, seed in devs
     ]
-    log(f"{len(developers)} developers connect and open {args.documents} documents each")
-    opened = time.monotonic()
     for group in range(0, len(developers), 5):  # editors start in waves, not all at once
         await asyncio.gather(*(d.open() for d in developers[group : group + 5]))
-    opening_seconds = time.monotonic() - opened
-    load_start = os.getloadavg()
-    cpu0, wall0, own0 = server_cpu_seconds(data_dir), time.monotonic(), time.process_time()
-    until = wall0 + args.seconds
-    log(f"{len(developers)} developers for {args.seconds}s")
+    await ready()
+    seconds = await go()
+    own0 = time.process_time()
+    until = time.monotonic() + seconds
     try:
         await asyncio.gather(*(d.run(until) for d in developers))
     finally:
         for d in developers:
             await d.pool.close()
+    return stats, developers, time.process_time() - own0
+
+
+async def worker(args: argparse.Namespace) -> None:
+    """One editor process (`--worker`): its developers as JSON on stdin's first line, "go" on
+    the next once every process is ready; prints its stats as JSON."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    devs = [
+        (int(n), str(url), uuid.UUID(uid), uuid.UUID(rid), float(seed))
+        for n, url, uid, rid, seed in json.loads(await reader.readline())
+    ]
+
+    async def ready() -> None:
+        print("ready", flush=True)
+
+    async def go() -> float:
+        return float((await reader.readline()).decode().split()[1])
+
+    stats, developers, cpu = await run_editors(args, devs, ready, go)
+    print(
+        json.dumps(
+            {
+                "times": stats.times,
+                "errors": dict(stats.errors),
+                "examples": stats.examples,
+                "connect_retries": stats.connect_retries,
+                "recalled": sum(d.recalled for d in developers),
+                "cpu_seconds": cpu,
+            }
+        ),
+        flush=True,
+    )
+
+
+async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None) -> dict[str, Any]:
+    devs = await setup(admin_url, args)
+    rng = random.Random(args.seed)
+    plan_ = [(n, url, str(uid), str(rid), rng.random()) for n, (url, uid, rid) in enumerate(devs)]
+    processes = max(1, min(args.processes, len(plan_)))
+    log(
+        f"{len(plan_)} developers in {processes} editor processes connect and open"
+        f" {args.documents} documents each"
+    )
+    opened = time.monotonic()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", *sys.argv[1:]]
+    procs = []
+    for k in range(processes):
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        assert proc.stdin is not None
+        proc.stdin.write((json.dumps(plan_[k::processes]) + "\n").encode())
+        await proc.stdin.drain()
+        procs.append(proc)
+    for proc in procs:  # every editor has opened its documents
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError(f"an editor process failed while opening: {line!r}")
+    opening_seconds = time.monotonic() - opened
+    load_start = os.getloadavg()
+    cpu0, wall0 = server_cpu_seconds(data_dir), time.monotonic()
+    log(f"{len(plan_)} developers for {args.seconds}s")
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"go {args.seconds}\n".encode())
+        await proc.stdin.drain()
+    outputs = [json.loads((await proc.communicate())[0]) for proc in procs]
     wall = time.monotonic() - wall0
-    cpu1, own = server_cpu_seconds(data_dir), time.process_time() - own0
-    requests = {k: percentiles(v) for k, v in sorted(stats.times.items())}
-    total = sum(len(v) for k, v in stats.times.items() if k != "open_document")
+    cpu1 = server_cpu_seconds(data_dir)
+    times: dict[str, list[float]] = {}
+    errors: Counter[str] = Counter()
+    for out in outputs:
+        for kind, values in out["times"].items():
+            times.setdefault(kind, []).extend(values)
+        errors.update(out["errors"])
+    requests = {k: percentiles(v) for k, v in sorted(times.items())}
+    total = sum(len(v) for k, v in times.items() if k != "open_document")
     return {
         "benchmark": "team_load",
         "machine": {
@@ -394,6 +474,7 @@ async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None)
             "load_average_at_end": os.getloadavg(),
         },
         "developers": args.developers,
+        "editor_processes": processes,
         "seconds": round(wall, 1),
         "solutions": args.solutions,
         "solutions_visible_to_one_developer": args.visible_to_dev0,
@@ -406,18 +487,18 @@ async def bench(args: argparse.Namespace, admin_url: str, data_dir: Path | None)
             "search_every": args.search_every,
         },
         "opening_seconds": round(opening_seconds, 1),
-        "connect_retries": stats.connect_retries,
+        "connect_retries": sum(o["connect_retries"] for o in outputs),
         "requests": requests,
         "requests_per_second": round(total / wall, 1),
-        "errors": sum(stats.errors.values()),
-        "errors_by_kind": dict(stats.errors),
-        "error_examples": stats.examples,
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+        "error_examples": [e for o in outputs for e in o["examples"]][:5],
         "server_cpu": {
             "cores_busy": round((cpu1 - cpu0) / wall, 2) if cpu0 is not None and cpu1 else None,
             "cpu_seconds": round(cpu1 - cpu0, 1) if cpu0 is not None and cpu1 else None,
         },
-        "client_cpu_cores_busy": round(own / wall, 2),
-        "problems_recalled_by_diagnostics": sum(d.recalled for d in developers),
+        "editor_processes_cpu_cores_busy": round(sum(o["cpu_seconds"] for o in outputs) / wall, 2),
+        "problems_recalled_by_diagnostics": sum(o["recalled"] for o in outputs),
     }
 
 
@@ -433,7 +514,14 @@ def main() -> None:
     parser.add_argument("--apply-every", type=float, default=30.0)
     parser.add_argument("--search-every", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--processes", type=int, default=4, help="editor processes the developers are spread over"
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        asyncio.run(worker(args))
+        return
     with database("ccbench-team") as db:
         result = asyncio.run(bench(args, db.url, db.data_dir))
     print(json.dumps(result, indent=2, default=str))

@@ -8,6 +8,7 @@ Used by the language server (diagnostics forwarded by the editor) and by `codeco
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -23,12 +24,13 @@ import psycopg
 from codecortex import treesitter
 from codecortex.analysis.context import enclosing_context
 from codecortex.config import Settings
-from codecortex.diagnostics import Diagnostic, Range, TextEdit
+from codecortex.diagnostics import Diagnostic, Range, TextEdit, apply_edits
 from codecortex.embeddings import Embedder, HashEmbedder
 from codecortex.fixpatterns import replay_pattern
 from codecortex.fixtemplates import generalise, replay_template, replay_templates
 from codecortex.formatting import configured_formatter, format_replay
 from codecortex.learning import LearnedChange, NoSolution, learn_change, not_a_fix
+from codecortex.moved import LineMap
 from codecortex.redaction import scrub_async
 from codecortex.replay import ReplayResult, replay_fix, suggestion_values, tokenize
 from codecortex.signatures import Signature, classify_problem_type, compute_signature
@@ -639,7 +641,16 @@ class Memory:
         were checked): kept only when they make the same change (same code replaced by the same
         code), so that what was verified is still what is offered. CPU only."""
         again: list[FixOption] = []
+        moved = LineMap.between(old_text, text) if view.fixes else None
         for fix in view.fixes:
+            # the lines the fix edits did not change: the same edits at their new place
+            edits = moved.edits(fix.replay.edits) if moved is not None else None
+            if edits is not None:
+                replay = dataclasses.replace(
+                    fix.replay, edits=edits, new_text=apply_edits(text, edits)
+                )
+                again.append(dataclasses.replace(fix, replay=replay))
+                continue
             # one solution can replay several ways (token replay, patterns, templates): the one
             # that makes the verified change is kept
             change = _change_of(fix.replay.edits, old_text)

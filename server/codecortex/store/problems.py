@@ -89,16 +89,18 @@ async def open_problems(
 async def touch_problems(
     conn: psycopg.AsyncConnection[Any], updates: list[tuple[Any, int, int, int, int, str]]
 ) -> None:
-    """Seen again: new position and message, seen_count + 1."""
+    """Seen again: new position and message, seen_count + 1 (one statement for all)."""
     if not updates:
         return
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "UPDATE detected_problems SET line_number = %s, column_number = %s, end_line = %s,"
-            " end_column = %s, error_message = %s, seen_count = seen_count + 1,"
-            " last_seen_at = NOW() WHERE id = %s",
-            [(sl, sc, el, ec, scrub(msg), pid) for pid, sl, sc, el, ec, msg in updates],
-        )
+    ids, sls, scs, els, ecs, msgs = zip(*updates, strict=True)
+    await conn.execute(
+        "UPDATE detected_problems d SET line_number = u.sl, column_number = u.sc,"
+        " end_line = u.el, end_column = u.ec, error_message = u.msg,"
+        " seen_count = d.seen_count + 1, last_seen_at = NOW()"
+        " FROM unnest(%s::uuid[], %s::int[], %s::int[], %s::int[], %s::int[], %s::text[])"
+        " AS u(id, sl, sc, el, ec, msg) WHERE d.id = u.id",
+        (list(ids), list(sls), list(scs), list(els), list(ecs), [scrub(m) for m in msgs]),
+    )
 
 
 async def resolve_problem(
