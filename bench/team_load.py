@@ -80,7 +80,13 @@ class ServerSideMemory(Memory):
     candidates and verifying them): every database statement of recall stays."""
 
     def replay_candidates(
-        self, view: ProblemView, solutions: list[dict[str, Any]], text: str, language: str | None
+        self,
+        view: ProblemView,
+        solutions: list[dict[str, Any]],
+        text: str,
+        language: str | None,
+        *,
+        prepared: Any = None,
     ) -> list[FixOption]:
         self.candidates_seen = getattr(self, "candidates_seen", 0) + len(solutions)
         return []

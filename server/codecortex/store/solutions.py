@@ -144,6 +144,21 @@ async def solutions_for_signatures(
     return out
 
 
+async def signature_versions(
+    conn: psycopg.AsyncConnection[Any], signatures: list[str]
+) -> dict[str, int]:
+    """The version of each signature's stored fixes (migration 013: raised by every change
+    recall could see); a signature without stored fixes has none."""
+    if not signatures:
+        return {}
+    cur = await conn.execute(
+        "SELECT problem_signature, version FROM solution_signature_versions"
+        " WHERE problem_signature = ANY(%s)",
+        (signatures,),
+    )
+    return {r["problem_signature"]: int(r["version"]) for r in await cur.fetchall()}
+
+
 def _rank_key(row: dict[str, Any]) -> tuple[float, float, float]:
     merit = int(row["reuse_count"] or 0) - 2 * int(row["reject_count"] or 0)
     return (-merit, -float(row["confidence"] or 0), -row["created_at"].timestamp())

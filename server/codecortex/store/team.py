@@ -12,7 +12,7 @@ from psycopg import sql
 
 DEVELOPER_GROUP = "codecortex_developer"
 # Tables a developer may read but never change.
-READ_ONLY_TABLES = ("users", "codecortex_migrations")
+READ_ONLY_TABLES = ("users", "codecortex_migrations", "solution_signature_versions")
 
 
 async def role_exists(conn: psycopg.AsyncConnection[Any], role: str) -> bool:
