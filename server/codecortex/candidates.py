@@ -21,7 +21,35 @@ import psycopg
 from codecortex.replay import tokenize
 from codecortex.store import solutions as solution_store
 
-MAX_CACHED_ROWS = 30_000  # over every cached signature (a row holds its code: ~1-2 KB)
+MAX_CACHED_ROWS = 50_000  # over every cached signature (a row holds its code: ~1-2 KB)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A stored fix's old code as distinct tokens: those that are none of its placeholder
+    values, and each value found among them with the index of its last place in the value
+    list (where a replay takes its new value from)."""
+
+    rest: frozenset[str]
+    values: tuple[tuple[str, int], ...]
+    value_count: int
+
+    def mapped(self, new_values: list[str]) -> frozenset[str]:
+        """The tokens with the fix's placeholder values taken as `new_values` (as the replay
+        maps them: only when both lists have the same length)."""
+        if not self.values:
+            return self.rest
+        if self.value_count != len(new_values):
+            return self.rest | {v for v, _ in self.values}
+        return self.rest | {new_values[j] for _, j in self.values}
+
+
+def _tokens_of(row: dict[str, Any], language: str | None) -> Tokens:
+    found = {t.text for t in tokenize(str(row.get("before_text") or ""), language)}
+    old_values = [str(v) for v in row.get("signature_values") or []]
+    last = {v: j for j, v in enumerate(old_values)}
+    present = tuple((v, j) for v, j in last.items() if v in found)
+    return Tokens(frozenset(found - {v for v, _ in present}), present, len(old_values))
 
 
 @dataclass
@@ -30,19 +58,16 @@ class Candidates:
 
     version: int | None
     rows: list[dict[str, Any]]
-    _tokens: dict[str | None, list[frozenset[str]]] = field(default_factory=dict)
+    _tokens: dict[str | None, list[Tokens]] = field(default_factory=dict)
     _by_reuse: tuple[list[dict[str, Any]], tuple[tuple[str, str], ...]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def token_sets(self, language: str | None) -> list[frozenset[str]]:
+    def token_sets(self, language: str | None) -> list[Tokens]:
         """The distinct tokens of each row's old code (computed once per language)."""
         with self._lock:
             sets = self._tokens.get(language)
             if sets is None:
-                sets = [
-                    frozenset(t.text for t in tokenize(str(r.get("before_text") or ""), language))
-                    for r in self.rows
-                ]
+                sets = [_tokens_of(r, language) for r in self.rows]
                 self._tokens[language] = sets
             return sets
 

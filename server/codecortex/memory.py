@@ -783,16 +783,11 @@ def _closest(
     sets = candidates.token_sets(language)
 
     def score(i: int) -> tuple[float, float, int]:
-        toks = sets[i]
-        row = candidates.rows[i]
-        old_values = row.get("signature_values") or []
-        if old_values and len(old_values) == len(new_values):
-            mapping = {str(o): n for o, n in zip(old_values, new_values, strict=True)}
-            toks = frozenset(mapping.get(t, t) for t in toks)
+        toks = sets[i].mapped(new_values)
+        reuse = int(candidates.rows[i].get("reuse_count") or 0)
         if not toks:
-            return (0.0, 0.0, int(row.get("reuse_count") or 0))
-        alike = len(toks & own) / len(toks | own)
-        return (alike, len(toks & near) / len(toks), int(row.get("reuse_count") or 0))
+            return (0.0, 0.0, reuse)
+        return (len(toks & own) / len(toks | own), len(toks & near) / len(toks), reuse)
 
     order = sorted(range(len(sets)), key=score, reverse=True)
     return [candidates.rows[i] for i in order[:MAX_REPLAYED_CANDIDATES]]
