@@ -315,8 +315,16 @@ async def seeded_memory(conn: Any, args: argparse.Namespace) -> tuple[Seeded, bo
                 f"{args.db_dir} holds {kept['solutions_asked']} solutions seeded with --seed"
                 f" {kept['seed']}; use another --db-dir or the same --solutions and --seed"
             )
-        # The earlier run's query problems (and their logged search results, by cascade).
-        await conn.execute("DELETE FROM detected_problems WHERE status <> 'resolved'")
+        # The earlier run's query problems and their logged search results. Nothing else refers
+        # to them, so the foreign-key checks are skipped (replica role): each deleted problem
+        # would scan every past solution (past_solutions.problem_id has no index), minutes at 1M.
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "DELETE FROM knowledge_search_results WHERE problem_id IN"
+                " (SELECT id FROM detected_problems WHERE status <> 'resolved')"
+            )
+            await conn.execute("DELETE FROM detected_problems WHERE status <> 'resolved'")
         keys = {k: g for g, k in plan(args.seed).keys.items()}
         groups: dict[str, str] = {}
         async with conn.transaction(), conn.cursor(name="solution_groups") as named:
