@@ -185,7 +185,7 @@ async def run_recall(
     without_verification: list[float] = []
     database_side: list[float] = []
     stages: dict[str, list[float]] = {k: [] for k in STAGES}
-    reads_before = memory.candidates.reads
+    reads = 0
     log_times: list[float] = []
     hits = 0
     fixes = 0
@@ -196,10 +196,12 @@ async def run_recall(
             memory.candidates = CandidateCache()
         spent: dict[str, float] = {}
         runs_before = DETECTOR_RUNS[0]
+        reads_before = memory.candidates.reads
         t0 = time.perf_counter()
         await memory.recall(conn, ident, text, q.language, [view], related=False, timings=spent)
         await memory.fill_related(conn, ident, [view], log_results=False, timings=spent)
         total = (time.perf_counter() - t0) * 1000
+        reads += memory.candidates.reads - reads_before
         t1 = time.perf_counter()
         await memory.log_related(conn, [view])
         log_times.append((time.perf_counter() - t1) * 1000)
@@ -218,7 +220,7 @@ async def run_recall(
         "queries_that_ran_the_detector": verified_runs,
         "without_verification": percentiles(without_verification),
         "database_side": percentiles(database_side),
-        "candidate_sets_read_from_the_database": memory.candidates.reads - reads_before,
+        "candidate_sets_read_from_the_database": reads,
         "stages": {k: _short(percentiles(v)) for k, v in stages.items()},
         "log_after_publish": _short(percentiles(log_times)),
     }
