@@ -420,3 +420,24 @@ async def test_a_fix_that_replays_several_ways_is_kept_after_an_edit_above_it(
     ]
     assert again[0].replay.new_text == '"""Choices."""\n\n' + offered
     assert again[0].verified is True
+
+
+async def test_a_name_several_past_fixes_brought_in_is_offered_one_fix_s_is_not(
+    project: Project,
+) -> None:
+    """`1 // 0` -> `raise ZeroDivisionError`: one past fix's new name is that place's choice
+    (not offered elsewhere); the same edit from two different past fixes is a habit."""
+    first = "def test_error(client):\n    def boom():\n        1 // 0\n    return boom\n"
+    await project.teach("a.py", first, first.replace("1 // 0", "raise ZeroDivisionError"))
+    text = (
+        "import pytest\n\n\ndef test_handler(app):\n    @app.route('/')\n    def index():\n"
+        "        1 // 0\n\n    assert index\n"
+    )
+    assert view_for(await project.offered("c.py", text), "B018").fixes == []
+
+    # (a change identical to one stored is the same solution: this one is in a deeper block)
+    second = "class Broken:\n    def get(self):\n        if self:\n            1 // 0\n"
+    await project.teach("b.py", second, second.replace("1 // 0", "raise ZeroDivisionError"))
+    fix = view_for(await project.offered("d.py", text), "B018").best_fix
+    assert fix is not None and fix.verified is True
+    assert fix.replay.new_text == text.replace("1 // 0", "raise ZeroDivisionError")

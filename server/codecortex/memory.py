@@ -57,6 +57,11 @@ REPLAY_APPLY_SECONDS = 5
 MAX_STORED_CANDIDATES = 300
 MAX_OFFERED_FIXES = 3
 MAX_CHECKS_PER_PROBLEM = 6  # verification runs spent on one problem's candidates
+# A replay that brings in a name nothing near the problem explains (verify.unexplained_names)
+# is a choice made where it was learned, and not offered — unless this many distinct past
+# fixes, replayed here, all give the same edit: then the choice is the developers' habit
+# (`1 // 0` -> `raise ZeroDivisionError` in test after test), not one place's.
+HABIT_SUPPORT = 2
 # Replayed per problem, the solutions most like the problem's code first (_closest): on the
 # 100,000-solution benchmark the best fit and the share of problems with a fix were the same
 # as with 40 at a sixth of the replay time.
@@ -82,6 +87,8 @@ class FixOption:
     # (offered capped and marked unverified); None: not checked yet (never offered)
     verified: bool | None = None
     verification: str = ""
+    # how many distinct learned changes, replayed here, give this same edited text
+    support: int = 1
 
     @property
     def fit(self) -> float:
@@ -518,9 +525,9 @@ class Memory:
                 extra = unexplained_names(
                     option.replay.edits, text, view.diagnostic.range, view.diagnostic.message
                 )
-                if extra:
+                if extra and option.support < HABIT_SUPPORT:
                     option.verification = "brings in " + ", ".join(sorted(extra))
-                else:
+                else:  # nothing new, or what several past fixes all brought in here
                     keep.append(option)
             plausible.append(keep)
 
@@ -637,13 +644,15 @@ class Memory:
                 if result is not None:
                     options.append(FixOption(sol, result))
         options.sort(key=lambda o: (o.fit, int(o.solution.get("reuse_count") or 0)), reverse=True)
-        unique: list[FixOption] = []
-        seen_results: set[str] = set()
+        unique: dict[str, FixOption] = {}
+        sources: dict[str, set[tuple[str, str]]] = {}
         for option in options:
-            if option.replay.new_text not in seen_results:
-                seen_results.add(option.replay.new_text)
-                unique.append(option)
-        return unique
+            edited = option.replay.new_text
+            unique.setdefault(edited, option)
+            learned = sources.setdefault(edited, set())
+            learned.add((str(option.solution["before_text"]), str(option.solution["after_text"])))
+            unique[edited].support = len(learned)
+        return list(unique.values())
 
     def replay_again(
         self, view: ProblemView, old_text: str, text: str, language: str | None
@@ -676,6 +685,7 @@ class Memory:
             if option is None:
                 continue
             option.verified, option.verification = fix.verified, fix.verification
+            option.support = fix.support
             again.append(option)
         return again
 
