@@ -437,7 +437,7 @@ async def ask(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the views are cached once recall + verify ran
             shown = await command(client, "codecortex.showSolutions", uri)
-            if shown and shown.get("problems"):
+            if shown and shown.get("problems") and not shown.get("checking"):
                 break
             await asyncio.sleep(0.05)
         for p in group:

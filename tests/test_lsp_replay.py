@@ -27,8 +27,11 @@ async def _teach(client, path: Path, before: str, after: str) -> None:
 
 
 async def _views(client, uri: str):
+    """The document's views once its fixes are all replayed and checked."""
     shown = await command(client, "codecortex.showSolutions", uri)
-    return shown.get("problems") if isinstance(shown, dict) else None
+    if not isinstance(shown, dict) or shown.get("checking"):
+        return None
+    return shown.get("problems")
 
 
 async def _solutions(client, minimum: int):

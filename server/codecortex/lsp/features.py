@@ -410,7 +410,10 @@ def register(server: CodeCortexServer) -> None:
                     ],
                 }
             )
-        return {"problems": problems}
+        # still checking: the document's diagnostics are being processed, or its problems'
+        # fixes are still being replayed and verified (they come in steps)
+        checking = bool(state and (state.pending or state.recalling))
+        return {"problems": problems, "checking": checking}
 
     @server.command(CMD_STATS)
     @guarded(default={"error": "stats unavailable"})
