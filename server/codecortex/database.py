@@ -132,6 +132,8 @@ class Database:
 
     async def close(self) -> None:
         self._closed = True
+        self.state = "closed"  # work still running at shutdown is told "database closed"
+        self.ready.clear()
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
         if self._pool is not None:
