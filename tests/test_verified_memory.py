@@ -441,3 +441,25 @@ async def test_a_name_several_past_fixes_brought_in_is_offered_one_fix_s_is_not(
     fix = view_for(await project.offered("d.py", text), "B018").best_fix
     assert fix is not None and fix.verified is True
     assert fix.replay.new_text == text.replace("1 // 0", "raise ZeroDivisionError")
+
+
+async def test_the_same_change_learned_in_two_places_is_a_habit(project: Project) -> None:
+    """Two identical changes are one stored solution; learned from a second problem it counts
+    a second place, which is what a name nothing near the problem explains needs."""
+    first = "def test_one(client):\n    with client:\n        1 // 0\n"
+    obs = await project.teach("a.py", first, first.replace("1 // 0", "raise ZeroDivisionError"))
+    (one,) = [r.solution_id for r in obs.resolved]
+    text = "def test_handler(app):\n    def index():\n        1 // 0\n\n    assert index\n"
+    assert view_for(await project.offered("c.py", text), "B018").fixes == []
+
+    second = "class Broken:\n    def get(self):\n        1 // 0\n"
+    obs = await project.teach("b.py", second, second.replace("1 // 0", "raise ZeroDivisionError"))
+    assert [r.solution_id for r in obs.resolved] == [one]  # the same stored solution
+    fix = view_for(await project.offered("d.py", text), "B018").best_fix
+    assert fix is not None and fix.verified is True and fix.support == 2
+    assert fix.replay.new_text == text.replace("1 // 0", "raise ZeroDivisionError")
+
+    # seen again from the same problem (the file checked once more) is no new place
+    await project.teach("b.py", second, second.replace("1 // 0", "raise ZeroDivisionError"))
+    fix = view_for(await project.offered("e.py", text), "B018").best_fix
+    assert fix is not None and fix.support == 2

@@ -58,8 +58,8 @@ MAX_STORED_CANDIDATES = 300
 MAX_OFFERED_FIXES = 3
 MAX_CHECKS_PER_PROBLEM = 6  # verification runs spent on one problem's candidates
 # A replay that brings in a name nothing near the problem explains (verify.unexplained_names)
-# is a choice made where it was learned, and not offered — unless this many distinct past
-# fixes, replayed here, all give the same edit: then the choice is the developers' habit
+# is a choice made where it was learned, and not offered — unless past fixes learned in this
+# many places, replayed here, all give the same edit: then the choice is the developers' habit
 # (`1 // 0` -> `raise ZeroDivisionError` in test after test), not one place's.
 HABIT_SUPPORT = 2
 # Replayed per problem, the solutions most like the problem's code first (_closest): on the
@@ -87,7 +87,8 @@ class FixOption:
     # (offered capped and marked unverified); None: not checked yet (never offered)
     verified: bool | None = None
     verification: str = ""
-    # how many distinct learned changes, replayed here, give this same edited text
+    # how many places the past fixes that, replayed here, give this same edited text were
+    # learned in (distinct changes, each counted with its `learned_places`)
     support: int = 1
 
     @property
@@ -645,13 +646,15 @@ class Memory:
                     options.append(FixOption(sol, result))
         options.sort(key=lambda o: (o.fit, int(o.solution.get("reuse_count") or 0)), reverse=True)
         unique: dict[str, FixOption] = {}
-        sources: dict[str, set[tuple[str, str]]] = {}
+        sources: dict[str, dict[tuple[str, str], int]] = {}
         for option in options:
             edited = option.replay.new_text
             unique.setdefault(edited, option)
-            learned = sources.setdefault(edited, set())
-            learned.add((str(option.solution["before_text"]), str(option.solution["after_text"])))
-            unique[edited].support = len(learned)
+            learned = sources.setdefault(edited, {})
+            change = (str(option.solution["before_text"]), str(option.solution["after_text"]))
+            places = int(option.solution.get("learned_places") or 1)
+            learned[change] = max(learned.get(change, 0), places)
+            unique[edited].support = sum(learned.values())
         return list(unique.values())
 
     def replay_again(

@@ -19,8 +19,10 @@ CANDIDATE_COLUMNS = (
     "s.id, s.user_id, s.repo_id, s.problem_signature, s.signature_values, s.problem_type,"
     " s.problem_description, s.error_pattern, s.tool, s.code, s.language, s.file_path,"
     " s.before_text, s.after_text, s.diff, s.source, s.commit_sha, s.author, s.confidence,"
-    " s.visibility, s.time_to_solve_seconds, s.reuse_count, s.reject_count, s.created_at"
+    " s.visibility, s.time_to_solve_seconds, s.reuse_count, s.reject_count, s.created_at,"
+    " cardinality(s.learned_in) + 1 AS learned_places"
 )
+MAX_LEARNED_PLACES = 50  # other places one stored change remembers it was learned in
 
 
 @dataclass
@@ -92,11 +94,27 @@ async def insert_solution(conn: psycopg.AsyncConnection[Any], s: NewSolution) ->
     row = await cur.fetchone()
     if row is not None:
         return row["id"], True
+    # the same change, learned again: in another place (file and enclosing definition) it
+    # records that place (up to MAX_LEARNED_PLACES)
+    place = scrub(f"{s.file_path or ''}#{(s.context or {}).get('symbol_path') or ''}")
     cur = await conn.execute(
-        "SELECT id FROM past_solutions WHERE user_id IS NOT DISTINCT FROM %s AND content_hash = %s",
-        (s.user_id, s.content_hash),
+        """
+        UPDATE past_solutions SET learned_in = array_append(learned_in, %(place)s)
+        WHERE user_id IS NOT DISTINCT FROM %(user)s AND content_hash = %(hash)s
+            AND %(place)s <> concat(file_path, '#', context->>'symbol_path')
+            AND NOT %(place)s = ANY(learned_in) AND cardinality(learned_in) < %(most)s
+        RETURNING id
+        """,
+        {"place": place, "user": s.user_id, "hash": s.content_hash, "most": MAX_LEARNED_PLACES},
     )
     row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute(
+            "SELECT id FROM past_solutions"
+            " WHERE user_id IS NOT DISTINCT FROM %s AND content_hash = %s",
+            (s.user_id, s.content_hash),
+        )
+        row = await cur.fetchone()
     assert row is not None
     return row["id"], False
 
