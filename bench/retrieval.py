@@ -392,7 +392,6 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
         await _configure(conn)
         cur = await conn.execute("SHOW hnsw.ef_search")
         product_ef = int((await cur.fetchone())["hnsw.ef_search"])
-        search_ef = retrieval_store.FREE_TEXT_EF_SEARCH
 
         # 200 more for the warm-up, so that the timed queries' documents were never checked
         # (verification caches the detector's results by text)
@@ -425,7 +424,6 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
         sweep = []
         for ef in args.ef:
             await conn.execute(f"SET hnsw.ef_search = {int(ef)}")
-            retrieval_store.FREE_TEXT_EF_SEARCH = int(ef)  # the search path sweeps too
             r = await run_recall(conn, memory, ident, sample, seeded.solution_group)
             s = await run_search(conn, memory, ident, sample, seeded.solution_group)
             c = await candidate_recall(conn, memory, exact)
@@ -444,7 +442,6 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             log(f"  {row}")
             sweep.append(row)
         await conn.execute("RESET hnsw.ef_search")
-        retrieval_store.FREE_TEXT_EF_SEARCH = search_ef
 
         cur = await conn.execute(
             "SELECT (SELECT COUNT(*) FROM past_solutions) AS solutions,"
@@ -479,12 +476,11 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
         },
         "queries": len(views),
         "ef_search": product_ef,
-        "free_text_ef_search": search_ef,
         "recall_path": recall,
         "recall_path_cold_candidate_cache": cold,
         "search_path": search,
         "ef_search_sweep": sweep,
-        "targets": _targets(seeded.solutions, recall, search, sweep, product_ef, search_ef),
+        "targets": _targets(seeded.solutions, recall, search, sweep, product_ef),
     }
 
 
@@ -494,13 +490,10 @@ def _targets(
     search: dict[str, Any],
     sweep: list[dict[str, Any]],
     product_ef: int,
-    search_ef: int,
 ) -> dict[str, Any]:
     limit = target_recall_p95_ms(solutions)
     at_product = next((r for r in sweep if r["ef_search"] == product_ef), None)
     candidate = at_product["hnsw_candidate_recall"] if at_product else None
-    at_search = next((r for r in sweep if r["ef_search"] == search_ef), None)
-    search_candidate = at_search["hnsw_candidate_recall"] if at_search else None
     checks = {
         "recall_p95_ms": [recall["p95_ms"], f"< {limit}", recall["p95_ms"] < limit],
         "recall_p95_ms_without_verification": [
@@ -519,11 +512,6 @@ def _targets(
             candidate,
             f">= {TARGET_CANDIDATE_RECALL} at ef_search {product_ef}",
             candidate is not None and candidate >= TARGET_CANDIDATE_RECALL,
-        ],
-        "hnsw_candidate_recall_free_text": [
-            search_candidate,
-            f">= {TARGET_CANDIDATE_RECALL} at ef_search {search_ef}",
-            search_candidate is not None and search_candidate >= TARGET_CANDIDATE_RECALL,
         ],
         "search_p95_ms": [search["p95_ms"], f"< {TARGET_SEARCH_P95_MS}",
                           search["p95_ms"] < TARGET_SEARCH_P95_MS],

@@ -764,7 +764,6 @@ class Memory:
             signature=None,
             repo_id=ident.repo_id,
             limit=limit,
-            ef_search=retrieval_store.FREE_TEXT_EF_SEARCH,
         )
 
 

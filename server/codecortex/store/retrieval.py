@@ -14,11 +14,6 @@ import psycopg
 from psycopg import sql
 
 RRF_K = 60
-# HNSW search breadth for free-text search (`codecortex search`, the search command), asked for
-# by a person rather than on every diagnostic: finds more of the true nearest neighbours than the
-# session's 64 (bench/retrieval.py at 100,000 solutions: 0.87-0.89 of the exact 40 instead of
-# 0.69) for a few more milliseconds.
-FREE_TEXT_EF_SEARCH = 400
 # Nearest neighbours always exist; below this cosine similarity they are noise, not matches.
 MIN_SIMILARITY = 0.2
 CANDIDATES = 40
@@ -178,11 +173,9 @@ async def hybrid_search(
     kinds: tuple[str, ...] = ("solution", "knowledge"),
     limit: int = 10,
     this_repo_only: bool = False,
-    ef_search: int | None = None,
 ) -> list[dict[str, Any]]:
     """`this_repo_only`: knowledge for a problem in `repo_id` (see the query's last filter);
-    otherwise everything visible to the user (free-text search). `ef_search`: the HNSW search
-    breadth for this query only (else the session's)."""
+    otherwise everything visible to the user (free-text search)."""
     dimension = len(vector) if vector is not None else 384
     params = {
         "user": user_id,
@@ -196,13 +189,8 @@ async def hybrid_search(
         "limit": limit,
         "max_distance": 1.0 - MIN_SIMILARITY,
     }
-    if ef_search is None or vector is None:
-        cur = await conn.execute(_query(dimension, kinds), params)
-        return [dict(r) for r in await cur.fetchall()]
-    async with conn.transaction():
-        await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(int(ef_search)),))
-        cur = await conn.execute(_query(dimension, kinds), params)
-        return [dict(r) for r in await cur.fetchall()]
+    cur = await conn.execute(_query(dimension, kinds), params)
+    return [dict(r) for r in await cur.fetchall()]
 
 
 async def log_search_results(
