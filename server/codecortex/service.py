@@ -561,6 +561,22 @@ class Service:
         if workers:
             await asyncio.wait(workers, timeout=timeout)
 
+    def checking(self, uri: str) -> bool:
+        """Whether the document's diagnostics are being processed or its fixes checked."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            return False
+        return doc.recalling or (bool(doc.pending) and self.db.state == "connected")
+
+    async def settled(self, uri: str, timeout: float) -> bool:
+        """Wait (up to `timeout` s) until the document's fixes are all checked; False if not."""
+        deadline = time.monotonic() + timeout
+        while self.checking(uri):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     # --- cache reads (never touch the database) ----------------------------------------------
 
     def views_at(self, uri: str, rng: Range) -> list[ProblemView]:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CMD_SEARCH = "codecortex.search"
 CMD_ADD_NOTE = "codecortex.addNote"
 CMD_SHOW_SOLUTIONS = "codecortex.showSolutions"
+SHOW_SOLUTIONS_WAIT_SECONDS = 10.0
 CMD_STATS = "codecortex.stats"
 CMD_REINDEX = "codecortex.reindex"
 CMD_RECORD_FIX = "codecortex.recordFix"
@@ -385,6 +386,9 @@ def register(server: CodeCortexServer) -> None:
     async def show_solutions(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
         uri = str(args[0]) if args else ""
         line = int(args[1]) if len(args) > 1 and args[1] is not None else None
+        # asked for by the user: the fixes still being checked are worth a short wait, so
+        # that the view does not say "no past solution" for a fix about to be offered
+        checking = not await ls.service.settled(uri, SHOW_SOLUTIONS_WAIT_SECONDS)
         state = ls.service.documents.get(uri)
         problems = []
         for view in state.views if state else []:
@@ -412,7 +416,6 @@ def register(server: CodeCortexServer) -> None:
             )
         # still checking: the document's diagnostics are being processed, or its problems'
         # fixes are still being replayed and verified (they come in steps)
-        checking = bool(state and (state.pending or state.recalling))
         return {"problems": problems, "checking": checking}
 
     @server.command(CMD_STATS)
