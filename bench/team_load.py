@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -45,6 +46,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ from common import (
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from codecortex.config import load_settings
+from codecortex.database import _acquire as acquire_connection
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.memory import FixOption, Identity, Memory, ProblemView
 from codecortex.store import identity as identity_store
@@ -157,6 +160,20 @@ class Developer:
         self.background: set[asyncio.Task[Any]] = set()
         self.recalled = 0  # problems recalled (looked up again) by diagnostics
 
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A pooled connection as the language server takes one (`Database.connection`: while
+        all of the editor's connections are in use it waits for one, up to 120 s); the wait is
+        timed (`pool_wait`)."""
+        t0 = time.perf_counter()
+        conn = await acquire_connection(self.pool)
+        self.stats.add("pool_wait", (time.perf_counter() - t0) * 1000)
+        try:
+            async with conn:
+                yield conn
+        finally:
+            await self.pool.putconn(conn)
+
     def new_problem(self) -> Occurrence:
         p = plan()
         group = self.rng.choice(p.groups)
@@ -215,7 +232,7 @@ class Developer:
         text, diags = doc.text(), doc.diagnostics()
         t0 = time.perf_counter()
         try:
-            async with self.pool.connection() as conn:
+            async with self.connection() as conn:
                 async with conn.transaction():
                     obs = await self.memory.observe(
                         conn, self.ident, doc.path, text, "python", diags, version=doc.version
@@ -265,7 +282,7 @@ class Developer:
         views = doc.views
         t0 = time.perf_counter()
         try:
-            async with self.pool.connection() as conn:
+            async with self.connection() as conn:
                 await self.memory.recall(conn, self.ident, doc.text(), "python", views)
         except Exception as exc:
             self.stats.fail("code_action_refresh", exc)
@@ -281,7 +298,7 @@ class Developer:
             return
         t0 = time.perf_counter()
         try:
-            async with self.pool.connection() as conn:
+            async with self.connection() as conn:
                 await self.memory.record_applied(conn, self.rng.choice(related))
         except Exception as exc:
             self.stats.fail("apply", exc)
@@ -292,7 +309,7 @@ class Developer:
         query = self.new_problem().message
         t0 = time.perf_counter()
         try:
-            async with self.pool.connection() as conn:
+            async with self.connection() as conn:
                 await self.memory.search(conn, self.ident, query, limit=10)
         except Exception as exc:
             self.stats.fail("search", exc)

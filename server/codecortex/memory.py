@@ -252,11 +252,11 @@ class Memory:
         views: list[ProblemView] = []
         for row, (d, sig) in matched:
             views.append(ProblemView(d, sig, row["id"], row["problem_type"]))
+        inserts: list[problem_store.NewProblem] = []
         for d, sig in new:
             ptype = classify_problem_type(sig, d.severity)
             context = problem_context(text, language, d.range)
-            pid = await problem_store.insert_problem(
-                conn,
+            inserts.append(
                 problem_store.NewProblem(
                     user_id=ident.user_id,
                     repo_id=ident.repo_id,
@@ -276,9 +276,11 @@ class Memory:
                     code_context=context.get("statement", ""),
                     context=context,
                     detection_method=detection_method,
-                ),
+                )
             )
-            views.append(ProblemView(d, sig, pid, ptype))
+        ids = await problem_store.insert_problems(conn, inserts)  # one round trip for all
+        for (d, sig), pid, inserted in zip(new, ids, inserts, strict=True):
+            views.append(ProblemView(d, sig, pid, inserted.problem_type))
 
         resolved: list[Resolved] = []
         deferred = False
