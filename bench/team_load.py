@@ -18,11 +18,18 @@ language server does for its editor:
   the related results are.
 - `code_action`: every `--code-action-every` seconds: answered from the document's cached views
   (no database), and, as the server does, a background recall when those views are older than
-  15 s (`code_action_refresh`, timed apart).
+  15 s (`code_action_refresh`, timed apart): history and candidate fixes (each signature's
+  fixes kept in memory, read again only when its version changed), related knowledge searched
+  again only every 300 s (service.RELATED_STALE_SECONDS).
 - `apply`: now and then a past fix is applied (`record_applied`: reuse count, trigger row).
 - `search`: now and then a free-text search (`Memory.search`).
 
-What runs on each developer's own machine is not simulated: replaying candidate fixes and
+The editors run in `--processes` processes (4; each holds its share of the developers, so the
+client side is not what limits the figures: one process for all 20 got too little CPU to read
+its results in an earlier version). Each takes its connections as the language server does
+(`Database.connection`: while all of an editor's 4 connections are in use it waits for one, up
+to 120 s; `pool_wait` times that wait). What runs on each developer's own machine is not
+simulated: replaying candidate fixes and
 re-running ruff on them (CPU in the editor's language server, measured by bench/retrieval.py
 and bench/diagnostics_to_hint.py) — this bench measures the shared server. Its CPU is read
 from /proc (the postmaster and its backends) when the server is the embedded one.
@@ -70,12 +77,11 @@ from codecortex.config import load_settings
 from codecortex.database import _acquire as acquire_connection
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.memory import FixOption, Identity, Memory, ProblemView
+from codecortex.service import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
 from codecortex.store import identity as identity_store
 from codecortex.store import team as team_store
 from codecortex.store.connection import open_pool
 from codecortex.store.database import DatabaseTarget, DatabaseUnavailable
-
-STALE_AFTER_SECONDS = 15.0  # service.STALE_AFTER_SECONDS
 
 
 class ServerSideMemory(Memory):
@@ -103,6 +109,7 @@ class Document:
     views: list[ProblemView] = field(default_factory=list)
     recalled_at: float = 0.0
     recalled: dict[str, float] = field(default_factory=dict)
+    related_at: float = field(default_factory=time.monotonic)  # opened: related searched
 
     def text(self) -> str:
         body = "".join(f"    {p.statement}\n" for p in self.problems)
@@ -280,14 +287,19 @@ class Developer:
 
     async def refresh(self, doc: Document) -> None:
         views = doc.views
+        related = time.monotonic() - doc.related_at >= RELATED_STALE_SECONDS  # as the server
         t0 = time.perf_counter()
         try:
             async with self.connection() as conn:
-                await self.memory.recall(conn, self.ident, doc.text(), "python", views)
+                await self.memory.recall(
+                    conn, self.ident, doc.text(), "python", views, related=related
+                )
         except Exception as exc:
             self.stats.fail("code_action_refresh", exc)
             return
         self.stats.add("code_action_refresh", (time.perf_counter() - t0) * 1000)
+        if related:
+            doc.related_at = time.monotonic()
         done = time.monotonic()
         doc.recalled.update((str(v.problem_id), done) for v in views)
 

@@ -38,6 +38,11 @@ from codecortex.workspace import RepoInfo, repo_info, uri_to_path, user_name
 log = logging.getLogger(__name__)
 MAX_PENDING_PER_DOCUMENT = 200
 STALE_AFTER_SECONDS = 15.0
+# The background refresh looks again for fixes and history every STALE_AFTER_SECONDS (a
+# teammate's new fix of the same problem shows up), but searches related knowledge again only
+# this often: 30 hybrid searches per open document every 15 s were most of what a team's
+# editors asked of a shared server (bench/team_load.py).
+RELATED_STALE_SECONDS = 300.0
 
 
 class Client(Protocol):
@@ -76,6 +81,7 @@ class DocumentState:
     recalled_at: float = 0.0  # the oldest full recall among the views (monotonic)
     recalled: dict[str, float] = field(default_factory=dict)  # problem id -> its last recall
     recalling: bool = False  # the views shown are being recalled (their fixes come in steps)
+    related_at: float = 0.0  # the last background search of related knowledge (monotonic)
 
     def mark_recalled(self, views: list[ProblemView], at: float) -> None:
         self.recalled.update((str(v.problem_id), at) for v in views)
@@ -218,13 +224,16 @@ class Service:
     async def _refresh(self, doc: DocumentState) -> None:
         ident = self.identity(uri_to_path(doc.uri))
         views = doc.views
+        related = time.monotonic() - doc.related_at >= RELATED_STALE_SECONDS
         try:
             async with self.db.connection() as conn:
                 await self.memory.recall(
-                    conn, ident, doc.text, doc.language, views, **self._where(doc)
+                    conn, ident, doc.text, doc.language, views, related=related, **self._where(doc)
                 )
         except DatabaseDown:
             return
+        if related:
+            doc.related_at = time.monotonic()
         if doc.views is views:
             doc.mark_recalled(views, time.monotonic())
             self.client.views_changed(doc.uri)
