@@ -2,7 +2,8 @@
 
 Real ruff on a project whose configuration depends on where a file is: line length and rules in
 pyproject.toml, per-file ignores for tests and for a package's `__init__.py`, a nested ruff.toml
-extending the root's with more rules, and `src` for what counts as first-party (import order).
+extending the root's (through a shared configs/strict.toml) with more rules, and `src` for what
+counts as first-party (import order).
 Each version is checked twice: by `Verifier.prefetch` (one ruff run over mirrors of the file's
 place, detectors/versions.py) and by `run_on_text` (ruff on stdin under the file's own name,
 one run each). The verdicts that depend on them must not change.
@@ -33,12 +34,13 @@ select = ["E", "F", "I", "B"]
 "src/shop/__init__.py" = ["F401"]
 """
 
-NESTED = """\
+STRICT = """\
 extend = "../pyproject.toml"
 
 [lint]
 extend-select = ["SIM", "INP"]
 """
+NESTED = 'extend = "../configs/strict.toml"\n'
 
 IMPORTS = (
     "import os\nimport sys\n\nimport shop\nimport requests\n\nprint(os, sys, shop, requests)\n"
@@ -59,6 +61,8 @@ def project(root: Path) -> dict[str, list[str]]:
     for folder in ("src/shop", "tests", "tools"):
         (root / folder).mkdir(parents=True)
     (root / "src/shop/core.py").write_text("class Cart: ...\n\n\nclass Item: ...\n")
+    (root / "configs").mkdir()
+    (root / "configs/strict.toml").write_text(STRICT)
     (root / "tools/ruff.toml").write_text(NESTED)
     versions = {
         "src/shop/__init__.py": [

@@ -471,8 +471,6 @@ class Memory:
             conn, ident.user_id, keys, per_signature=MAX_STORED_CANDIDATES
         )
         clock.lap("candidates")
-        for view in views:
-            view.history = history.get(view.signature.key, {})
         order = sorted(views, key=lambda v: (v.diagnostic.range.start.line, v.signature.key))
         checking: list[asyncio.Task[None]] = []
 
@@ -485,6 +483,10 @@ class Memory:
 
         async def check(step: list[ProblemView], ranked: list[list[FixOption]]) -> None:
             await self.verify(step, ranked, text, language, path, root)
+            # history and fixes become visible together: a hint ("seen 2×") is never shown
+            # before the fixes it comes with are known
+            for view in step:
+                view.history = history.get(view.signature.key, {})
             if on_ready is not None:
                 on_ready(step)
 

@@ -6,11 +6,13 @@ and, on this machine, most of the verification time. Here every text is written 
 its own that mirrors the file's place in the file system, and one `ruff check` lints them all:
 
 - every directory from `/` down to the file's own is a real directory in each mirror, so ruff
-  finds the project's configuration files where they are (copied: `*.toml` files, so the
-  relative paths inside them — `per-file-ignores`, `src`, `extend` — resolve in the mirror as
-  they do in the project) and the package markers (`__init__.py`, copied);
+  finds the configuration files (`pyproject.toml`, `ruff.toml`, `.ruff.toml`, copied) and the
+  package markers (`__init__.py`, copied) where they are, and the relative paths in the
+  configuration — `per-file-ignores`, `src`, `extend` — resolve in the mirror as they do in the
+  project;
 - from the project root down, every other entry is a symbolic link to the real one, so what
-  ruff looks up beside the file (first-party modules under `src`, sibling packages) exists;
+  ruff looks up beside the file (first-party modules under `src`, sibling packages, a
+  configuration that another one extends) exists;
 - the text itself sits at the file's own path inside the mirror, with the real file's mode.
 
 ruff runs from the project root, as `run_on_text` does, without a cache (the mirrors are
@@ -37,8 +39,10 @@ from codecortex.diagnostics import Diagnostic
 __all__ = ["ruff_on_versions"]
 
 _MARK = "codecortex-versions-"
-COPIED_NAMES = frozenset({"__init__.py", "__init__.pyi"})
-COPIED_SUFFIXES = (".toml",)
+# ruff's configuration files and package markers: present at every level, copied
+COPIED_NAMES = frozenset(
+    {"pyproject.toml", "ruff.toml", ".ruff.toml", "__init__.py", "__init__.pyi"}
+)
 
 
 def _scratch_base() -> str | None:
@@ -48,10 +52,6 @@ def _scratch_base() -> str | None:
         if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
             return candidate
     return None
-
-
-def _copied(name: str) -> bool:
-    return name in COPIED_NAMES or name.endswith(COPIED_SUFFIXES)
 
 
 def _levels(path: Path) -> list[Path]:
@@ -77,7 +77,7 @@ def _plan(path: Path, root: Path) -> list[tuple[Path, list[tuple[str, bool]]]]:
         for name in names:
             if name == skip:
                 continue
-            if _copied(name):
+            if name in COPIED_NAMES:
                 if os.path.isfile(level / name):
                     entries.append((name, True))
             elif below_root:
