@@ -464,12 +464,12 @@ class Service:
                         # found for them (fixes replayed on the new text); only the others are
                         # recalled. Fixes and history first; related knowledge is filled in
                         # afterwards so that the first code action does not wait for it.
-                        recalled = await self._carry_over(doc, obs, result.views)
                         # Shown at once (the carried-over fixes with them); the fixes of the
                         # others appear step by step, as soon as they are checked.
-                        await self._show(doc, obs, result.views)
                         doc.recalling = True
                         try:
+                            recalled = await self._carry_over(doc, obs, result.views)
+                            await self._show(doc, obs, result.views)
                             await self.memory.recall(
                                 conn,
                                 ident,
