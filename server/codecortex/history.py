@@ -29,7 +29,6 @@ that come from them are unknown. Tools that need a whole project (cargo) are not
 from __future__ import annotations
 
 import asyncio
-import difflib
 import hashlib
 import logging
 import os
@@ -43,15 +42,16 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from codecortex.config import Settings
-from codecortex.detectors import TOOLS, find_executable, run_detectors
+from codecortex.detectors import TOOLS, DetectorRun, find_executable, run_detectors
 from codecortex.detectors.runner import mypy_config_dir
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
-from codecortex.learning import LearnedChange, learn_change, not_a_fix
+from codecortex.learning import LearnedChange, learn_change, line_opcodes, not_a_fix
 from codecortex.memory import Identity, Memory, content_sha, problem_context
 from codecortex.project_config import load_project_config
 from codecortex.signatures import (
@@ -72,6 +72,10 @@ JOB_TYPE = "learn_history"
 LEASE_SECONDS = 300.0  # progress is reported after every commit; a batch's checks may be slow
 # Detectors that give a meaningful answer on single files in a scratch directory.
 HISTORY_TOOLS = ("ruff", "mypy", "pyflakes")
+# Detectors whose report on a file depends only on the file and the configuration above it: the
+# versions of many commits are checked by one process of them.
+PER_FILE_TOOLS = ("ruff", "pyflakes")
+PROGRESS_SECONDS = 0.5  # progress is reported at most this often (and at the end)
 CONFIG_FILES = (
     "pyproject.toml",
     "ruff.toml",
@@ -81,7 +85,6 @@ CONFIG_FILES = (
     ".mypy.ini",
     "tox.ini",
 )
-KEEP_IN_SCRATCH = {".mypy_cache", ".ruff_cache"}
 VENDORED_DIRS = {
     "vendor",
     "vendors",
@@ -110,6 +113,7 @@ GENERATED_HEADER = re.compile(
 )
 REFORMAT_MIN_HUNKS = 4
 GIT_TIMEOUT = 120.0
+CAT_FILE_ROUND = 256  # names asked of `git cat-file --batch` before reading its answers
 
 
 # --------------------------------------------------------------------------- options, report
@@ -202,6 +206,40 @@ class Change:
     new_blob: str
 
 
+def _raw_changes(parts: list[bytes]) -> list[Change]:
+    """Modified (or renamed with changes) regular files from `diff-tree -r -z` output split at
+    NUL bytes."""
+    changes: list[Change] = []
+    i = 0
+    while i < len(parts) - 1:
+        meta = parts[i].decode("utf-8", "replace")
+        if not meta.startswith(":"):
+            i += 1
+            continue
+        fields = meta[1:].split()
+        status = fields[4]
+        if status[0] in "RC":
+            old, new = parts[i + 1], parts[i + 2]
+            i += 3
+        else:
+            old = new = parts[i + 1]
+            i += 2
+        if status[0] not in "MR" or not fields[0].startswith("100"):
+            continue  # added, deleted, copied, type changes, submodules, symlinks
+        if not fields[1].startswith("100"):
+            continue
+        changes.append(
+            Change(
+                status[0],
+                old.decode("utf-8", "surrogateescape"),
+                new.decode("utf-8", "surrogateescape"),
+                fields[2],
+                fields[3],
+            )
+        )
+    return changes
+
+
 class Git:
     """Read-only access to a repository's objects (never its working tree or index)."""
 
@@ -265,36 +303,25 @@ class Git:
     async def changes(self, parent: str, child: str) -> list[Change]:
         """Files modified (or renamed with changes) between two commits."""
         out = await self.run("diff-tree", "-r", "-z", "-M", "--no-commit-id", parent, child)
-        parts = out.split(b"\x00")
-        changes: list[Change] = []
-        i = 0
-        while i < len(parts) - 1:
-            meta = parts[i].decode("utf-8", "replace")
-            if not meta.startswith(":"):
-                i += 1
-                continue
-            fields = meta[1:].split()
-            status = fields[4]
-            if status[0] in "RC":
-                old, new = parts[i + 1], parts[i + 2]
-                i += 3
-            else:
-                old = new = parts[i + 1]
-                i += 2
-            if status[0] not in "MR" or not fields[0].startswith("100"):
-                continue  # added, deleted, copied, type changes, submodules, symlinks
-            if not fields[1].startswith("100"):
-                continue
-            changes.append(
-                Change(
-                    status[0],
-                    old.decode("utf-8", "surrogateescape"),
-                    new.decode("utf-8", "surrogateescape"),
-                    fields[2],
-                    fields[3],
-                )
-            )
-        return changes
+        return _raw_changes(out.split(b"\x00"))
+
+    async def changes_many(self, commits: Sequence[Commit]) -> dict[str, list[Change]]:
+        """`changes(parent, commit)` of single-parent commits, from one git process."""
+        if not commits:
+            return {}
+        wanted = {c.sha for c in commits}
+        lines = "".join(f"{c.sha} {c.parents[0]}\n" for c in commits).encode()
+        out = await self.run("diff-tree", "--stdin", "-r", "-z", "-M", input=lines)
+        found: dict[str, list[bytes]] = {sha: [] for sha in wanted}
+        current: list[bytes] | None = None
+        for part in out.split(b"\x00"):
+            # a commit's header is its sha (it leads every line of input with changes)
+            if len(part) == 40 and not part.startswith(b":") and part.decode() in wanted:
+                current = found[part.decode()]
+                current.clear()
+            elif current is not None:
+                current.append(part)
+        return {sha: _raw_changes([*parts, b""]) for sha, parts in found.items()}
 
     async def tree_entries(self, commit: str, paths: list[str]) -> dict[str, str]:
         """path -> blob sha for those of `paths` (literal) that exist in `commit`."""
@@ -334,6 +361,27 @@ class Git:
         return result
 
     async def blob(self, sha: str) -> bytes:
+        (found,) = await self._objects([sha])
+        if found is None:
+            raise GitError(f"cannot read blob {sha}: missing")
+        return found[1]
+
+    async def blobs_at(self, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """path -> (blob sha, content) for those of `paths` that are files in `commit`."""
+        names = [f"{commit}:{p}" for p in paths]
+        found: dict[str, tuple[str, bytes]] = {}
+        for start in range(0, len(names), CAT_FILE_ROUND):
+            chunk = names[start : start + CAT_FILE_ROUND]
+            for path, obj in zip(
+                paths[start : start + CAT_FILE_ROUND], await self._objects(chunk), strict=True
+            ):
+                if obj is not None:
+                    found[path] = obj
+        return found
+
+    async def _objects(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """(sha, content) of each named blob (a sha or `commit:path`), None when there is no
+        such blob, from one long-lived `git cat-file --batch` (all names asked, then read)."""
         async with self._cat_lock:
             if self._cat is None or self._cat.returncode is not None:
                 self._cat = await asyncio.create_subprocess_exec(
@@ -343,14 +391,19 @@ class Git:
                 )  # fmt: skip
             proc = self._cat
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(sha.encode() + b"\n")
+            proc.stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names))
             await proc.stdin.drain()
-            header = (await proc.stdout.readline()).decode().split()
-            if len(header) < 3 or header[1] != "blob":
-                raise GitError(f"cannot read blob {sha}: {' '.join(header)}")
-            size = int(header[2])
-            data = await proc.stdout.readexactly(size + 1)
-            return data[:-1]
+            out: list[tuple[str, bytes] | None] = []
+            for name in names:
+                header = (await proc.stdout.readline()).decode("utf-8", "replace").split()
+                if len(header) == 3 and header[2].isdigit():
+                    data = (await proc.stdout.readexactly(int(header[2]) + 1))[:-1]
+                    out.append((header[0], data) if header[1] == "blob" else None)
+                elif header[-1:] in (["missing"], ["ambiguous"]):
+                    out.append(None)
+                else:
+                    raise GitError(f"cannot read {name}: {' '.join(header)}")
+            return out
 
     async def blame_time(self, commit: str, path: str, first: int, last: int) -> int | None:
         """Latest author time of lines first..last (1-based) of `path` at `commit`."""
@@ -402,13 +455,15 @@ def _layout_free(lines: list[str]) -> str:
 
 
 def hunks(before: list[str], after: list[str]) -> list[tuple[str, int, int, int, int]]:
-    ops = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-    return [op for op in ops if op[0] != "equal"]
+    return [op for op in line_opcodes(before, after) if op[0] != "equal"]
 
 
-def layout_only_hunks(before: list[str], after: list[str]) -> tuple[int, int]:
-    """(hunks, of which layout-only) between two versions of a file."""
-    found = hunks(before, after)
+def layout_only_hunks(
+    before: list[str], after: list[str], ops: Sequence[Op] | None = None
+) -> tuple[int, int]:
+    """(hunks, of which layout-only) between two versions of a file (`ops`: their line opcodes
+    when already computed)."""
+    found = hunks(before, after) if ops is None else [op for op in ops if op[0] != "equal"]
     layout = sum(
         1
         for _, i1, i2, j1, j2 in found
@@ -428,6 +483,8 @@ def is_reformatting(counts: Iterable[tuple[int, int]]) -> bool:
 
 # --------------------------------------------------------------------------- the miner
 
+Op = tuple[str, int, int, int, int]
+
 
 @dataclass
 class FilePair:
@@ -435,6 +492,7 @@ class FilePair:
     language: str | None
     old_text: str
     new_text: str
+    ops: list[Op] = field(default_factory=list)  # line opcodes from old_text to new_text
 
 
 @dataclass
@@ -453,6 +511,17 @@ class Checked:
 
 
 VersionKey = tuple[str, str, str]  # path, blob sha, config key
+# One snapshot to check: the commit whose configuration applies and the versions (path, blob,
+# text) of one side of it that were not checked yet.
+Snapshot = tuple[Prepared, list[tuple[str, str, str]]]
+
+
+@lru_cache(maxsize=1 << 16)
+def _signature(
+    source: str, code: str | int | None, message: str, language: str | None
+) -> Signature:
+    """compute_signature, remembered: a report usually stays the same over many versions."""
+    return compute_signature(source, code, message, language)
 
 
 def _module_dirs(path: str) -> list[str]:
@@ -488,10 +557,16 @@ class HistoryMiner:
         self.git = git or Git(self.root)
         self.report = HistoryReport()
         self.cache: dict[VersionKey, Checked] = {}
+        self.scheduled: set[VersionKey] = set()  # versions being checked or checked
+        self.attributes: dict[str, set[str]] = {}  # path -> linguist attributes set
         self.tools: list[str] = []
         self.executables: dict[str, str] = {}
         self.extensions: set[str] = set()
         self.project = load_project_config(self.root, self.root)
+        self.workers = max(1, self.options.workers or os.cpu_count() or 2)
+        self.last_progress = 0.0
+        self.unsynced: str | None = None  # last commit done whose progress is not stored yet
+        self.scratch = Path(tempfile.gettempdir())  # set by run(): where snapshots are written
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -551,20 +626,52 @@ class HistoryMiner:
             await self._progress(1.0, "up to date")
             return
         self._choose_tools()
-        workers = opts.workers or os.cpu_count() or 2
         with tempfile.TemporaryDirectory(prefix="codecortex-history-") as tmp:
-            slots: asyncio.Queue[Path] = asyncio.Queue()
-            for i in range(workers):
-                slot = Path(tmp) / f"w{i}"
-                slot.mkdir()
-                slots.put_nowait(slot)
             await self._progress(0.0, f"0/{len(commits)} commits")
-            for start in range(0, len(commits), max(opts.batch_commits, 1)):
-                batch = commits[start : start + max(opts.batch_commits, 1)]
-                prepared = [await self._prepare(c) for c in batch]
-                await self._detect(prepared, slots)
-                for item in prepared:
-                    await self._learn_commit(item)
+            self.scratch = Path(tmp)
+            await self._mine(commits, Path(tmp))
+
+    async def _mine(self, commits: list[Commit], scratch: Path) -> None:
+        """A pipeline over batches of commits: while batch k's new versions are checked (the
+        detectors' own processes), batch k+1 is read from git and batch k-1's fixes learned."""
+        size = max(self.options.batch_commits, 1)
+        batches = [commits[i : i + size] for i in range(0, len(commits), size)]
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            reading = asyncio.create_task(self._prepare_batch(batches[0]))
+            tasks.append(reading)
+            previous: tuple[list[Prepared], asyncio.Task[None]] | None = None
+            for k in range(len(batches)):
+                prepared = await reading
+                snapshots = self._schedule(prepared)
+                checking = asyncio.create_task(self._check(snapshots, scratch / f"b{k}"))
+                tasks.append(checking)
+                if k + 1 < len(batches):
+                    reading = asyncio.create_task(self._prepare_batch(batches[k + 1]))
+                    tasks.append(reading)
+                if previous is not None:
+                    await self._learn_batch(*previous)
+                previous = (prepared, checking)
+                tasks = [t for t in tasks if not t.done()]
+            if previous is not None:
+                await self._learn_batch(*previous)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                try:
+                    await t
+                except BaseException:  # cancelled, or failed after the failure we report
+                    pass
+
+    async def _learn_batch(self, prepared: list[Prepared], checking: asyncio.Task[None]) -> None:
+        await checking
+        for item in prepared:
+            await self._learn_commit(item)
+        if self.unsynced is not None:
+            async with self.connection() as conn:
+                await identity_store.set_last_synced(conn, self.ident.repo_id, self.unsynced)
+            self.unsynced = None
 
     async def _progress(self, fraction: float, message: str) -> None:
         if self.progress is not None:
@@ -576,9 +683,25 @@ class HistoryMiner:
     def _skip_file(self, reason: str) -> None:
         self.report.files_skipped[reason] = self.report.files_skipped.get(reason, 0) + 1
 
-    # --- preparing a commit: changed files, their texts, the configuration ---------------------
+    # --- preparing commits: changed files, their texts, the configuration ----------------------
 
-    async def _prepare(self, commit: Commit) -> Prepared:
+    async def _prepare_batch(self, batch: list[Commit]) -> list[Prepared]:
+        changed: dict[str, list[Change]] = {}
+        if self.tools:
+            changed = await self.git.changes_many([c for c in batch if len(c.parents) == 1])
+            paths = {
+                c.new_path
+                for cs in changed.values()
+                for c in cs
+                if os.path.splitext(c.new_path)[1] in self.extensions
+            }
+            unknown = sorted(p for p in paths if p not in self.attributes)
+            found = await self.git.attributes(unknown)
+            for p in unknown:
+                self.attributes[p] = set(found.get(p, ()))
+        return [await self._prepare(c, changed.get(c.sha, [])) for c in batch]
+
+    async def _prepare(self, commit: Commit, all_changes: list[Change]) -> Prepared:
         if len(commit.parents) > 1:
             return Prepared(commit, [], "merge")
         if not commit.parents:
@@ -587,22 +710,20 @@ class HistoryMiner:
             return Prepared(commit, [], "no detector installed")
         changes = [
             c
-            for c in await self.git.changes(commit.parents[0], commit.sha)
+            for c in all_changes
             if os.path.splitext(c.new_path)[1] in self.extensions
             and not self.project.ignores(self.root / c.new_path)
         ]
         if not changes:
             return Prepared(commit, [], "no modified source file")
-        attrs = await self.git.attributes([c.new_path for c in changes])
         files: list[FilePair] = []
         counts: list[tuple[int, int]] = []
         for change in changes:
             self.report.files_changed += 1
             reason = vendored_or_generated_path(change.new_path)
-            if reason is None and attrs.get(change.new_path):
-                reason = (
-                    "generated" if "linguist-generated" in attrs[change.new_path] else "vendored"
-                )
+            attrs = self.attributes.get(change.new_path)
+            if reason is None and attrs:
+                reason = "generated" if "linguist-generated" in attrs else "vendored"
             if reason:
                 self._skip_file(reason)
                 continue
@@ -618,12 +739,13 @@ class HistoryMiner:
             if generated_header(new_text) or generated_header(old_text):
                 self._skip_file("generated")
                 continue
-            counts.append(
-                layout_only_hunks(
-                    old_text.splitlines(keepends=True), new_text.splitlines(keepends=True)
-                )
+            old_lines = old_text.splitlines(keepends=True)
+            new_lines = new_text.splitlines(keepends=True)
+            ops = line_opcodes(old_lines, new_lines)
+            counts.append(layout_only_hunks(old_lines, new_lines, ops))
+            files.append(
+                FilePair(change, language_for_path(change.new_path), old_text, new_text, ops)
             )
-            files.append(FilePair(change, language_for_path(change.new_path), old_text, new_text))
         if not files:
             return Prepared(commit, [], "only vendored, generated or unreadable files")
         if is_reformatting(counts):
@@ -636,20 +758,22 @@ class HistoryMiner:
                     wanted.extend(f"{d}/{name}" for name in CONFIG_FILES)
                     wanted.append(f"{d}/__init__.py")
         wanted.extend(CONFIG_FILES)
-        entries = await self.git.tree_entries(commit.sha, sorted(set(wanted)))
-        config = {p: await self.git.blob(sha) for p, sha in sorted(entries.items())}
+        entries = await self.git.blobs_at(commit.sha, sorted(set(wanted)))
+        config = {p: data for p, (_sha, data) in sorted(entries.items())}
         config_key = hashlib.sha1(
             "\n".join(
-                f"{p}:{sha}" for p, sha in sorted(entries.items()) if not p.endswith("__init__.py")
+                f"{p}:{sha}"
+                for p, (sha, _data) in sorted(entries.items())
+                if not p.endswith("__init__.py")
             ).encode()
         ).hexdigest()[:16]
         return Prepared(commit, files, None, config, config_key)
 
     # --- running the detectors on the versions not seen yet ------------------------------------
 
-    async def _detect(self, prepared: list[Prepared], slots: asyncio.Queue[Path]) -> None:
-        jobs: list[tuple[Prepared, list[tuple[str, str, str]]]] = []
-        scheduled: set[VersionKey] = set()
+    def _schedule(self, prepared: list[Prepared]) -> list[Snapshot]:
+        """The snapshots (one per commit side) of the versions not checked or being checked."""
+        snapshots: list[Snapshot] = []
         for item in prepared:
             if item.skip:
                 continue
@@ -659,43 +783,93 @@ class HistoryMiner:
                     path = f.change.old_path if side == "old" else f.change.new_path
                     blob = f.change.old_blob if side == "old" else f.change.new_blob
                     key = (path, blob, item.config_key)
-                    if key in self.cache or key in scheduled:
+                    if key in self.scheduled:
                         self.report.versions_cached += 1
                         continue
-                    scheduled.add(key)
+                    self.scheduled.add(key)
                     todo.append((path, blob, f.old_text if side == "old" else f.new_text))
                 if todo:
-                    jobs.append((item, todo))
-        if jobs:
-            await asyncio.gather(*(self._check_snapshot(item, todo, slots) for item, todo in jobs))
+                    snapshots.append((item, todo))
+        return snapshots
 
-    async def _check_snapshot(
-        self, item: Prepared, files: list[tuple[str, str, str]], slots: asyncio.Queue[Path]
-    ) -> None:
-        slot = await slots.get()
+    async def _check(self, snapshots: list[Snapshot], batch_dir: Path) -> None:
+        """Check every snapshot of a batch, each in its own folder under `batch_dir` (its files
+        at their repository paths below the commit's configuration, as before in a checkout).
+        Tools that look at each file alone (ruff, pyflakes) run once over all the folders; mypy
+        runs in each folder (it reads its configuration from the folder it runs in)."""
+        if not snapshots:
+            return
+        dirs = await asyncio.to_thread(_fill_batch, batch_dir, snapshots)
         try:
-            await asyncio.to_thread(_fill_slot, slot, item.config, files)
-            run = await run_detectors(
-                [slot / path for path, _, _ in files],
-                root=slot,
-                tools=self.tools,
-                timeout=self.options.detector_timeout,
-                max_file_size=self.options.max_file_size,
-                executables=self.executables,
-            )
+            runs: list[tuple[list[Path], DetectorRun]] = []
+            per_file = [t for t in self.tools if t in PER_FILE_TOOLS]
+            if per_file:
+                files = [
+                    d / path
+                    for d, (_, todo) in zip(dirs, snapshots, strict=True)
+                    for path, _, _ in todo
+                ]
+                runs.append((files, await self._run_tools(files, batch_dir, per_file)))
+            per_folder = [t for t in self.tools if t not in PER_FILE_TOOLS]
+            if per_folder:
+                caches: asyncio.Queue[Path] = asyncio.Queue()
+                for i in range(self.workers):
+                    caches.put_nowait(self.scratch / f"mypy-cache-{i}")
+
+                async def in_folder(d: Path, todo: list[tuple[str, str, str]]) -> None:
+                    files = [d / path for path, _, _ in todo]
+                    cache = await caches.get()  # one process at a time per cache
+                    try:
+                        cache.mkdir(exist_ok=True)
+                        (d / ".mypy_cache").symlink_to(cache, target_is_directory=True)
+                        runs.append((files, await self._run_tools(files, d, per_folder)))
+                    finally:
+                        caches.put_nowait(cache)
+
+                pairs = zip(dirs, snapshots, strict=True)
+                await asyncio.gather(*(in_folder(d, todo) for d, (_, todo) in pairs))
+            self._store_checked(dirs, snapshots, runs)
         finally:
-            slots.put_nowait(slot)
+            await asyncio.to_thread(shutil.rmtree, batch_dir, True)
+
+    async def _run_tools(self, files: list[Path], root: Path, tools: list[str]) -> DetectorRun:
+        run = await run_detectors(
+            files,
+            root=root,
+            tools=tools,
+            timeout=self.options.detector_timeout,
+            max_file_size=self.options.max_file_size,
+            executables=self.executables,
+        )
         for tool, error in run.errors.items():
             self.report.tool_errors.setdefault(tool, error.splitlines()[0][:300] if error else "")
-        for path, blob, _ in files:
-            target = (slot / path).resolve()
-            tools = frozenset(
-                normalise_tool(t) for t, checked in run.checked.items() if target in set(checked)
-            )
-            self.report.versions_checked += 1
-            self.cache[(path, blob, item.config_key)] = Checked(
-                tools, list(run.diagnostics.get(target, []))
-            )
+        return run
+
+    def _store_checked(
+        self,
+        dirs: list[Path],
+        snapshots: list[Snapshot],
+        runs: list[tuple[list[Path], DetectorRun]],
+    ) -> None:
+        tools_of: dict[Path, set[str]] = defaultdict(set)
+        found: dict[Path, list[Diagnostic]] = defaultdict(list)
+        for _files, run in runs:
+            for tool, checked in run.checked.items():
+                for target in checked:
+                    tools_of[target].add(normalise_tool(tool))
+            for target, diags in run.diagnostics.items():
+                found[target].extend(diags)
+        for d, (item, todo) in zip(dirs, snapshots, strict=True):
+            for path, blob, _ in todo:
+                target = (d / path).resolve()
+                diags = sorted(
+                    found.get(target, []),
+                    key=lambda x: (x.range.start.line, x.range.start.character, x.source, x.code),
+                )
+                self.report.versions_checked += 1
+                self.cache[(path, blob, item.config_key)] = Checked(
+                    frozenset(tools_of.get(target, ())), diags
+                )
 
     # --- learning: problems of the parent version gone in the child ----------------------------
 
@@ -707,6 +881,12 @@ class HistoryMiner:
         else:
             for f in item.files:
                 learned.extend(await self._learn_file(item, f))
+        if not learned:
+            # nothing to store: the batch's end records the progress (a run stopped before it
+            # mines these commits again and, learning nothing from them, adds nothing)
+            self.unsynced = commit.sha
+            await self._commit_done()
+            return
         async with self.connection() as conn:
             async with conn.transaction():
                 for problem, change, seconds in learned:
@@ -730,12 +910,19 @@ class HistoryMiner:
                         self.report.solutions_learned += 1
                         await history_store.set_committed_at(conn, solution_id, commit.when)
                 await identity_store.set_last_synced(conn, self.ident.repo_id, commit.sha)
+        self.unsynced = None
+        await self._commit_done()
+
+    async def _commit_done(self) -> None:
         self.report.commits_done += 1
         done, total = self.report.commits_done, self.report.commits_total
-        await self._progress(
-            done / total,
-            f"{done}/{total} commits, {self.report.solutions_learned} fixes learned",
-        )
+        now = time.monotonic()
+        if done == total or now - self.last_progress >= PROGRESS_SECONDS:
+            self.last_progress = now
+            await self._progress(
+                done / total,
+                f"{done}/{total} commits, {self.report.solutions_learned} fixes learned",
+            )
 
     async def _learn_file(
         self, item: Prepared, f: FilePair
@@ -750,23 +937,21 @@ class HistoryMiner:
 
         def sigs(diags: list[Diagnostic]) -> list[tuple[Diagnostic, Signature]]:
             return [
-                (d, compute_signature(d.source, d.code, d.message, f.language))
+                (d, _signature(d.source, d.code, d.message, f.language))
                 for d in diags
                 if normalise_tool(d.source) in tools
             ]
 
-        before_lines = f.old_text.splitlines(keepends=True)
-        after_lines = f.new_text.splitlines(keepends=True)
-        ops = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
+        ops = f.ops
         old_sigs, new_sigs = sigs(old.diagnostics), sigs(new.diagnostics)
         gone = _gone(old_sigs, new_sigs, ops)
         new_problems = _appeared(old_sigs, new_sigs)
-        out: list[tuple[dict[str, Any], LearnedChange, int | None]] = []
+        found: list[tuple[dict[str, Any], LearnedChange, Diagnostic]] = []
         if gone and f.language and syntax_error_count(f.new_text, f.language) > 0:
             # a syntax error hides the other problems: they are not fixed
             self.report.problems_gone += len(gone)
             self._not_learned("the new version does not parse")
-            return out
+            return []
         for diag, sig in gone:
             self.report.problems_gone += 1
             reason = _hunk_too_large(ops, diag.range, self.options.max_diff_lines)
@@ -782,6 +967,7 @@ class HistoryMiner:
                 max_diff_lines=self.options.max_diff_lines,
                 symbol_hint=context.get("symbol_path"),
                 names=[p.value for p in sig.values],
+                opcodes=ops,
             )
             if not isinstance(change, LearnedChange):
                 self._not_learned(_reason_kind(change.reason))
@@ -810,36 +996,47 @@ class HistoryMiner:
                 "error_message": diag.message,
                 "context": context,
             }
-            appeared = await self.git.blame_time(
-                item.commit.parents[0],
-                f.change.old_path,
-                diag.range.start.line + 1,
-                max(diag.range.start.line, _last_line(diag.range)) + 1,
-            )
-            seconds = max(0, item.commit.time - (appeared or item.commit.time))
-            out.append((problem, change, seconds))
-        return out
+            found.append((problem, change, diag))
+        if not found:
+            return []
+        # when each problem appeared: `git blame` of its lines in the parent, in parallel
+        limit = asyncio.Semaphore(self.workers)
+
+        async def appeared(diag: Diagnostic) -> int | None:
+            async with limit:
+                return await self.git.blame_time(
+                    item.commit.parents[0],
+                    f.change.old_path,
+                    diag.range.start.line + 1,
+                    max(diag.range.start.line, _last_line(diag.range)) + 1,
+                )
+
+        times = await asyncio.gather(*(appeared(diag) for _, _, diag in found))
+        return [
+            (problem, change, max(0, item.commit.time - (when or item.commit.time)))
+            for (problem, change, _), when in zip(found, times, strict=True)
+        ]
 
     def _not_learned(self, reason: str) -> None:
         self.report.not_learned[reason] = self.report.not_learned.get(reason, 0) + 1
 
 
-def _fill_slot(slot: Path, config: dict[str, bytes], files: list[tuple[str, str, str]]) -> None:
-    for child in slot.iterdir():
-        if child.name in KEEP_IN_SCRATCH:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    for path, data in config.items():
-        target = slot / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    for path, _blob, text in files:
-        target = slot / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", newline="")
+def _fill_batch(batch_dir: Path, snapshots: list[Snapshot]) -> list[Path]:
+    """Write each snapshot into a folder of its own: the commit's configuration and package
+    markers, then the versions to check, at their repository paths. Returns the folders."""
+    dirs: list[Path] = []
+    for n, (item, files) in enumerate(snapshots):
+        d = batch_dir / f"s{n}"
+        for path, data in item.config.items():
+            target = d / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for path, _blob, text in files:
+            target = d / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8", newline="")
+        dirs.append(d)
+    return dirs
 
 
 def _last_line(rng: Range) -> int:

@@ -2,8 +2,9 @@
 
 Given the document when a problem was seen (`before_text`, where `problem_range` applies) and when
 it disappeared (`after_text`), find the problem's region in the new text through the edits (line
-opcodes of difflib, mapping old lines to new ones; the enclosing function via tree-sitter when the
-change is not next to the problem) and keep the minimal changed hunk(s) touching or next to it:
+opcodes of difflib's matcher, compiled by cydifflib: the same opcodes, much faster; mapping old
+lines to new ones; the enclosing function via tree-sitter when the change is not next to the
+problem) and keep the minimal changed hunk(s) touching or next to it:
 
 - hunks overlapping the problem's lines, or at most one unchanged line away and inside the
   problem's enclosing function (when it has one), are "near"; the learned
@@ -25,12 +26,12 @@ Noise gives `NoSolution(reason)` rather than a low-confidence change:
 from __future__ import annotations
 
 import builtins
-import difflib
 import keyword
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cydifflib import SequenceMatcher
 from tree_sitter import Node
 
 from codecortex import treesitter
@@ -40,6 +41,7 @@ __all__ = [
     "LearnedChange",
     "NoSolution",
     "learn_change",
+    "line_opcodes",
     "not_a_fix",
     "unified_region_diff",
 ]
@@ -140,6 +142,13 @@ def _enclosing_symbol(
     return None
 
 
+def line_opcodes(
+    before_lines: Sequence[str], after_lines: Sequence[str]
+) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes between two lists of lines (no junk heuristic)."""
+    return SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
+
+
 def unified_region_diff(
     before_lines: list[str], after_lines: list[str], before_start: int, after_start: int
 ) -> tuple[str, int]:
@@ -161,7 +170,7 @@ def unified_region_diff(
             else f"{prefix}{line}\n\\ No newline at end of file\n"
         )
 
-    sm = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False)
+    sm = SequenceMatcher(None, before_lines, after_lines, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal":
             for line in before_lines[i1:i2]:
@@ -253,13 +262,15 @@ def learn_change(
     max_diff_lines: int = 60,
     symbol_hint: str | Sequence[str] | None = None,
     names: Sequence[str] = (),
+    opcodes: Sequence[tuple[str, int, int, int, int]] | None = None,
 ) -> LearnedChange | NoSolution:
     """The minimal change near `problem_range` (a range in `before_text`) that led to `after_text`.
 
     `language` is a grammar name or LSP languageId (used for the enclosing function); the learned
     change keeps it normalised when we have a grammar, else as given. `symbol_hint` names the
     problem's enclosing definition ("Class.method" or its parts, outermost first); when given and
-    found it is used instead of the innermost function around the problem's line.
+    found it is used instead of the innermost function around the problem's line. `opcodes`:
+    the line opcodes of the two texts (split with line ends) when the caller has them already.
     """
     a = before_text.splitlines(keepends=True)
     b = after_text.splitlines(keepends=True)
@@ -271,7 +282,8 @@ def learn_change(
         el -= 1
     el = min(max(el, sl), len(a) - 1)
 
-    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    if opcodes is None:
+        opcodes = line_opcodes(a, b)
     hunks = [op for op in opcodes if op[0] != "equal"]
     if not hunks:
         return NoSolution("the document did not change")

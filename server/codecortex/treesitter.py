@@ -6,6 +6,7 @@ Every module that parses code goes through here so that grammar loading happens 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import PurePath
@@ -111,9 +112,27 @@ def get_parser(name: str) -> Parser:
     return parser
 
 
+RECENT_TREES = 8  # parses kept per thread: one text is often parsed by several steps in a row
+
+
 def parse(text: str | bytes, language: str) -> Tree:
+    """The syntax tree of `text`. The last few trees of each thread are kept, so the steps
+    that look at one text in turn (context, enclosing function, syntax errors) parse it once.
+    Trees are read-only here: nobody edits them (`Tree.edit`) or parses incrementally."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return get_parser(language).parse(data)
+    recent: OrderedDict[tuple[str, bytes], Tree] | None = getattr(_local, "recent", None)
+    if recent is None:
+        recent = _local.recent = OrderedDict()
+    key = (language, data)
+    tree = recent.get(key)
+    if tree is not None:
+        recent.move_to_end(key)
+        return tree
+    tree = get_parser(language).parse(data)
+    recent[key] = tree
+    if len(recent) > RECENT_TREES:
+        recent.popitem(last=False)
+    return tree
 
 
 @lru_cache(maxsize=16)

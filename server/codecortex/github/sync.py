@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,13 @@ class PullRequestHistory(Git):
                         )
                     )
         return changes
+
+    async def changes_many(self, commits: Sequence[Commit]) -> dict[str, list[Change]]:
+        return {c.sha: await self.changes(c.parents[0], c.sha) for c in commits}
+
+    async def blobs_at(self, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        entries = await self.tree_entries(commit, list(paths))
+        return {p: (sha, await self.blob(sha)) for p, sha in sorted(entries.items())}
 
     async def tree_entries(self, commit: str, paths: list[str]) -> dict[str, str]:
         if commit not in self._trees:
