@@ -311,6 +311,41 @@ def test_a_killed_run_is_taken_over_by_the_next(tmp_path, cli_env, pg) -> None:
     assert len(solutions(db)) == 40
 
 
+def test_each_commit_is_checked_under_its_own_configuration(tmp_path, cli_env, fresh_db) -> None:
+    # All these commits are checked in one batch (one ruff process): each commit's versions must
+    # still be reported under that commit's ruff.toml, as in a checkout of it.
+    root = tmp_path / "configured"
+    root.mkdir()
+    repo = Repo(root)
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.email", "miner@example.com")
+    repo.commit(
+        "start",
+        {
+            "ruff.toml": '[lint]\nselect = ["E", "F"]\n',
+            "report.py": REPORT_BAD,
+            "util.py": UTIL_BAD,
+            "later.py": UTIL_BAD.replace("os", "json"),
+        },
+    )
+    repo.commit("ignore F401", {"ruff.toml": '[lint]\nselect = ["E", "F"]\nignore = ["F401"]\n'})
+    both = repo.commit(
+        "fix both",
+        {
+            "report.py": REPORT_BAD.replace("rows == None", "rows is None"),
+            "util.py": UTIL_BAD.replace("import os\n", ""),
+        },
+    )
+    repo.commit("check F401 again", {"ruff.toml": '[lint]\nselect = ["E", "F"]\n'})
+    later = repo.commit("fix later", {"later.py": UTIL_BAD.replace("import os\n", "")})
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    done = cli(root, env, "learn-history", "--tools", "ruff", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    learned = {(r["code"], r["commit_sha"], Path(r["file_path"]).name) for r in solutions(fresh_db)}
+    # util.py's unused import went away while the project ignored F401: nothing to learn there
+    assert learned == {("E711", both, "report.py"), ("F401", later, "later.py")}
+
+
 def test_noise_filters() -> None:
     assert vendored_or_generated_path("vendor/lib.py") == "vendored"
     assert vendored_or_generated_path("a/third_party/x/y.py") == "vendored"

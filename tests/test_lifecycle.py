@@ -139,7 +139,7 @@ def test_learn_history_interrupted_leaves_nothing_behind(
     sig: int, tmp_path: Path, cli_env, fresh_db
 ) -> None:
     repo = tmp_path / "repo"
-    _history_repo(repo, 120)
+    _history_repo(repo, 300)  # enough to be interrupted mid-way at dozens of commits a second
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db, "TMPDIR": str(scratch)}

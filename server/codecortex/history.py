@@ -15,10 +15,18 @@ Noise is filtered: merge commits, vendored and generated files (paths such as `v
 hunks change only whitespace, quotes or trailing commas), fixes inside hunks larger than
 `max_diff_lines`, and files over the size limit.
 
-Each file version is checked once (results cached by path, blob sha and configuration); the
-versions of a batch of commits are checked in parallel, one scratch directory per worker (by
-default one per CPU core). A run commits its progress after every commit
-(`github_repos.last_synced_sha`), so an interrupted run continues where it stopped, and a past
+Each file version is checked once (results cached by path, blob sha and configuration). Commits
+go in batches of `batch_commits` (64) through a pipeline: while one batch's new versions are
+checked, the next is read from git (one `diff-tree --stdin` for its changes, one long-lived
+`cat-file --batch` for contents and configuration) and the previous one is learned from. Each
+commit side of a batch is written to a folder of its own (its files at their repository paths
+under the commit's configuration and package markers, as in a checkout of those files), and one
+ruff (or pyflakes) process checks all of the batch's folders, on every core; ruff finds each
+file's configuration in its folder, so a file is reported as it would be alone. mypy is opt-in
+(`tools`), and runs in each folder (it reads its configuration where it runs), `workers` at a
+time. The run records its progress (`github_repos.last_synced_sha`) with every commit whose
+fixes it stores, in the same transaction, and at the end of every batch, so an interrupted run
+continues where it stopped (at worst mining again commits that taught nothing), and a past
 solution is stored once (deduplicated by content), so mining the same commits twice adds nothing.
 
 The detectors see the changed files of one commit side, not the whole tree: imports of unchanged
@@ -29,6 +37,7 @@ that come from them are unknown. Tools that need a whole project (cargo) are not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -44,11 +53,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from codecortex.config import Settings
 from codecortex.detectors import TOOLS, DetectorRun, find_executable, run_detectors
-from codecortex.detectors.runner import mypy_config_dir
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.jobs import Handler, JobContext, PermanentJobError
 from codecortex.learning import LearnedChange, learn_change, line_opcodes, not_a_fix
@@ -67,11 +75,15 @@ from codecortex.textfiles import decode_text
 from codecortex.treesitter import language_for_path, syntax_error_count
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_TYPE = "learn_history"
 LEASE_SECONDS = 300.0  # progress is reported after every commit; a batch's checks may be slow
 # Detectors that give a meaningful answer on single files in a scratch directory.
 HISTORY_TOOLS = ("ruff", "mypy", "pyflakes")
+# Run unless the tools are named (`--tools`, [tool.codecortex] detectors): mypy checks each
+# commit's files for seconds where ruff takes milliseconds, so it is opt-in for history.
+DEFAULT_HISTORY_TOOLS = ("ruff", "pyflakes")
 # Detectors whose report on a file depends only on the file and the configuration above it: the
 # versions of many commits are checked by one process of them.
 PER_FILE_TOOLS = ("ruff", "pyflakes")
@@ -124,10 +136,10 @@ class HistoryOptions:
     branch: str | None = None  # default: HEAD
     since: str | None = None  # anything `git log --since` accepts
     max_commits: int | None = None  # at most this many commits in this run (oldest first)
-    tools: list[str] | None = None  # default: HISTORY_TOOLS that are installed
+    tools: list[str] | None = None  # default: DEFAULT_HISTORY_TOOLS that are installed
     max_file_size: int = 2_000_000
     max_diff_lines: int = 60
-    batch_commits: int = 16
+    batch_commits: int = 64  # commits read, checked (one detector process) and learned together
     workers: int = 0  # 0: one per CPU core
     detector_timeout: float = 120.0
 
@@ -571,16 +583,13 @@ class HistoryMiner:
     # --- setup ----------------------------------------------------------------------------
 
     def _choose_tools(self) -> None:
-        wanted = self.options.tools or list(HISTORY_TOOLS)
+        wanted = self.options.tools or list(DEFAULT_HISTORY_TOOLS)
         asked = self.options.tools is not None
         if not asked and self.project.detectors is not None:
             wanted, asked = list(self.project.detectors), True  # the project's own choice
         if not asked and find_executable("ruff", self.root):
             wanted = [t for t in wanted if t != "pyflakes"]  # ruff includes its checks
         for tool in wanted:
-            if not asked and tool == "mypy" and mypy_config_dir(self.root, self.root) is None:
-                self.report.tool_errors[tool] = "the project has no mypy configuration"
-                continue
             if tool not in HISTORY_TOOLS:
                 self.report.tool_errors[tool] = "not supported for history (needs a whole project)"
                 continue
@@ -626,7 +635,9 @@ class HistoryMiner:
             await self._progress(1.0, "up to date")
             return
         self._choose_tools()
-        with tempfile.TemporaryDirectory(prefix="codecortex-history-") as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix="codecortex-history-", ignore_cleanup_errors=True
+        ) as tmp:
             await self._progress(0.0, f"0/{len(commits)} commits")
             self.scratch = Path(tmp)
             await self._mine(commits, Path(tmp))
@@ -799,17 +810,41 @@ class HistoryMiner:
         runs in each folder (it reads its configuration from the folder it runs in)."""
         if not snapshots:
             return
-        dirs = await asyncio.to_thread(_fill_batch, batch_dir, snapshots)
+        dirs = await _to_the_end(_fill_batch, batch_dir, snapshots)
         try:
             runs: list[tuple[list[Path], DetectorRun]] = []
+            pairs = list(zip(dirs, snapshots, strict=True))
             per_file = [t for t in self.tools if t in PER_FILE_TOOLS]
             if per_file:
+                # A file without a ruff configuration of its own is checked with ruff's defaults
+                # and the Python version of the pyproject.toml where ruff runs: such snapshots
+                # are checked from their own folder, as from the root of a checkout.
+                alone = {
+                    n
+                    for n, (_, (item, todo)) in enumerate(pairs)
+                    if "ruff" in per_file
+                    and not all(_ruff_configured(item.config, path) for path, _, _ in todo)
+                }
                 files = [
                     d / path
-                    for d, (_, todo) in zip(dirs, snapshots, strict=True)
+                    for n, (d, (_, todo)) in enumerate(pairs)
+                    if n not in alone
                     for path, _, _ in todo
                 ]
-                runs.append((files, await self._run_tools(files, batch_dir, per_file)))
+                if files:
+                    runs.append((files, await self._run_tools(files, batch_dir, per_file)))
+                if alone:
+                    limit = asyncio.Semaphore(self.workers)
+
+                    async def from_folder(d: Path, todo: list[tuple[str, str, str]]) -> None:
+                        files = [d / path for path, _, _ in todo]
+                        async with limit:
+                            runs.append((files, await self._run_tools(files, d, per_file)))
+
+                    await asyncio.gather(
+                        *(from_folder(d, todo) for n, (d, (_, todo)) in enumerate(pairs)
+                          if n in alone)
+                    )  # fmt: skip
             per_folder = [t for t in self.tools if t not in PER_FILE_TOOLS]
             if per_folder:
                 caches: asyncio.Queue[Path] = asyncio.Queue()
@@ -826,11 +861,10 @@ class HistoryMiner:
                     finally:
                         caches.put_nowait(cache)
 
-                pairs = zip(dirs, snapshots, strict=True)
                 await asyncio.gather(*(in_folder(d, todo) for d, (_, todo) in pairs))
             self._store_checked(dirs, snapshots, runs)
         finally:
-            await asyncio.to_thread(shutil.rmtree, batch_dir, True)
+            await _to_the_end(shutil.rmtree, batch_dir, True)
 
     async def _run_tools(self, files: list[Path], root: Path, tools: list[str]) -> DetectorRun:
         run = await run_detectors(
@@ -1019,6 +1053,36 @@ class HistoryMiner:
 
     def _not_learned(self, reason: str) -> None:
         self.report.not_learned[reason] = self.report.not_learned.get(reason, 0) + 1
+
+
+_RUFF_SECTION = re.compile(rb"^\s*\[tool\.ruff[\].]", re.MULTILINE)
+
+
+def _ruff_configured(config: dict[str, bytes], path: str) -> bool:
+    """Whether ruff finds a configuration of the project's for `path` (a ruff.toml, .ruff.toml
+    or pyproject.toml with a [tool.ruff] section in its folder or above), given the commit's
+    configuration files (repository path -> content)."""
+    for d in [*_module_dirs(path), ""]:
+        prefix = f"{d}/" if d else ""
+        if f"{prefix}ruff.toml" in config or f"{prefix}.ruff.toml" in config:
+            return True
+        pyproject = config.get(f"{prefix}pyproject.toml")
+        if pyproject is not None and _RUFF_SECTION.search(pyproject):
+            return True
+    return False
+
+
+async def _to_the_end(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a worker thread. Cancelled meanwhile, it waits for the thread before it
+    re-raises, so that no file is written or removed after the caller has cleaned up."""
+    future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        raise
 
 
 def _fill_batch(batch_dir: Path, snapshots: list[Snapshot]) -> list[Path]:

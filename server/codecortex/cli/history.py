@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", metavar="B", help="branch or commit to walk (default: HEAD)")
     parser.add_argument(
         "--tools",
-        help=f"comma-separated detectors (default: installed of {','.join(HISTORY_TOOLS)})",
+        help=f"comma-separated detectors of {','.join(HISTORY_TOOLS)} (default: ruff, or pyflakes"
+        " without ruff, or the project's [tool.codecortex] detectors; mypy only when named)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
