@@ -70,6 +70,12 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _not_reaped_twice(record: logging.LogRecord) -> bool:
+    """Drop asyncio's warning about a tool it reaped itself: cancelled while it was starting the
+    tool (Ctrl-C, SIGTERM), asyncio stops and reaps it, then its child watcher finds it gone."""
+    return not str(record.msg).startswith("Unknown child process pid")
+
+
 def _after_interrupt() -> None:
     """After Ctrl-C or SIGTERM, with the event loop gone: stop the tools we started that are
     still running, and keep asyncio's complaints about their transports (garbage-collected
@@ -111,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command != "serve":  # the language server ends through the protocol
         signal.signal(signal.SIGTERM, _terminate)
+        logging.getLogger("asyncio").addFilter(_not_reaped_twice)
     settings = load_settings()
     for error in [] if args.quiet else settings.errors:
         print(f"codecortex: warning: {error}", file=sys.stderr)
