@@ -118,20 +118,30 @@ def test_serve_in_a_terminal_says_what_it_is_and_ends_on_ctrl_c(cli_env, fresh_d
 
 
 def _history_repo(root: Path, commits: int) -> None:
-    """A repository whose every commit changes Python files (something for learn-history)."""
+    """A repository whose every commit changes Python files (something for learn-history),
+    written by `git fast-import` (thousands of commits in a second)."""
     root.mkdir()
     run = {"cwd": root, "check": True, "capture_output": True}
     subprocess.run(["git", "init", "-q"], **run)
-    subprocess.run(["git", "config", "user.email", "dev@example.com"], **run)
-    subprocess.run(["git", "config", "user.name", "Dev"], **run)
-    (root / "ruff.toml").write_text('[lint]\nselect = ["F", "E"]\n')
+    stream: list[bytes] = []
+
+    def blob(path: str, text: str) -> None:
+        data = text.encode()
+        stream.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(data), data))
+
     for n in range(commits):
+        message = f"change {n}".encode()
+        stream.append(b"commit refs/heads/main\n")
+        stream.append(b"committer Dev <dev@example.com> %d +0000\n" % (1_700_000_000 + 60 * n))
+        stream.append(b"data %d\n%s\n" % (len(message), message))
+        if n == 0:
+            blob("ruff.toml", '[lint]\nselect = ["F", "E"]\n')
         for m in range(3):
             unused = "import os\n" if (n + m) % 2 else ""
             body = "".join(f"def f{k}(x):\n    return x == None or x + {n}\n\n" for k in range(20))
-            (root / f"mod{m}.py").write_text(unused + "import sys\n\n" + body + "print(sys.argv)\n")
-        subprocess.run(["git", "add", "."], **run)
-        subprocess.run(["git", "commit", "-qm", f"change {n}"], **run)
+            blob(f"mod{m}.py", unused + "import sys\n\n" + body + "print(sys.argv)\n")
+    subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(stream), **run)
+    subprocess.run(["git", "checkout", "-q", "main"], **run)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -139,7 +149,7 @@ def test_learn_history_interrupted_leaves_nothing_behind(
     sig: int, tmp_path: Path, cli_env, fresh_db
 ) -> None:
     repo = tmp_path / "repo"
-    _history_repo(repo, 300)  # enough to be interrupted mid-way at dozens of commits a second
+    _history_repo(repo, 3000)  # still mining when interrupted, at dozens of commits a second
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db, "TMPDIR": str(scratch)}

@@ -53,8 +53,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
+from codecortex.cancellation import cancel_and_wait, finish, stop_process, to_the_end
 from codecortex.config import Settings
 from codecortex.detectors import TOOLS, DetectorRun, find_executable, run_detectors
 from codecortex.diagnostics import Diagnostic, Range
@@ -75,7 +76,6 @@ from codecortex.textfiles import decode_text
 from codecortex.treesitter import language_for_path, syntax_error_count
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 JOB_TYPE = "learn_history"
 LEASE_SECONDS = 300.0  # progress is reported after every commit; a batch's checks may be slow
@@ -272,9 +272,8 @@ class Git:
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(input), GIT_TIMEOUT)
-        except (TimeoutError, asyncio.CancelledError):
-            proc.kill()
-            await proc.wait()
+        except BaseException:  # timed out, cancelled (Ctrl-C, SIGTERM): stopped and reaped
+            await stop_process(proc)
             raise
         if proc.returncode not in set(ok):
             raise GitError(
@@ -403,18 +402,27 @@ class Git:
                 )  # fmt: skip
             proc = self._cat
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names))
-            await proc.stdin.drain()
-            out: list[tuple[str, bytes] | None] = []
-            for name in names:
-                header = (await proc.stdout.readline()).decode("utf-8", "replace").split()
-                if len(header) == 3 and header[2].isdigit():
-                    data = (await proc.stdout.readexactly(int(header[2]) + 1))[:-1]
-                    out.append((header[0], data) if header[1] == "blob" else None)
-                elif header[-1:] in (["missing"], ["ambiguous"]):
-                    out.append(None)
-                else:
-                    raise GitError(f"cannot read {name}: {' '.join(header)}")
+            try:
+                proc.stdin.write(
+                    b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
+                )
+                await proc.stdin.drain()
+                out: list[tuple[str, bytes] | None] = []
+                for name in names:
+                    header = (await proc.stdout.readline()).decode("utf-8", "replace").split()
+                    if len(header) == 3 and header[2].isdigit():
+                        data = (await proc.stdout.readexactly(int(header[2]) + 1))[:-1]
+                        out.append((header[0], data) if header[1] == "blob" else None)
+                    elif header[-1:] in (["missing"], ["ambiguous"]):
+                        out.append(None)
+                    else:
+                        raise GitError(f"cannot read {name}: {' '.join(header)}")
+            except BaseException:
+                # stopped half-way through its answers (cancelled, or git failed): the stream is
+                # out of step, so this process is stopped and the next call starts another
+                self._cat = None
+                await stop_process(proc)
+                raise
             return out
 
     async def blame_time(self, commit: str, path: str, first: int, last: int) -> int | None:
@@ -429,15 +437,17 @@ class Git:
         return max(times) if times else None
 
     async def close(self) -> None:
-        if self._cat is not None and self._cat.returncode is None:
-            assert self._cat.stdin is not None
-            self._cat.stdin.close()
-            try:
-                await asyncio.wait_for(self._cat.wait(), 5)
-            except TimeoutError:
-                self._cat.kill()
-                await self._cat.wait()
-        self._cat = None
+        """Ends the `cat-file` process (asked to, then killed after 5 s) and reaps it."""
+        proc, self._cat = self._cat, None
+        if proc is None:
+            return
+        try:
+            if proc.returncode is None and proc.stdin is not None:
+                proc.stdin.close()
+                with contextlib.suppress(TimeoutError):
+                    await finish(asyncio.wait_for(proc.wait(), 5))
+        finally:
+            await stop_process(proc)
 
 
 # --------------------------------------------------------------------------- noise filters
@@ -667,13 +677,9 @@ class HistoryMiner:
             if previous is not None:
                 await self._learn_batch(*previous)
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                try:
-                    await t
-                except BaseException:  # cancelled, or failed after the failure we report
-                    pass
+            # on an error or a cancellation: the other stages stopped and waited for (their
+            # tools reaped, their threads done) before the scratch folder is removed
+            await cancel_and_wait(tasks)
 
     async def _learn_batch(self, prepared: list[Prepared], checking: asyncio.Task[None]) -> None:
         await checking
@@ -810,7 +816,7 @@ class HistoryMiner:
         runs in each folder (it reads its configuration from the folder it runs in)."""
         if not snapshots:
             return
-        dirs = await _to_the_end(_fill_batch, batch_dir, snapshots)
+        dirs = await to_the_end(_fill_batch, batch_dir, snapshots)
         try:
             runs: list[tuple[list[Path], DetectorRun]] = []
             pairs = list(zip(dirs, snapshots, strict=True))
@@ -864,7 +870,7 @@ class HistoryMiner:
                 await asyncio.gather(*(in_folder(d, todo) for d, (_, todo) in pairs))
             self._store_checked(dirs, snapshots, runs)
         finally:
-            await _to_the_end(shutil.rmtree, batch_dir, True)
+            await to_the_end(shutil.rmtree, batch_dir, True)
 
     async def _run_tools(self, files: list[Path], root: Path, tools: list[str]) -> DetectorRun:
         run = await run_detectors(
@@ -1070,19 +1076,6 @@ def _ruff_configured(config: dict[str, bytes], path: str) -> bool:
         if pyproject is not None and _RUFF_SECTION.search(pyproject):
             return True
     return False
-
-
-async def _to_the_end(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on a worker thread. Cancelled meanwhile, it waits for the thread before it
-    re-raises, so that no file is written or removed after the caller has cleaned up."""
-    future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        while not future.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([future])
-        raise
 
 
 def _fill_batch(batch_dir: Path, snapshots: list[Snapshot]) -> list[Path]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from codecortex.cancellation import stop_process
 from codecortex.treesitter import language_for_path
 
 
@@ -22,9 +23,16 @@ async def git(root: Path, *args: str, timeout: float = 10) -> str | None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except (OSError, TimeoutError):
+    except OSError:
         return None
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        await stop_process(proc)
+        return None
+    except asyncio.CancelledError:
+        await stop_process(proc)
+        raise
     if proc.returncode != 0:
         return None
     return out.decode("utf-8", "replace").strip()

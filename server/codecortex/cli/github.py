@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.github import account as accounts
@@ -277,7 +278,7 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
                     break
         except asyncio.CancelledError:
             printer.close()
-            await asyncio.shield(history_store.release_job(conn, job_id))
+            await finish(history_store.release_job(conn, job_id, interrupted=True))
             raise
         finally:
             printer.close()

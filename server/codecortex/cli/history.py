@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.history import (
@@ -120,7 +121,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         except asyncio.CancelledError:
             # Ctrl-C: the commits done so far are saved; the next run continues from there.
             printer.close()
-            await asyncio.shield(history_store.release_job(conn, job_id))
+            await finish(history_store.release_job(conn, job_id, interrupted=True))
             raise
         finally:
             printer.close()

@@ -7,19 +7,16 @@ Errors users can act on (database down, bad settings) print one line and exit 2.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from codecortex import __version__
-from codecortex.config import load_settings
-from codecortex.store.database import StoreError
 
 EXIT_ERROR = 2
 
@@ -66,8 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM: stop as on Ctrl-C (tools stopped, scratch folders removed, no traceback)."""
+    """SIGTERM outside the event loop (a command that does not use it, or before and after it
+    runs): stop as on Ctrl-C."""
     raise KeyboardInterrupt
+
+
+async def _cancelled_on_sigterm(work: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine; SIGTERM cancels it as Ctrl-C does (asyncio.run's SIGINT
+    handler cancels the main task): the cancellation reaches every `await` below, so each
+    `finally` runs — tools stopped and reaped, threads waited for, transactions rolled back,
+    scratch folders removed — before the command ends. (An exception raised by a signal
+    handler, as `_terminate` does, could land anywhere, between any two lines of that cleanup.)"""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await work
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _terminate)
 
 
 def _not_reaped_twice(record: logging.LogRecord) -> bool:
@@ -98,6 +115,8 @@ def _after_interrupt() -> None:
     except psutil.Error:
         return
     tools = [c for c in children if not c.name().startswith(("postgres", "pg_ctl"))]
+    if tools and os.environ.get("CC_DEBUG_LEFT"):
+        print("LEFT:", [c.name() for c in tools], file=sys.stderr)
     for child in tools:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -105,8 +124,26 @@ def _after_interrupt() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Ctrl-C or SIGTERM while the commands are imported or the settings read (seconds on a busy
+    # machine): nothing is started yet; one line and 130 as later (this module imports little)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv, previous)
+    except KeyboardInterrupt:
+        print("codecortex: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None, sigterm: Any) -> int:
+    import asyncio
+
+    from codecortex.config import load_settings
+    from codecortex.store.database import StoreError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":  # the language server ends through the protocol
+        signal.signal(signal.SIGTERM, sigterm)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
@@ -115,8 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command != "serve":  # the language server ends through the protocol
-        signal.signal(signal.SIGTERM, _terminate)
+    if args.command != "serve":
         logging.getLogger("asyncio").addFilter(_not_reaped_twice)
     settings = load_settings()
     for error in [] if args.quiet else settings.errors:
@@ -125,14 +161,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args._module, "SYNC", False):
             code = int(args._module.run_sync(args, settings))
         else:
-            code = int(asyncio.run(args._module.run(args, settings)))
+            work = args._module.run(args, settings)
+            if args.command != "serve":
+                work = _cancelled_on_sigterm(work)
+            code = int(asyncio.run(work))
         if not sys.stdout.closed:  # (the language server closes it when it exits)
             sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit
         return code
     except StoreError as exc:
         print(f"codecortex: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM
         _after_interrupt()
         print("codecortex: interrupted", file=sys.stderr)
         return 130

@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codecortex.cancellation import stop_process, to_the_end
 from codecortex.detectors import parsers
 from codecortex.detectors.parsers import DetectorOutputError, Found
 from codecortex.diagnostics import Diagnostic, Range
@@ -199,12 +199,8 @@ def _nearest(start: Path, names: Iterable[str], stop: Path | None = None) -> Pat
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Stop a tool and whatever it spawned (its process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    await proc.wait()
+    """Stop a tool and whatever it spawned (its process group), and reap it."""
+    await stop_process(proc, group=True)
 
 
 async def _exec(argv: list[str], cwd: Path, limit: float, tool: str) -> tuple[int, str, str]:
@@ -651,7 +647,7 @@ async def run_detectors(
     `timeout` applies to each tool invocation; `executables` overrides where a tool's program
     is (tool -> path). File-system work happens on a worker thread, tools run concurrently.
     """
-    run, base, jobs = await asyncio.to_thread(_plan, paths, root, tools, max_file_size, executables)
+    run, base, jobs = await to_the_end(_plan, paths, root, tools, max_file_size, executables)
     results = await asyncio.gather(
         *(_RUNNERS[name](exe, files, base, timeout) for name, exe, files in jobs),
         return_exceptions=True,
@@ -659,7 +655,7 @@ async def run_detectors(
     for r in results:
         if isinstance(r, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise r
-    await asyncio.to_thread(_finish, run, jobs, list(results))
+    await to_the_end(_finish, run, jobs, list(results))
     return run
 
 

@@ -19,16 +19,23 @@ async def set_committed_at(
 
 
 async def release_job(
-    conn: psycopg.AsyncConnection[Any], job_id: str, payload: dict[str, Any] | None = None
+    conn: psycopg.AsyncConnection[Any],
+    job_id: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    interrupted: bool = False,
 ) -> None:
     """Make an unfinished job runnable now (its worker was interrupted or died), optionally
-    with a new payload (the options of the run that takes it over)."""
+    with a new payload (the options of the run that takes it over). `interrupted`: its run was
+    stopped on purpose (Ctrl-C, SIGTERM), which does not count as one of its attempts (those
+    are for workers that die: ten deaths fail the job)."""
     await conn.execute(
         "UPDATE processing_jobs SET status = 'pending', locked_by = NULL,"
         " lease_expires_at = NULL, run_after = NOW(), cancel_requested = FALSE,"
-        " payload = COALESCE(%s, payload)"
+        " payload = COALESCE(%s, payload),"
+        " attempts = CASE WHEN %s THEN GREATEST(attempts - 1, 0) ELSE attempts END"
         " WHERE job_id = %s AND status IN ('pending', 'running')",
-        (Jsonb(payload) if payload is not None else None, job_id),
+        (Jsonb(payload) if payload is not None else None, interrupted, job_id),
     )
 
 
