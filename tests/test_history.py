@@ -346,6 +346,33 @@ def test_each_commit_is_checked_under_its_own_configuration(tmp_path, cli_env, f
     assert learned == {("E711", both, "report.py"), ("F401", later, "later.py")}
 
 
+def test_commits_without_ruff_configuration_are_checked_for_their_python_version(
+    tmp_path, cli_env, fresh_db
+) -> None:
+    # No ruff configuration: ruff takes the Python version from the pyproject.toml of the folder
+    # it runs in, as in a checkout of each commit. ExceptionGroup is a builtin from Python 3.11:
+    # an undefined name (F821) for a project on 3.8, not for one on 3.11. All in one batch.
+    root = tmp_path / "unconfigured"
+    root.mkdir()
+    repo = Repo(root)
+    repo.git("init", "-q", "-b", "main")
+    project = '[project]\nname = "demo"\nrequires-python = ">={}"\n'
+    group = 'def first(errors):\n    raise ExceptionGroup("many", errors)\n'
+    fixed = group.replace("ExceptionGroup", "RuntimeError")
+    repo.commit(
+        "start",
+        {"pyproject.toml": project.format("3.8"), "old.py": group, "new.py": group},
+    )
+    on_38 = repo.commit("fix old", {"old.py": fixed})
+    repo.commit("Python 3.11", {"pyproject.toml": project.format("3.11")})
+    repo.commit("same change on 3.11", {"new.py": fixed})
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+    done = cli(root, env, "learn-history", "--tools", "ruff", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    learned = {(r["code"], r["commit_sha"], Path(r["file_path"]).name) for r in solutions(fresh_db)}
+    assert learned == {("F821", on_38, "old.py")}
+
+
 def test_noise_filters() -> None:
     assert vendored_or_generated_path("vendor/lib.py") == "vendored"
     assert vendored_or_generated_path("a/third_party/x/y.py") == "vendored"

@@ -144,6 +144,12 @@ def _history_repo(root: Path, commits: int) -> None:
     subprocess.run(["git", "checkout", "-q", "main"], **run)
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C's default action, as in a terminal: a suite started in the background (`&` in a
+    script) passes its children SIGINT ignored, and an ignored Ctrl-C is left ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_learn_history_interrupted_leaves_nothing_behind(
     sig: int, tmp_path: Path, cli_env, fresh_db
@@ -156,6 +162,7 @@ def test_learn_history_interrupted_leaves_nothing_behind(
     proc = subprocess.Popen(
         [codecortex_exe(), "learn-history"], cwd=repo, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_as_in_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(scratch.glob("codecortex-history-*")):

@@ -103,7 +103,8 @@ async def _ruff_format(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), FORMAT_TIMEOUT)
+        async with asyncio.timeout(FORMAT_TIMEOUT):
+            out, err = await proc.communicate(text.encode("utf-8"))
     except TimeoutError:
         proc.kill()
         await proc.wait()

@@ -46,6 +46,7 @@ import shutil
 import socket
 import tempfile
 import time
+import tomllib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -271,7 +272,8 @@ class Git:
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(input), GIT_TIMEOUT)
+            async with asyncio.timeout(GIT_TIMEOUT):
+                out, err = await proc.communicate(input)
         except BaseException:  # timed out, cancelled (Ctrl-C, SIGTERM): stopped and reaped
             await stop_process(proc)
             raise
@@ -445,9 +447,24 @@ class Git:
             if proc.returncode is None and proc.stdin is not None:
                 proc.stdin.close()
                 with contextlib.suppress(TimeoutError):
-                    await finish(asyncio.wait_for(proc.wait(), 5))
+                    await finish(_wait_at_most(proc, 5))
         finally:
             await stop_process(proc)
+
+
+def _stop_if_cancelled() -> None:
+    """Honour a cancellation of this task (Ctrl-C, SIGTERM) that an await below swallowed, at
+    the next commit: Python 3.11's `asyncio.wait_for`, for one, returns its work's result when
+    that work ends just as the task is cancelled (this module uses `asyncio.timeout` instead)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _wait_at_most(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    """Wait for `proc` to exit, at most `seconds` (then TimeoutError)."""
+    async with asyncio.timeout(seconds):
+        await proc.wait()
 
 
 # --------------------------------------------------------------------------- noise filters
@@ -663,6 +680,7 @@ class HistoryMiner:
             tasks.append(reading)
             previous: tuple[list[Prepared], asyncio.Task[None]] | None = None
             for k in range(len(batches)):
+                _stop_if_cancelled()
                 prepared = await reading
                 snapshots = self._schedule(prepared)
                 checking = asyncio.create_task(self._check(snapshots, scratch / f"b{k}"))
@@ -684,6 +702,7 @@ class HistoryMiner:
     async def _learn_batch(self, prepared: list[Prepared], checking: asyncio.Task[None]) -> None:
         await checking
         for item in prepared:
+            _stop_if_cancelled()
             await self._learn_commit(item)
         if self.unsynced is not None:
             async with self.connection() as conn:
@@ -816,29 +835,39 @@ class HistoryMiner:
         runs in each folder (it reads its configuration from the folder it runs in)."""
         if not snapshots:
             return
-        dirs = await to_the_end(_fill_batch, batch_dir, snapshots)
+        per_file = [t for t in self.tools if t in PER_FILE_TOOLS]
+        # A file without a ruff configuration of its own is checked by ruff with its defaults,
+        # the Python version of the pyproject.toml in the folder where ruff runs and that folder
+        # as the project's root: such a snapshot gets a configuration that says just that (its
+        # pyproject.toml with an empty [tool.ruff] section, or an empty ruff.toml) and is checked
+        # with the others, as if ruff ran from its folder; when that is not sure, it is checked
+        # from its own folder, as from the root of a checkout.
+        overrides: dict[int, dict[str, bytes]] = {}
+        alone: set[int] = set()
+        if "ruff" in per_file:
+            for n, (item, todo) in enumerate(snapshots):
+                if all(_ruff_configured(item.config, path) for path, _, _ in todo):
+                    continue
+                defaults = _ruff_defaults_config(item.config)
+                if defaults is None:
+                    alone.add(n)
+                else:
+                    overrides[n] = defaults
+        dirs = await to_the_end(_fill_batch, batch_dir, snapshots, overrides)
         try:
             runs: list[tuple[list[Path], DetectorRun]] = []
             pairs = list(zip(dirs, snapshots, strict=True))
-            per_file = [t for t in self.tools if t in PER_FILE_TOOLS]
             if per_file:
-                # A file without a ruff configuration of its own is checked with ruff's defaults
-                # and the Python version of the pyproject.toml where ruff runs: such snapshots
-                # are checked from their own folder, as from the root of a checkout.
-                alone = {
-                    n
-                    for n, (_, (item, todo)) in enumerate(pairs)
-                    if "ruff" in per_file
-                    and not all(_ruff_configured(item.config, path) for path, _, _ in todo)
-                }
+                together = [n for n in range(len(pairs)) if n not in alone]
                 files = [
-                    d / path
-                    for n, (d, (_, todo)) in enumerate(pairs)
-                    if n not in alone
-                    for path, _, _ in todo
+                    d / path for d, (_, todo) in (pairs[n] for n in together) for path, _, _ in todo
                 ]
                 if files:
-                    runs.append((files, await self._run_tools(files, batch_dir, per_file)))
+                    run = await self._run_tools(files, batch_dir, per_file, report_errors=False)
+                    if run.errors:  # (one snapshot's broken configuration stops ruff for all)
+                        alone.update(together)
+                    else:
+                        runs.append((files, run))
                 if alone:
                     limit = asyncio.Semaphore(self.workers)
 
@@ -872,7 +901,9 @@ class HistoryMiner:
         finally:
             await to_the_end(shutil.rmtree, batch_dir, True)
 
-    async def _run_tools(self, files: list[Path], root: Path, tools: list[str]) -> DetectorRun:
+    async def _run_tools(
+        self, files: list[Path], root: Path, tools: list[str], *, report_errors: bool = True
+    ) -> DetectorRun:
         run = await run_detectors(
             files,
             root=root,
@@ -881,7 +912,7 @@ class HistoryMiner:
             max_file_size=self.options.max_file_size,
             executables=self.executables,
         )
-        for tool, error in run.errors.items():
+        for tool, error in run.errors.items() if report_errors else ():
             self.report.tool_errors.setdefault(tool, error.splitlines()[0][:300] if error else "")
         return run
 
@@ -1078,13 +1109,49 @@ def _ruff_configured(config: dict[str, bytes], path: str) -> bool:
     return False
 
 
-def _fill_batch(batch_dir: Path, snapshots: list[Snapshot]) -> list[Path]:
+def _user_ruff_config() -> bool:
+    """Whether a user-level ruff configuration exists (ruff uses it for files without a
+    configuration of the project's)."""
+    homes = [Path.home() / ".config", Path.home() / "Library" / "Application Support"]
+    for var in ("XDG_CONFIG_HOME", "APPDATA"):
+        if os.environ.get(var):
+            homes.append(Path(os.environ[var]))
+    names = ("ruff.toml", ".ruff.toml", "pyproject.toml")
+    return any((home / "ruff" / name).is_file() for home in homes for name in names)
+
+
+def _ruff_defaults_config(config: dict[str, bytes]) -> dict[str, bytes] | None:
+    """The configuration files that make ruff check a snapshot folder's unconfigured files as
+    when it runs from that folder: its defaults, the folder as the project's root, and the
+    target version of the folder's pyproject.toml (its `requires-python`), which ruff reads from
+    a pyproject.toml that has a [tool.ruff] section as from the one where it runs. None when
+    the result could differ: a user-level ruff configuration (used only without a project's),
+    or a pyproject.toml that is not valid TOML or configures ruff in a way the section pattern
+    missed."""
+    if _user_ruff_config():
+        return None
+    pyproject = config.get("pyproject.toml")
+    if pyproject is None:
+        return {"ruff.toml": b""}
+    try:
+        tool = tomllib.loads(pyproject.decode("utf-8")).get("tool")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if isinstance(tool, dict) and "ruff" in tool:
+        return None
+    return {"pyproject.toml": pyproject.rstrip() + b"\n\n[tool.ruff]\n"}
+
+
+def _fill_batch(
+    batch_dir: Path, snapshots: list[Snapshot], overrides: dict[int, dict[str, bytes]]
+) -> list[Path]:
     """Write each snapshot into a folder of its own: the commit's configuration and package
-    markers, then the versions to check, at their repository paths. Returns the folders."""
+    markers (with `overrides[n]`'s files instead, for snapshot n), then the versions to check,
+    at their repository paths. Returns the folders."""
     dirs: list[Path] = []
     for n, (item, files) in enumerate(snapshots):
         d = batch_dir / f"s{n}"
-        for path, data in item.config.items():
+        for path, data in {**item.config, **overrides.get(n, {})}.items():
             target = d / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

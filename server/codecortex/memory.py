@@ -748,7 +748,8 @@ class Memory:
         try:
             if isinstance(self.embedder, HashEmbedder):
                 return list(self.embedder.embed_array(texts))
-            vectors = await asyncio.wait_for(self.embedder.embed(texts), timeout=10)
+            async with asyncio.timeout(10):
+                vectors = await self.embedder.embed(texts)
             return [np.asarray(v, dtype=np.float32) for v in vectors]
         except Exception as exc:
             log.warning("embedding the query failed (%s); searching without vectors", exc)

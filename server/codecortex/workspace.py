@@ -26,7 +26,8 @@ async def git(root: Path, *args: str, timeout: float = 10) -> str | None:
     except OSError:
         return None
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            out, _ = await proc.communicate()
     except TimeoutError:
         await stop_process(proc)
         return None

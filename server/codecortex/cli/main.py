@@ -68,22 +68,28 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _cancelled_on_sigterm(work: Coroutine[Any, Any, int]) -> int:
-    """Run a command's coroutine; SIGTERM cancels it as Ctrl-C does (asyncio.run's SIGINT
-    handler cancels the main task): the cancellation reaches every `await` below, so each
-    `finally` runs — tools stopped and reaped, threads waited for, transactions rolled back,
-    scratch folders removed — before the command ends. (An exception raised by a signal
-    handler, as `_terminate` does, could land anywhere, between any two lines of that cleanup.)"""
+async def _cancelled_on_signal(work: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine; Ctrl-C (SIGINT) and SIGTERM cancel it, from the event loop
+    (`loop.add_signal_handler`): the cancellation reaches every `await` below, so each `finally`
+    runs — tools stopped and reaped, threads waited for, transactions rolled back, scratch
+    folders removed — before the command ends. (A Python signal handler runs between any two
+    lines, even inside the event loop's own bookkeeping, and an exception it raises, as
+    `_terminate` does, lands in the middle of that cleanup.)"""
     import asyncio
 
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None):  # (ignored: left so, as
+        signals.append(signal.SIGINT)  # for a command started with `&` or by nohup)
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
     try:
         return await work
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        for sig in signals:
+            loop.remove_signal_handler(sig)  # SIGINT: back to KeyboardInterrupt
         signal.signal(signal.SIGTERM, _terminate)
 
 
@@ -115,8 +121,6 @@ def _after_interrupt() -> None:
     except psutil.Error:
         return
     tools = [c for c in children if not c.name().startswith(("postgres", "pg_ctl"))]
-    if tools and os.environ.get("CC_DEBUG_LEFT"):
-        print("LEFT:", [c.name() for c in tools], file=sys.stderr)
     for child in tools:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -163,7 +167,7 @@ def _main(argv: Sequence[str] | None, sigterm: Any) -> int:
         else:
             work = args._module.run(args, settings)
             if args.command != "serve":
-                work = _cancelled_on_sigterm(work)
+                work = _cancelled_on_signal(work)
             code = int(asyncio.run(work))
         if not sys.stdout.closed:  # (the language server closes it when it exits)
             sys.stdout.flush()  # here, where a closed pipe is handled below, not at exit

@@ -218,7 +218,8 @@ async def _exec(argv: list[str], cwd: Path, limit: float, tool: str) -> tuple[in
     except OSError as exc:
         raise DetectorOutputError(f"{tool} could not be started: {exc}") from exc
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), limit)
+        async with asyncio.timeout(limit):
+            out, err = await proc.communicate()
     except TimeoutError:
         await _kill(proc)
         raise DetectorOutputError(f"{tool} timed out after {limit:g} s") from None
@@ -738,7 +739,8 @@ async def run_on_text(
     except OSError as exc:
         raise DetectorOutputError(f"{tool} could not be started: {exc}") from exc
     try:
-        out_b, err_b = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), timeout)
+        async with asyncio.timeout(timeout):
+            out_b, err_b = await proc.communicate(text.encode("utf-8"))
     except TimeoutError:
         await _kill(proc)
         raise DetectorOutputError(f"{tool} timed out after {timeout:g} s") from None
