@@ -25,7 +25,7 @@ from pygls.exceptions import (
     JsonRpcParseError,
 )
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
+from pygls.protocol import JsonRPCNotification, JsonRPCProtocol, LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from codecortex import __version__
@@ -66,6 +66,15 @@ class CodeCortexProtocol(LanguageServerProtocol):
         self._converter.detailed_validation = False
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if isinstance(data, dict) and "jsonrpc" in data and "id" not in data and "method" in data:
+            method = data["method"]
+            if isinstance(method, str) and self.get_message_type(method) is None:
+                # A notification of ours (codecortex/diagnostics): its params stay JSON. pygls
+                # rebuilds them as nested namedtuples, one class made per object, on the event
+                # loop: 35-80 ms for 50 forwarded diagnostics, before any work on them.
+                return JsonRPCNotification(
+                    method=method, jsonrpc=data["jsonrpc"], params=data.get("params")
+                )
         try:
             try:
                 return super().structure_message(data)
