@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -67,6 +68,7 @@ HABIT_SUPPORT = 2
 # as with 40 at a sixth of the replay time.
 MAX_REPLAYED_CANDIDATES = 8
 RECALL_STEP = 8  # problems replayed together; their checks run while the next ones replay
+FIRST_RECALL_STEP = 2  # the first step is small: its hints show while the rest replay
 
 
 @dataclass
@@ -454,10 +456,10 @@ class Memory:
         where the document lives, so the project's configuration applies) and only fixes that
         pass (or, for tools that cannot run on text, touch the problem) are kept.
 
-        Views go through in steps of RECALL_STEP, in document order: a step's fixes are
-        checked while the next step's are replayed (the detector runs in its own process), and
-        `on_ready` is called with each step's views once their fixes are final, so that an
-        editor can show them before the whole document is done.
+        Views go through in steps (FIRST_RECALL_STEP, then RECALL_STEP each), in document
+        order: a step's fixes are checked while the next step's are replayed (the detector runs
+        in its own process), and `on_ready` is called with each step's views once their fixes
+        are final, so that an editor can show them before the whole document is done.
         `timings`: seconds spent per stage are added to it (bench/retrieval.py).
         """
         if not views:
@@ -491,8 +493,9 @@ class Memory:
                 on_ready(step)
 
         try:
-            for i in range(0, len(order), RECALL_STEP):
-                step = order[i : i + RECALL_STEP]
+            bounds = [0, *range(FIRST_RECALL_STEP, len(order), RECALL_STEP), len(order)]
+            for lo, hi in itertools.pairwise(bounds):
+                step = order[lo:hi]
                 ranked = await asyncio.to_thread(replay, step)
                 clock.lap("replay")
                 checking.append(asyncio.ensure_future(check(step, ranked)))
