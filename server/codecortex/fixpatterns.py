@@ -26,11 +26,12 @@ does not apply; the result must still parse.
 from __future__ import annotations
 
 import ast
-import difflib
 import keyword
 import re
 import sys
 import textwrap
+
+from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same opcodes
 
 from codecortex import treesitter
 from codecortex.diagnostics import Range, TextEdit, apply_edits
@@ -180,7 +181,7 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
     b_lines, a_lines = before.splitlines(), after.splitlines()
     ops = [
         op
-        for op in difflib.SequenceMatcher(None, b_lines, a_lines, autojunk=False).get_opcodes()
+        for op in SequenceMatcher(None, b_lines, a_lines, autojunk=False).get_opcodes()
         if op[0] != "equal"
     ]
     if not ops or any(op[0] != "replace" or op[2] - op[1] != op[4] - op[3] for op in ops):
@@ -257,7 +258,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     atoks = [t for t in tokenize(after, "python") if t.kind != "comment"]
     ops = [
         op
-        for op in difflib.SequenceMatcher(
+        for op in SequenceMatcher(
             None, [t.text for t in btoks], [t.text for t in atoks], autojunk=False
         ).get_opcodes()
         if op[0] != "equal"

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import difflib
 import itertools
 import keyword
 import re
@@ -48,6 +47,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+
+from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same opcodes
 
 from codecortex import treesitter
 from codecortex.diagnostics import Position, Range, TextEdit, apply_edits
@@ -396,21 +397,23 @@ class _Match:
         return (float(self.overlap), float(self.full), self.coverage, -float(self.distance))
 
 
-def line_starts(text: str) -> list[int]:
-    """Offsets at which each line of `text` starts (plus its end)."""
+@lru_cache(maxsize=64)
+def line_starts(text: str) -> tuple[int, ...]:
+    """Offsets at which each line of `text` starts (plus its end). Remembered for recent texts
+    (every candidate replayed on a document asks for the document's)."""
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    return starts
+    return tuple(starts)
 
 
-def offset_position(starts: list[int], offset: int) -> Position:
+def offset_position(starts: Sequence[int], offset: int) -> Position:
     """The line/column (code points) of `offset`, given `line_starts(text)`."""
     line = max(0, bisect.bisect_right(starts, offset) - 1)
     return Position(line, offset - starts[line])
 
 
-def _line_of(starts: list[int], offset: int) -> int:
+def _line_of(starts: Sequence[int], offset: int) -> int:
     return max(0, bisect.bisect_right(starts, offset) - 1)
 
 
@@ -480,7 +483,7 @@ def _find_match(
     core: tuple[int, int],
     placeholder_only: bool,
     new_tokens: list[Token],
-    starts: list[int],
+    starts: Sequence[int],
     new_range: Range,
     keywords: frozenset[str],
 ) -> _Match | None:
@@ -671,7 +674,7 @@ def _tidy(original: str, result: str, language: str) -> tuple[list[TextEdit], st
     """Clean the layout of the lines a replay changed (doubled spaces, stray commas) where the
     original lines were clean; the new edits replace the changed lines. None: nothing to do."""
     a, b = original.splitlines(keepends=True), result.splitlines(keepends=True)
-    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     changed = False
     out = list(b)
     for tag, i1, i2, j1, j2 in ops:
@@ -688,7 +691,7 @@ def _tidy(original: str, result: str, language: str) -> tuple[list[TextEdit], st
     if not changed:
         return None
     tidied = "".join(out)
-    ops = difflib.SequenceMatcher(None, a, out, autojunk=False).get_opcodes()
+    ops = SequenceMatcher(None, a, out, autojunk=False).get_opcodes()
     edits = [
         TextEdit(Range.of(i1, 0, i2, 0), "".join(out[j1:j2]))
         for tag, i1, i2, j1, j2 in ops
@@ -761,7 +764,7 @@ def replay_fix(
     akeys = [(t.text, a) for t, a in zip(after.tokens, after.anchored, strict=True)]
     opcodes = [
         op
-        for op in difflib.SequenceMatcher(None, bkeys, akeys, autojunk=False).get_opcodes()
+        for op in SequenceMatcher(None, bkeys, akeys, autojunk=False).get_opcodes()
         if op[0] != "equal"
     ]
     if not opcodes:
@@ -881,9 +884,14 @@ def replay_fix(
         edits, result = tidied
     if result == new_text:
         return None
-    if treesitter.syntax_error_count(result, lang) > treesitter.syntax_error_count(new_text, lang):
-        return None
-    if lang == "python" and _python_parses(new_text) and not _python_parses(result):
+    if lang == "python" and _python_parses(new_text):
+        # Python's own parser decides for a document that parses (tree-sitter's count would
+        # parse every candidate's text a second time)
+        if not _python_parses(result):
+            return None
+    elif treesitter.syntax_error_count(result, lang) > treesitter.syntax_error_count(
+        new_text, lang
+    ):
         return None
     renamed = {
         old[1]: new
