@@ -316,17 +316,24 @@ def map_text(text: str, mapping: dict[str, str]) -> tuple[str, list[tuple[int, i
 # --------------------------------------------------------------------------- matching
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Pattern:
     text: str
-    tokens: list[Token]
-    anchored: list[bool]
+    tokens: tuple[Token, ...]
+    anchored: tuple[bool, ...]
 
 
 def _pattern(text: str, mapping: dict[str, str], language: str) -> _Pattern:
-    mapped, spans = map_text(text, mapping)
-    tokens = [t for t in tokenize(mapped, language) if t.kind != "comment"]
-    anchored = [any(s < t.end and t.start < e for s, e in spans) for t in tokens]
+    return _mapped_pattern(text, tuple(mapping.items()), language)
+
+
+@lru_cache(maxsize=2048)
+def _mapped_pattern(text: str, mapping: tuple[tuple[str, str], ...], language: str) -> _Pattern:
+    """A stored fix's code with the new placeholder values mapped in, tokenized: remembered
+    (each candidate is replayed on every problem of its signature, with the same values)."""
+    mapped, spans = map_text(text, dict(mapping))
+    tokens = tuple(t for t in tokenize(mapped, language) if t.kind != "comment")
+    anchored = tuple(any(s < t.end and t.start < e for s, e in spans) for t in tokens)
     return _Pattern(mapped, tokens, anchored)
 
 
