@@ -101,7 +101,9 @@ SECRET_FORMATS: list[SecretFormat] = [
 # (PEM blocks are redacted first, keeping their line breaks; the AWS secret by the key = value
 # rules, keeping the name.)
 _TOKEN_RULES = [
-    (f.kind, f.pattern) for f in SECRET_FORMATS if f.kind not in ("private_key", "aws_secret_key")
+    (f.kind, f.pattern, f.literals)
+    for f in SECRET_FORMATS
+    if f.kind not in ("private_key", "aws_secret_key")
 ]
 
 # --- 4. Authorization headers -----------------------------------------------------------------
@@ -114,6 +116,8 @@ _KEY_CORE = (
     r"|auth[_\-]?key|private[_\-]?key|client[_\-]?secret|credentials?"
 )
 _KEY = r"(?P<key>[A-Za-z0-9_.\-]*?(?:" + _KEY_CORE + r")[A-Za-z0-9_.\-]*)"
+# one of these occurs (any case) in every key _KEY_CORE matches
+_KEY_WORDS = ("pass", "pwd", "secret", "token", "key", "credential")
 
 # quoted value: python/js/go/json/yaml/toml/kwargs; optional type annotation (password: str = "x")
 _QUOTED_RE = re.compile(
@@ -319,10 +323,13 @@ def redact(text: str) -> tuple[str, int]:
 
     # The block becomes one placeholder plus its line breaks: stored snapshots keep their line
     # numbers (problems, learned fixes and replays are located by line).
-    text, n = _sub_counted(
-        _PEM_RE, lambda m: _ph("private_key") + "\n" * m.group(0).count("\n"), text
-    )
-    total += n
+    # Each rule runs only where a text it needs occurs (its literals, a key word): the same
+    # result, and most texts (diagnostic messages, code lines) skip every rule.
+    if "PRIVATE KEY" in text:
+        text, n = _sub_counted(
+            _PEM_RE, lambda m: _ph("private_key") + "\n" * m.group(0).count("\n"), text
+        )
+        total += n
 
     def url_repl(m: re.Match[str]) -> str:
         pw = m.group("password")
@@ -330,12 +337,14 @@ def redact(text: str) -> tuple[str, int]:
             return m.group(0)
         return m.group("prefix") + _ph("password") + m.group("at")
 
-    text, n = _sub_counted(_URL_CRED_RE, url_repl, text)
-    total += n
-
-    for kind, pattern in _TOKEN_RULES:
-        text, n = _sub_counted(pattern, lambda m, k=kind: _ph(k), text)  # type: ignore[misc]
+    if "://" in text and "@" in text:
+        text, n = _sub_counted(_URL_CRED_RE, url_repl, text)
         total += n
+
+    for kind, pattern, literals in _TOKEN_RULES:
+        if any(lit in text for lit in literals):
+            text, n = _sub_counted(pattern, lambda m, k=kind: _ph(k), text)  # type: ignore[misc]
+            total += n
 
     def auth_repl(kind: str) -> Callable[[re.Match[str]], str]:
         def repl(m: re.Match[str]) -> str:
@@ -346,10 +355,15 @@ def redact(text: str) -> tuple[str, int]:
 
         return repl
 
-    text, n = _sub_counted(_BEARER_RE, auth_repl("bearer_token"), text)
-    total += n
-    text, n = _sub_counted(_BASIC_RE, auth_repl("basic_auth"), text)
-    total += n
+    if "earer" in text:
+        text, n = _sub_counted(_BEARER_RE, auth_repl("bearer_token"), text)
+        total += n
+    if "asic" in text:
+        text, n = _sub_counted(_BASIC_RE, auth_repl("basic_auth"), text)
+        total += n
+    lowered = text.lower()
+    if not any(word in lowered for word in _KEY_WORDS):
+        return text, total
 
     def quoted_repl(m: re.Match[str]) -> str:
         kind = _key_kind(m.group("key"))
