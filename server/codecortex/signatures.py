@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from codecortex.limits import MAX_DIAGNOSTIC_MESSAGE, clip
@@ -363,7 +364,23 @@ def _templatise(msg: str) -> tuple[str, tuple[Placeholder, ...]]:
 def compute_signature(
     source: str, code: str | int | None, message: str, language: str | None = None
 ) -> Signature:
-    """Signature of one diagnostic: canonical tool, code, message template and values."""
+    """Signature of one diagnostic: canonical tool, code, message template and values.
+    Remembered for recent messages (a document's diagnostics come again on every edit)."""
+    if code is None or isinstance(code, (str, int)):
+        return _remembered_signature(source, code, message, language)
+    return _signature(source, code, message, language)  # {value, target} and other forms
+
+
+@lru_cache(maxsize=4096)
+def _remembered_signature(
+    source: str, code: str | int | None, message: str, language: str | None
+) -> Signature:
+    return _signature(source, code, message, language)
+
+
+def _signature(
+    source: str, code: str | int | None, message: str, language: str | None
+) -> Signature:
     # Clipped (the regexes below are not linear) and without secrets (a signature is stored
     # and shared: a token quoted in a message must not become part of it).
     message = scrub(clip(message or "", MAX_DIAGNOSTIC_MESSAGE))
