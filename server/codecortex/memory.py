@@ -543,7 +543,7 @@ class Memory:
             if formatter:  # the project's formatter on the edited lines, then checked
                 option.replay = await format_replay(option.replay, text, file, root)
 
-        # The texts each problem's checks will need, checked with one ruff run per rule code
+        # The texts each problem's checks will need, checked with one ruff run for the step
         # (verify.py `prefetch`, detectors/versions.py) instead of one run per text.
         heads = [
             options[:MAX_CHECKS_PER_PROBLEM]
@@ -552,12 +552,20 @@ class Memory:
             for view, options in zip(views, plausible, strict=True)
         ]
         await asyncio.gather(*(formatted(o) for options in heads for o in options))
+        # The run selects the rule codes of all the step's problems besides the configured
+        # ones, and each problem's verdict reads it (one run per rule code before).
+        codes: dict[str, set[str]] = {}
+        for view in views:
+            if (tool := runnable_tool(view.signature.tool, language)) is not None:
+                codes.setdefault(tool, set()).update(
+                    [view.diagnostic.code] if view.diagnostic.code else []
+                )
+        selects = {tool: tuple(sorted(c)) for tool, c in codes.items()}
         batches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for view, options in zip(views, heads, strict=True):
             if options:
                 tool = runnable_tool(view.signature.tool, language) or ""
-                select = (view.diagnostic.code,) if view.diagnostic.code else ()
-                batch = batches.setdefault((tool, select), [text])
+                batch = batches.setdefault((tool, selects.get(tool, ())), [text])
                 batch.extend(o.replay.new_text for o in options)
         await asyncio.gather(
             *(
@@ -578,7 +586,13 @@ class Memory:
                 if tool is not None:
                     checks += 1
                     verdict = await self.verifier.check(
-                        tool, view.diagnostic, text, option.replay.new_text, file, root
+                        tool,
+                        view.diagnostic,
+                        text,
+                        option.replay.new_text,
+                        file,
+                        root,
+                        select=selects.get(tool),
                     )
                     option.verification = verdict.reason
                     if verdict.verified is False:

@@ -230,11 +230,18 @@ class Verifier:
         edited: str,
         path: Path,
         root: Path,
+        *,
+        select: tuple[str, ...] | None = None,
     ) -> Verdict:
-        """Does `edited` (a replayed fix applied to `original`) remove `problem`, cleanly?"""
+        """Does `edited` (a replayed fix applied to `original`) remove `problem`, cleanly?
+        `select`: rule codes checked besides the configured ones (default: the problem's; the
+        codes of all the problems checked together, so that one run checks them all)."""
         if not self.available(tool, root):
             return Verdict(None, f"{tool} is not installed")
-        select = (problem.code,) if problem.code else ()
+        if select is None:
+            select = (problem.code,) if problem.code else ()
+        elif problem.code and problem.code not in select:
+            select = tuple(sorted({*select, problem.code}))
         before = await self.diagnostics(tool, original, path, root, select)
         if isinstance(before, str):
             return Verdict(None, before)
