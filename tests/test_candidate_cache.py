@@ -91,3 +91,33 @@ async def test_the_fitting_fix_is_found_below_many_more_reused_ones(team: list[P
     await _teach_unused_total(ada, "fit.py")
     fix = view_for(await bob.offered("new.py", UNUSED), "F841").best_fix
     assert fix is not None and fix.verified is True and fix.replay.new_text == DELETED
+
+
+async def test_recalling_an_open_document_again_sees_a_teammates_new_fix(
+    team: list[Project],
+) -> None:
+    # The editor's background refresh recalls the same views on the same text: what was found
+    # stays (nothing to replay again) until the signature's stored fixes change.
+    ada, bob = team
+    await ada.teach(
+        "a.py",
+        "def f():\n    value = compute()\n    return 1\n",
+        "def f():\n    compute()\n    return 1\n",
+    )
+    views = await bob.offered("b.py", UNUSED)
+    before = [f.replay.new_text for f in view_for(views, "F841").fixes]
+    assert before and DELETED not in before
+
+    async def refresh() -> list[str]:
+        await bob.memory.recall(
+            bob.conn, bob.ident, UNUSED, "python", views, related=False,
+            path=bob.root / "b.py", root=bob.root,
+        )  # fmt: skip
+        return [f.replay.new_text for f in view_for(views, "F841").fixes]
+
+    assert await refresh() == before
+    await _teach_unused_total(ada, "c.py")
+    # not seen before the refresh
+    assert [f.replay.new_text for f in view_for(views, "F841").fixes] == before
+    after = await refresh()
+    assert after[0] == DELETED and view_for(views, "F841").fixes[0].verified is True

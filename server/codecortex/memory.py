@@ -120,6 +120,9 @@ class ProblemView:
     history: dict[str, Any] = field(default_factory=dict)
     fixes: list[FixOption] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
+    # the stored fixes (the candidate cache's entry) and the text `fixes` were replayed and
+    # checked from: a recall with both unchanged keeps them (the background refresh)
+    replayed_from: tuple[Candidates, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def best_fix(self) -> FixOption | None:
@@ -476,6 +479,11 @@ class Memory:
         order = sorted(views, key=lambda v: (v.diagnostic.range.start.line, v.signature.key))
         checking: list[asyncio.Task[None]] = []
 
+        def unchanged(view: ProblemView) -> bool:
+            done = view.replayed_from
+            found = by_sig[view.signature.key]
+            return done is not None and done[0] is found and (done[1] is text or done[1] == text)
+
         def replay(step: list[ProblemView]) -> list[list[FixOption]]:
             out = []
             for view in step:
@@ -485,6 +493,8 @@ class Memory:
 
         async def check(step: list[ProblemView], ranked: list[list[FixOption]]) -> None:
             await self.verify(step, ranked, text, language, path, root)
+            for view in step:
+                view.replayed_from = (by_sig[view.signature.key], text)
             # history and fixes become visible together: a hint ("seen 2×") is never shown
             # before the fixes it comes with are known
             for view in step:
@@ -493,8 +503,13 @@ class Memory:
                 on_ready(step)
 
         try:
+            # the same stored fixes on the same text: the same fixes (only history is new)
+            for view in order:
+                if unchanged(view):
+                    view.history = history.get(view.signature.key, {})
+            order = [v for v in order if not unchanged(v)]
             bounds = [0, *range(FIRST_RECALL_STEP, len(order), RECALL_STEP), len(order)]
-            for lo, hi in itertools.pairwise(bounds):
+            for lo, hi in itertools.pairwise(bounds if order else []):
                 step = order[lo:hi]
                 ranked = await asyncio.to_thread(replay, step)
                 clock.lap("replay")
