@@ -44,7 +44,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs (its first word that is not an option), if it is one of ours."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, only that command's module is imported (the
+    others are listed by name and help): `codecortex serve` starts without loading the rest."""
     parser = argparse.ArgumentParser(
         prog="codecortex", description="A language server that remembers how you fix things."
     )
@@ -55,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if command is not None and name != command:
+            continue
+        module = importlib.import_module(module_name)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
@@ -144,7 +156,7 @@ def _main(argv: Sequence[str] | None, sigterm: Any) -> int:
     from codecortex.config import load_settings
     from codecortex.store.database import StoreError
 
-    parser = build_parser()
+    parser = build_parser(command_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.command == "serve":  # the language server ends through the protocol
         signal.signal(signal.SIGTERM, sigterm)
