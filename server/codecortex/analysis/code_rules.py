@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -152,6 +153,62 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
 }
 _TRIGGERS["typescript"] = _TRIGGERS["tsx"] = _TRIGGERS["javascript"]
+
+# Python: every rules pattern but `@assign` is rooted at a `call` and constrains one of its
+# identifiers (the function's name or a keyword argument's name) to one of these names, and that
+# identifier's ancestors up to the call are only `attribute`, `keyword_argument` and
+# `argument_list` nodes. So instead of matching the whole tree, the rules query runs on the calls
+# found from these names' occurrences in the source (same matches, a fraction of the nodes).
+_PY_CALL_NAMES = frozenset(
+    {
+        "eval",
+        "exec",
+        "shell",
+        "system",
+        "popen",
+        "execute",
+        "executemany",
+        "executescript",
+        "mogrify",
+        "raw",
+        "load",
+        "load_all",
+        "loads",
+        "Unpickler",
+        "md5",
+        "sha1",
+        "new",
+        "verify",
+        "query",
+        "fetchrow",
+        "fetchval",
+    }
+)
+# substrings that find every occurrence of those names (`exec` finds `execute...`, `load` finds
+# `loads` and `load_all`, `fetch` both `fetchrow` and `fetchval`)
+_PY_CALL_PROBES = tuple(
+    sorted(
+        {
+            b"eval",
+            b"exec",
+            b"shell",
+            b"system",
+            b"popen",
+            b"mogrify",
+            b"raw",
+            b"load",
+            b"Unpickler",
+            b"md5",
+            b"sha1",
+            b"new",
+            b"verify",
+            b"query",
+            b"fetch",
+        }
+    )
+)
+_IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_UP_TO_CALL = frozenset({"attribute", "keyword_argument", "argument_list"})
 
 _LOOPS = {
     "python": frozenset(
@@ -737,6 +794,65 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
         )
 
 
+def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
+    """The outermost `call` nodes that contain an identifier named in `_PY_CALL_NAMES` as their
+    function's name or a keyword argument's name (see `_PY_CALL_NAMES`), in document order."""
+    found: dict[tuple[int, int], Node] = {}
+    descend = root.descendant_for_byte_range
+    ident = _IDENT_BYTES
+    size = len(src)
+    for probe in _PY_CALL_PROBES:
+        pos = src.find(probe)
+        while pos >= 0:
+            start = pos
+            end = pos + len(probe)
+            pos = src.find(probe, end)
+            if start > 0 and src[start - 1] in ident:
+                continue
+            while end < size and src[end] in ident:
+                end += 1
+            if src[start:end].decode("ascii", "replace") not in _PY_CALL_NAMES:
+                continue
+            node = descend(start, end)
+            if node is None or node.type != "identifier" or node.start_byte != start:
+                continue
+            n = node.parent
+            while n is not None and n.type in _UP_TO_CALL:
+                n = n.parent
+            if n is not None and n.type == "call":
+                found[(n.start_byte, n.end_byte)] = n
+    out: list[Node] = []
+    last_end = -1
+    for (start, end), n in sorted(found.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        if start < last_end:
+            continue  # inside a call already kept: its matches come with that call's
+        out.append(n)
+        last_end = end
+    return out
+
+
+def _rule_matches(
+    query: Query, tree: Any, lang: str, src: bytes
+) -> tuple[list[dict[str, list[Node]]], list[tuple[int, dict[str, list[Node]]]] | None]:
+    """(captures of the rules query's non-`assign` matches, sorted by their first byte; all the
+    matches of the whole tree, or None when they were not needed)."""
+    if lang != "python":
+        matches = QueryCursor(query).matches(tree.root_node)
+        rest = [caps for _idx, caps in matches if "assign" not in caps]
+    else:
+        matches = None
+        rest = []
+        for call in _python_rule_calls(tree.root_node, src):
+            rest += [c for _idx, c in QueryCursor(query).matches(call) if "assign" not in c]
+        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
+            # the SQL rule follows `sql = f"..."` assignments: the whole tree's matches
+            matches = QueryCursor(query).matches(tree.root_node)
+            rest = [caps for _idx, caps in matches if "assign" not in caps]
+    # match order does not follow the document; fingerprints of repeated findings do
+    rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
+    return rest, matches
+
+
 def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None:
     """Run the language's query rules over the file (reusing `analysis.tree` when present)."""
     lang = analysis.language
@@ -753,12 +869,9 @@ def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None
     ctx = _Ctx(b, analysis, text, src)
     if any(t in text for t in triggers):
         query = _query(lang)
-        matches = QueryCursor(query).matches(tree.root_node) if query is not None else []
-        rest = [caps for _idx, caps in matches if "assign" not in caps]
-        # match order does not follow the document; fingerprints of repeated findings do
-        rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
+        rest, matches = _rule_matches(query, tree, lang, src) if query is not None else ([], [])
         assigns: dict[str, list[tuple[Node, int]]] = {}
-        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
+        if matches and any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
             for _idx, caps in matches:
                 if "assign" not in caps:
                     continue
