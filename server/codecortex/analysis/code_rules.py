@@ -853,13 +853,17 @@ def _rule_matches(
     return rest, matches
 
 
-def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None:
-    """Run the language's query rules over the file (reusing `analysis.tree` when present)."""
+def run_code_rules(
+    b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes | None = None
+) -> None:
+    """Run the language's query rules over the file (reusing `analysis.tree` when present).
+    `src` is `text` encoded (UTF-8, surrogatepass), when the caller has it."""
     lang = analysis.language
     triggers = _TRIGGERS.get(lang)
     if triggers is None:
         return
-    src = text.encode("utf-8", errors="surrogatepass")
+    if src is None:
+        src = text.encode("utf-8", errors="surrogatepass")
     tree = analysis.tree
     rule_nodes = analysis.rule_nodes
     if tree is None or rule_nodes is None:

@@ -321,9 +321,13 @@ def _responsibility_rule(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisT
 
 
 def run_file_rules(
-    analysis: FileAnalysis, text: str, thresholds: AnalysisThresholds | None = None
+    analysis: FileAnalysis,
+    text: str,
+    thresholds: AnalysisThresholds | None = None,
+    *,
+    src: bytes | None = None,
 ) -> list[Insight]:
-    """All single-file rules for one analysed file."""
+    """All single-file rules for one analysed file (`src`: `text` in UTF-8, when at hand)."""
     from .code_rules import run_code_rules  # local import: code_rules imports this module
     from .secrets import scan_secrets
 
@@ -334,7 +338,7 @@ def run_file_rules(
     _responsibility_rule(b, analysis, t)
     scan_secrets(b, text)
     if analysis.language:
-        run_code_rules(b, analysis, text)
+        run_code_rules(b, analysis, text, src)
     return b.finish()
 
 

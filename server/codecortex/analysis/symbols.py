@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from tree_sitter import Node, QueryCursor
@@ -34,10 +34,11 @@ _TEST_NAME = re.compile(
 
 def is_test_path(path: str) -> bool:
     """True for files that are tests by the usual naming conventions of each ecosystem."""
-    p = PurePosixPath(path.replace("\\", "/"))
-    if _TEST_NAME.search(p.name):
+    # the parts of PurePosixPath(path) without building one: empty and "." parts dropped
+    parts = [p for p in path.replace("\\", "/").split("/") if p and p != "."]
+    if parts and _TEST_NAME.search(parts[-1]):
         return True
-    return any(part.lower() in _TEST_DIRS for part in p.parts[:-1])
+    return any(part.lower() in _TEST_DIRS for part in parts[:-1])
 
 
 @dataclass(slots=True, eq=False)
@@ -106,32 +107,43 @@ def definitions(
 
     Decision points and nesting from `captures` are attributed to the innermost definition.
     """
-    items: list[tuple[int, int, int, Node, str]] = []
+    # (start, -end, order, sequence number, node, kind): sorting the tuples themselves orders by
+    # position, then definitions before nesting before branches, then capture order (the sequence
+    # number is unique, so nodes are never compared)
+    items: list[tuple[int, int, int, int, Node, str]] = []
+    add = items.append
+    seq = 0
     for key in ("def.function", "def.class", "def.method", "def.interface", "def.container"):
         kind = key[4:]
         for n in captures.get(key, ()):
-            items.append((n.start_byte, -n.end_byte, 0, n, kind))
-    elseif = {(n.start_byte, n.end_byte) for n in captures.get("elseif", ())}
+            add((n.start_byte, -n.end_byte, 0, seq, n, kind))
+            seq += 1
+    elseif_nodes = captures.get("elseif")
+    elseif = {(n.start_byte, n.end_byte) for n in elseif_nodes} if elseif_nodes else None
     for n in captures.get("nest", ()):
-        if (n.start_byte, n.end_byte) not in elseif:
-            items.append((n.start_byte, -n.end_byte, 1, n, "nest"))
+        start, end = n.start_byte, n.end_byte
+        if elseif is None or (start, end) not in elseif:
+            add((start, -end, 1, seq, n, "nest"))
+            seq += 1
     for n in captures.get("branch", ()):
-        items.append((n.start_byte, -n.end_byte, 2, n, "branch"))
-    items.sort(key=lambda it: (it[0], it[1], it[2]))
+        add((n.start_byte, -n.end_byte, 2, seq, n, "branch"))
+        seq += 1
+    items.sort()
 
     defs: list[_Def] = []
     # stack entries: (end_byte, owning definition, nesting depth inside that definition)
     stack: list[tuple[int, _Def | None, int]] = []
     seen_defs: set[tuple[int, int]] = set()
-    for start, neg_end, _order, node, kind in items:
-        end = -neg_end
+    for start, neg_end, order, _seq, node, kind in items:
         while stack and stack[-1][0] <= start:
             stack.pop()
         owner = stack[-1][1] if stack else None
-        if kind == "branch":
+        if order == 2:
             if owner is not None:
                 owner.complexity += 1
-        elif kind == "nest":
+            continue
+        end = -neg_end
+        if order == 1:
             depth = (stack[-1][2] + 1) if stack else 1
             if owner is not None and depth > owner.nesting:
                 owner.nesting = depth
@@ -173,15 +185,14 @@ def definitions(
 
 
 def _python_docstring(body: Node | None) -> bool:
-    if body is None:
+    if body is None or not body.named_child_count:
         return False
-    for child in body.named_children:
-        if child.type == "comment":
-            continue
-        if child.type == "expression_statement":
-            first = child.named_child(0)
-            return first is not None and first.type == "string"
-        return False
+    child = body.named_child(0)
+    while child is not None and child.type == "comment":
+        child = child.next_named_sibling
+    if child is not None and child.type == "expression_statement":
+        first = child.named_child(0)
+        return first is not None and first.type == "string"
     return False
 
 
@@ -579,13 +590,15 @@ def analyze_source(
     collect_calls: bool = True,
     keep_tree: bool = True,
     src: bytes | None = None,
+    sha256: str | None = None,
 ) -> FileAnalysis:
     """Symbols, metrics, imports, exports and (optionally) calls of one file.
 
     `language` is a grammar name or LSP languageId; when it is missing or unknown the path's
     extension decides, and a file without a grammar yields an analysis with no symbols.
     `keep_tree` keeps the parsed tree on the result (`FileAnalysis.tree`) so that the file rules can
-    reuse it.
+    reuse it. `src` is `text` encoded (UTF-8, surrogatepass) and `sha256` its hex digest, when the
+    caller has them.
     """
     if src is None:
         src = text.encode("utf-8", errors="surrogatepass")
@@ -594,7 +607,7 @@ def analyze_source(
         path=path,
         language=lang or (language or ""),
         line_count=_line_count(text),
-        sha256=hashlib.sha256(src).hexdigest(),
+        sha256=sha256 if sha256 is not None else hashlib.sha256(src).hexdigest(),
         is_test=is_test_path(path),
         size_bytes=len(src),
     )
@@ -614,9 +627,17 @@ def analyze_source(
     import_nodes += [(n, "import.require") for n in caps.get("import.require", ())]
     import_nodes.sort(key=lambda item: item[0].start_byte)  # capture lists are not in order
     if import_nodes:
-        def_spans = [
+        # an import is local when it starts inside a function: among the functions starting at
+        # or before it, one ends after it (running maximum of the ends, by start)
+        def_spans = sorted(
             (d.node.start_byte, d.node.end_byte) for d in defs if d.kind in ("function", "method")
-        ]
+        )
+        def_starts = [s for s, _e in def_spans]
+        reach: list[int] = []
+        furthest = -1
+        for _s, e in def_spans:
+            furthest = max(furthest, e)
+            reach.append(furthest)
         for node, capture in import_nodes:
             line = node.start_point[0]
             if lang == "python":
@@ -632,7 +653,8 @@ def analyze_source(
             if not found:
                 continue
             start = node.start_byte
-            local = any(s <= start < e for s, e in def_spans)
+            below = bisect_right(def_starts, start)
+            local = below > 0 and reach[below - 1] > start
             type_only = lang == "python" and _python_type_checking(node, src)
             for info in found:
                 info.local = local
@@ -661,6 +683,8 @@ def analyze_source(
     symbols: list[SymbolInfo] = []
     public_set = set(dunder_all) if dunder_all is not None else None
     exported_names = set(exports)
+    ascii_only = index.ascii_only
+    char_col = index.char_col
     for d in defs:
         node = d.node
         public = _is_public(d, lang, src)
@@ -680,23 +704,25 @@ def analyze_source(
         parent_name = d.extra.get("parent_name")
         if parent_name is None and d.parent is not None:
             parent_name = d.parent.qualified
+        kind = d.kind
+        name = d.name
         symbols.append(
             SymbolInfo(
-                kind=d.kind,
-                name=d.name,
-                qualified_name=d.qualified,
-                parent=parent_name,
-                start_line=sr,
-                start_character=index.char_col(sr, sc),
-                end_line=er,
-                end_character=index.char_col(er, ec),
-                params=_params(node, lang, src, d.kind) if d.kind in ("function", "method") else 0,
-                complexity=d.complexity,
-                max_nesting=d.nesting,
-                line_count=er - sr + 1,
-                has_doc=has_doc,
-                is_public=public and not (d.name.startswith("__") and d.name.endswith("__")),
-                bases=_bases(node, lang, src) if d.kind in ("class", "interface") else [],
+                kind,
+                name,
+                d.qualified,
+                parent_name,
+                sr,
+                sc if ascii_only else char_col(sr, sc),
+                er,
+                ec if ascii_only else char_col(er, ec),
+                _params(node, lang, src, kind) if kind in ("function", "method") else 0,
+                d.complexity,
+                d.nesting,
+                er - sr + 1,
+                has_doc,
+                public and not (name.startswith("__") and name.endswith("__")),
+                _bases(node, lang, src) if kind in ("class", "interface") else [],
             )
         )
     analysis.symbols = symbols

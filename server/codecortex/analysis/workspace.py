@@ -249,21 +249,27 @@ _Task = tuple[str, str, str, str | None, bool, bool, AnalysisThresholds]
 def _analyze_task(task: _Task) -> tuple[str, str, Any, Any]:
     abs_path, rel, language, prev_hash, collect_calls, need_unchanged, thresholds = task
     try:
-        data = Path(abs_path).read_bytes()
+        with open(abs_path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         return rel, "skipped", f"unreadable: {exc.strerror or exc}", None
-    problem = _content_problem(data)
-    if problem is not None:
-        return rel, "skipped", problem, None
+    # `_content_problem`, decoding once
+    if b"\0" in data[:SNIFF_BYTES]:
+        return rel, "skipped", "binary", None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return rel, "skipped", "not UTF-8", None
     sha = hashlib.sha256(data).hexdigest()
     if prev_hash == sha and not need_unchanged:
         return rel, "unchanged", sha, None
-    text = data.decode("utf-8")
-    analysis = analyze_source(rel, text, language, collect_calls=collect_calls, src=data)
+    analysis = analyze_source(
+        rel, text, language, collect_calls=collect_calls, src=data, sha256=sha
+    )
     if prev_hash == sha:
         analysis.drop_tree()
         return rel, "unchanged", sha, analysis
-    insights = run_file_rules(analysis, text, thresholds)
+    insights = run_file_rules(analysis, text, thresholds, src=data)
     analysis.drop_tree()
     return rel, "ok", analysis, insights
 
