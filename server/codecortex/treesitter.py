@@ -115,11 +115,15 @@ def get_parser(name: str) -> Parser:
 RECENT_TREES = 8  # parses kept per thread: one text is often parsed by several steps in a row
 
 
-def parse(text: str | bytes, language: str) -> Tree:
+def parse(text: str | bytes, language: str, *, remember: bool = True) -> Tree:
     """The syntax tree of `text`. The last few trees of each thread are kept, so the steps
     that look at one text in turn (context, enclosing function, syntax errors) parse it once.
-    Trees are read-only here: nobody edits them (`Tree.edit`) or parses incrementally."""
+    Trees are read-only here: nobody edits them (`Tree.edit`) or parses incrementally.
+    `remember=False` parses without keeping the tree (a file analysed once, in a worker: its tree
+    is freed as soon as its analysis drops it, while its memory is still in the cache)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
+    if not remember:
+        return get_parser(language).parse(data)
     recent: OrderedDict[tuple[str, bytes], Tree] | None = getattr(_local, "recent", None)
     if recent is None:
         recent = _local.recent = OrderedDict()

@@ -184,29 +184,26 @@ _PY_CALL_NAMES = frozenset(
         "fetchval",
     }
 )
-# substrings that find every occurrence of those names (`exec` finds `execute...`, `load` finds
-# `loads` and `load_all`, `fetch` both `fetchrow` and `fetchval`)
-_PY_CALL_PROBES = tuple(
-    sorted(
-        {
-            b"eval",
-            b"exec",
-            b"shell",
-            b"system",
-            b"popen",
-            b"mogrify",
-            b"raw",
-            b"load",
-            b"Unpickler",
-            b"md5",
-            b"sha1",
-            b"new",
-            b"verify",
-            b"query",
-            b"fetch",
-        }
+
+
+def _name_finders(names: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
+    """One regex per first letter of `names` (a search for a literal first byte is fast; one
+    alternation of every name is not), each matching a whole name up to a word boundary."""
+    by_first: dict[str, list[str]] = {}
+    for name in names:
+        by_first.setdefault(name[0], []).append(name[1:])
+    return tuple(
+        re.compile(
+            re.escape(first).encode()
+            + b"(?:"
+            + b"|".join(re.escape(r).encode() for r in sorted(rests, key=lambda r: (-len(r), r)))
+            + rb")\b"
+        )
+        for first, rests in sorted(by_first.items())
     )
-)
+
+
+_PY_CALL_FINDERS = _name_finders(_PY_CALL_NAMES)
 _IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _UP_TO_CALL = frozenset({"attribute", "keyword_argument", "argument_list"})
 
@@ -760,10 +757,15 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
     concats = rule_nodes.get("rule.concat")
     if not concats:
         return
+    # only the variables that some `+=` extends are ever looked up
+    concat_vars = {ctx.t(node.child_by_field_name("left")) for node in concats}
     str_vars: set[tuple[int, str]] = set()
     for node in rule_nodes.get("rule.strassign", ()):
+        var = ctx.t(node.child(0))
+        if var not in concat_vars:
+            continue
         _, scope = ctx.loop_and_scope(node)
-        str_vars.add((scope.start_byte if scope is not None else -1, ctx.t(node.child(0))))
+        str_vars.add((scope.start_byte if scope is not None else -1, var))
     seen: set[tuple[int, str]] = set()
     for node in sorted(concats, key=lambda n: n.start_byte):
         loop, scope = ctx.loop_and_scope(node)
@@ -795,24 +797,16 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
 
 
 def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
-    """The outermost `call` nodes that contain an identifier named in `_PY_CALL_NAMES` as their
-    function's name or a keyword argument's name (see `_PY_CALL_NAMES`), in document order."""
+    """The `call` nodes with an identifier named in `_PY_CALL_NAMES` as their function's name or
+    a keyword argument's name (see `_PY_CALL_NAMES`), in document order."""
     found: dict[tuple[int, int], Node] = {}
     descend = root.descendant_for_byte_range
     ident = _IDENT_BYTES
-    size = len(src)
-    for probe in _PY_CALL_PROBES:
-        pos = src.find(probe)
-        while pos >= 0:
-            start = pos
-            end = pos + len(probe)
-            pos = src.find(probe, end)
+    for finder in _PY_CALL_FINDERS:
+        for m in finder.finditer(src):
+            start, end = m.span()
             if start > 0 and src[start - 1] in ident:
-                continue
-            while end < size and src[end] in ident:
-                end += 1
-            if src[start:end].decode("ascii", "replace") not in _PY_CALL_NAMES:
-                continue
+                continue  # the end of a longer identifier
             node = descend(start, end)
             if node is None or node.type != "identifier" or node.start_byte != start:
                 continue
@@ -821,14 +815,7 @@ def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
                 n = n.parent
             if n is not None and n.type == "call":
                 found[(n.start_byte, n.end_byte)] = n
-    out: list[Node] = []
-    last_end = -1
-    for (start, end), n in sorted(found.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
-        if start < last_end:
-            continue  # inside a call already kept: its matches come with that call's
-        out.append(n)
-        last_end = end
-    return out
+    return [n for _span, n in sorted(found.items(), key=lambda kv: (kv[0][0], -kv[0][1]))]
 
 
 def _rule_matches(
@@ -843,7 +830,9 @@ def _rule_matches(
         matches = None
         rest = []
         for call in _python_rule_calls(tree.root_node, src):
-            rest += [c for _idx, c in QueryCursor(query).matches(call) if "assign" not in c]
+            cursor = QueryCursor(query)
+            cursor.set_max_start_depth(0)  # only the matches rooted at this call
+            rest += [c for _idx, c in cursor.matches(call) if "assign" not in c]
         if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
             # the SQL rule follows `sql = f"..."` assignments: the whole tree's matches
             matches = QueryCursor(query).matches(tree.root_node)

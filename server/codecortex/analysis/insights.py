@@ -194,9 +194,16 @@ class InsightBuilder:
 
 
 def _refactor_rules(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisThresholds) -> None:
+    max_complexity, max_lines = t.max_complexity, t.max_function_lines
+    max_nesting, max_params = t.max_nesting, t.max_params
     for s in analysis.symbols:
-        if s.kind not in ("function", "method"):
-            continue
+        if (
+            s.complexity <= max_complexity
+            and s.line_count <= max_lines
+            and s.max_nesting <= max_nesting
+            and s.params <= max_params
+        ) or s.kind not in ("function", "method"):
+            continue  # nothing to report (most symbols)
         header = Range.of(s.start_line, s.start_character, s.start_line, s.start_character)
         name = s.qualified_name
         if s.complexity > t.max_complexity:

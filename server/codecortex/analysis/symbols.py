@@ -591,6 +591,7 @@ def analyze_source(
     keep_tree: bool = True,
     src: bytes | None = None,
     sha256: str | None = None,
+    remember_tree: bool = True,
 ) -> FileAnalysis:
     """Symbols, metrics, imports, exports and (optionally) calls of one file.
 
@@ -598,7 +599,8 @@ def analyze_source(
     extension decides, and a file without a grammar yields an analysis with no symbols.
     `keep_tree` keeps the parsed tree on the result (`FileAnalysis.tree`) so that the file rules can
     reuse it. `src` is `text` encoded (UTF-8, surrogatepass) and `sha256` its hex digest, when the
-    caller has them.
+    caller has them. `remember_tree=False`: the tree is not kept in `codecortex.treesitter`'s
+    per-thread cache of recent parses (for files parsed once, as in a workspace's worker).
     """
     if src is None:
         src = text.encode("utf-8", errors="surrogatepass")
@@ -613,7 +615,7 @@ def analyze_source(
     )
     if lang is None:
         return analysis
-    tree = parse(src, lang)
+    tree = parse(src, lang, remember=remember_tree)
     root = tree.root_node
     analysis.has_syntax_errors = root.has_error
     q = queries(lang)

@@ -264,7 +264,13 @@ def _analyze_task(task: _Task) -> tuple[str, str, Any, Any]:
     if prev_hash == sha and not need_unchanged:
         return rel, "unchanged", sha, None
     analysis = analyze_source(
-        rel, text, language, collect_calls=collect_calls, src=data, sha256=sha
+        rel,
+        text,
+        language,
+        collect_calls=collect_calls,
+        src=data,
+        sha256=sha,
+        remember_tree=False,
     )
     if prev_hash == sha:
         analysis.drop_tree()
