@@ -8,6 +8,7 @@ small sets stay in-process.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -301,16 +302,29 @@ def _run_tasks(
 ) -> None:
     if processes is None:
         processes = min(2, os.cpu_count() or 1)
-    if processes <= 1 or len(tasks) < POOL_MIN_FILES:
-        for task in tasks:
-            on_result(_analyze_task(task))
-        return
-    # big files first so that the workers finish together
-    tasks = sorted(tasks, key=lambda t: -_size(t[0]))
-    chunksize = max(1, min(16, len(tasks) // (processes * 16)))
-    with _pool_context().Pool(processes) as pool:
-        for result in pool.imap_unordered(_analyze_task, tasks, chunksize):
-            on_result(result)
+    # The results pile up (hundreds of thousands of objects for a large workspace): each cyclic
+    # collection would walk all of them again (unpickling the stdlib's results took 5x longer).
+    # Freezing after each result leaves them out of the collections until the end; garbage made
+    # meanwhile is still collected.
+    freeze = gc.isenabled()
+    try:
+        if processes <= 1 or len(tasks) < POOL_MIN_FILES:
+            for task in tasks:
+                on_result(_analyze_task(task))
+                if freeze:
+                    gc.freeze()
+            return
+        # big files first so that the workers finish together
+        tasks = sorted(tasks, key=lambda t: -_size(t[0]))
+        chunksize = max(1, min(16, len(tasks) // (processes * 16)))
+        with _pool_context().Pool(processes) as pool:
+            for result in pool.imap_unordered(_analyze_task, tasks, chunksize):
+                on_result(result)
+                if freeze:
+                    gc.freeze()
+    finally:
+        if freeze:
+            gc.unfreeze()
 
 
 def _size(path: str) -> int:
