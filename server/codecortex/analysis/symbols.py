@@ -120,12 +120,13 @@ def definitions(
             seq += 1
     elseif_nodes = captures.get("elseif")
     elseif = {(n.start_byte, n.end_byte) for n in elseif_nodes} if elseif_nodes else None
-    for n in captures.get("nest", ()):
+    both = captures.get("nest.branch", [])  # nodes that nest and branch
+    for n in captures.get("nest", []) + both:
         start, end = n.start_byte, n.end_byte
         if elseif is None or (start, end) not in elseif:
             add((start, -end, 1, seq, n, "nest"))
             seq += 1
-    for n in captures.get("branch", ()):
+    for n in captures.get("branch", []) + both:
         add((n.start_byte, -n.end_byte, 2, seq, n, "branch"))
         seq += 1
     items.sort()
