@@ -9,9 +9,11 @@ importers resolved again, import cycles recomputed) over N sampled files, plus, 
 the time to fully re-parse and re-run the rules of the file and all its importers.
 
 The quick phase and the parse floor run `--rounds` times each, alternately, so that both see
-the same machine load; the figures are the medians, the load average is printed with them.
+the same machine load; the figures are the medians, the load average is printed with them,
+and so is each round's ratio (its floor against the quick phase just before it) with their
+median.
 
-    .venv/bin/python bench/analysis.py [--samples 50] [--root PATH] [--processes N] [--rounds 3]
+    .venv/bin/python bench/analysis.py [--samples 50] [--root PATH] [--processes N] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def main() -> None:
     parser.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--processes", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     root = Path(args.root)
@@ -116,6 +118,11 @@ def main() -> None:
     }
     quick["rounds_seconds"] = [r["seconds"] for r in rounds]
     quick["ratio_to_parse_floor"] = round(floor_seconds / quick["seconds"], 3)
+    # each round's floor against the quick phase run just before it (the closest in time, so the
+    # least moved by other work on the machine), and their median
+    pairs = [f / r["seconds"] for f, r in zip(floors, rounds, strict=True)]
+    quick["round_ratios"] = [round(p, 3) for p in pairs]
+    quick["median_round_ratio"] = round(statistics.median(pairs), 3)
     floor["one_process_files_per_s"] = round(len(floor_tasks) / _parse_floor(floor_tasks, 1), 1)
     load_after_quick = [round(x, 2) for x in os.getloadavg()]
     medium, ws = _phase(root, "medium", args.processes)
