@@ -188,7 +188,7 @@ def definitions(
 def _python_docstring(body: Node | None) -> bool:
     if body is None or not body.named_child_count:
         return False
-    child = body.named_child(0)
+    child: Node | None = body.named_child(0)
     while child is not None and child.type == "comment":
         child = child.next_named_sibling
     if child is not None and child.type == "expression_statement":
