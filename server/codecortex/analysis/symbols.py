@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tree_sitter import Node, QueryCursor
@@ -52,7 +52,8 @@ class _Def:
     qualified: str
     complexity: int = 1
     nesting: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    public: bool = True  # set by analyze_source; a parent's, read for its members
+    parent_name: str | None = None  # an explicit parent (Go methods' receiver type)
 
 
 def _text(src: bytes, node: Node | None) -> str:
@@ -131,6 +132,7 @@ def definitions(
         seq += 1
     items.sort()
 
+    python = language == "python"
     defs: list[_Def] = []
     # stack entries: (end_byte, owning definition, nesting depth inside that definition)
     stack: list[tuple[int, _Def | None, int]] = []
@@ -154,7 +156,12 @@ def definitions(
             if span in seen_defs:  # same node captured by two patterns
                 continue
             seen_defs.add(span)
-            name, explicit_parent = _def_name(node, language, src)
+            if python:  # the common case, without the other grammars' special cases
+                name_node = node.child_by_field_name("name")
+                name = _text(src, name_node) if name_node is not None else "<anonymous>"
+                explicit_parent = None
+            else:
+                name, explicit_parent = _def_name(node, language, src)
             if explicit_parent is not None:
                 qualified = f"{explicit_parent}.{name}"
             elif owner is not None:
@@ -176,7 +183,7 @@ def definitions(
                 kind = "function"
             d = _Def(node, kind, name, owner, qualified)
             if explicit_parent is not None:
-                d.extra["parent_name"] = explicit_parent
+                d.parent_name = explicit_parent
             defs.append(d)
             stack.append((end, d, 0))
     return defs
@@ -307,7 +314,7 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
     if language == "python":
         if name.startswith("_"):
             return False
-        return parent is None or parent.extra.get("public", True)
+        return parent is None or parent.public
     if language in _JS_LIKE:
         node = d.node
         if parent is None:
@@ -319,7 +326,7 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
                 and target.parent is not None
                 and (target.parent.type == "export_statement")
             )
-        if not parent.extra.get("public", True):
+        if not parent.public:
             return False
         name_node = node.child_by_field_name("name")
         if name_node is not None and name_node.type == "private_property_identifier":
@@ -332,11 +339,11 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
         return name[:1].isupper()
     if language == "rust":
         if parent is not None and parent.kind == "interface":
-            return parent.extra.get("public", True)
+            return parent.public
         return any(child.type == "visibility_modifier" for child in d.node.children)
     if language == "java":
         if parent is not None and parent.kind == "interface":
-            return bool(parent.extra.get("public", True))
+            return parent.public
         for child in d.node.children:
             if child.type == "modifiers":
                 return b"public" in src[child.start_byte : child.end_byte].split()
@@ -695,7 +702,7 @@ def analyze_source(
             public = d.name in public_set
         if lang in _JS_LIKE and d.parent is None and not public and d.name in exported_names:
             public = True
-        d.extra["public"] = public
+        d.public = public
         if d.kind == "container":
             continue
         if lang == "python":
@@ -704,7 +711,7 @@ def analyze_source(
             has_doc = _doc_comment(node, lang, src)
         sr, sc = node.start_point
         er, ec = node.end_point
-        parent_name = d.extra.get("parent_name")
+        parent_name = d.parent_name
         if parent_name is None and d.parent is not None:
             parent_name = d.parent.qualified
         kind = d.kind
