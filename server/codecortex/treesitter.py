@@ -5,6 +5,7 @@ Every module that parses code goes through here so that grammar loading happens 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -77,9 +78,19 @@ def _loader(name: str) -> Callable[[], object]:
 SUPPORTED: tuple[str, ...] = ("python", "javascript", "typescript", "tsx", "go", "rust", "java")
 
 
+_POSIX = os.name == "posix"
+
+
 def language_for_path(path: str | PurePath) -> str | None:
     """The grammar name for a file path, or None when no grammar covers it."""
-    return EXTENSIONS.get(PurePath(str(path)).suffix.lower())
+    s = str(path)
+    if _POSIX:
+        # PurePath(s).suffix without building the path (called for every file of a workspace)
+        name = s.rsplit("/", 1)[-1]
+        if name not in ("", ".", ".."):
+            i = name.rfind(".")
+            return EXTENSIONS.get(name[i:].lower() if 0 < i < len(name) - 1 else "")
+    return EXTENSIONS.get(PurePath(s).suffix.lower())
 
 
 def normalise_language(language: str | None) -> str | None:

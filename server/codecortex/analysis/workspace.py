@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -164,13 +165,14 @@ def iter_source_files(
             continue
         abs_path = root / rel
         try:
-            size = abs_path.stat().st_size
+            st = abs_path.stat()
         except OSError as exc:
             if skipped is not None and not in_git:
                 skipped.append(SkippedFile(rel, f"unreadable: {exc.strerror or exc}"))
             continue  # a deleted-but-tracked file in git mode
-        if not abs_path.is_file():
+        if not stat.S_ISREG(st.st_mode):  # `is_file()` from the same stat
             continue
+        size = st.st_size
         if size > max_file_size:
             if skipped is not None:
                 skipped.append(SkippedFile(rel, f"too large ({size} bytes > {max_file_size})"))
