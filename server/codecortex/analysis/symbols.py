@@ -11,14 +11,13 @@ import hashlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any
 
 from tree_sitter import Node, QueryCursor
 
 from codecortex.treesitter import language_for_path, normalise_language, parse
 
 from ._text import LineIndex
-from .languages import ATTR_FIELDS, queries
+from .languages import ATTR_FIELDS, queries, structure_with_calls
 from .model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
 
 __all__ = ["analyze_source", "definitions", "is_test_path"]
@@ -626,8 +625,8 @@ def analyze_source(
     tree = parse(src, lang, remember=remember_tree)
     root = tree.root_node
     analysis.has_syntax_errors = root.has_error
-    q = queries(lang)
-    caps = QueryCursor(q.structure).captures(root)
+    query = structure_with_calls(lang) if collect_calls else queries(lang).structure
+    caps = QueryCursor(query).captures(root)
     defs = definitions(root, lang, src, caps)
     index = LineIndex(src, text.isascii() if len(text) == len(src) else False)
 
@@ -756,7 +755,7 @@ def analyze_source(
     if collect_calls and imports:
         bound = {b for i in imports for b in i.bindings}
         if bound:
-            analysis.calls = _calls(root, lang, src, q.calls, bound)
+            analysis.calls = _calls(caps, lang, src, bound)
 
     if keep_tree:
         analysis.tree = tree
@@ -764,8 +763,8 @@ def analyze_source(
     return analysis
 
 
-def _calls(root: Node, lang: str, src: bytes, query: Any, bound: set[str]) -> list[CallRef]:
-    caps = QueryCursor(query).captures(root)
+def _calls(caps: dict[str, list[Node]], lang: str, src: bytes, bound: set[str]) -> list[CallRef]:
+    """The calls of `bound` names among the `call.name` / `call.attr` captures."""
     out: list[CallRef] = []
     seen: set[tuple[str | None, str]] = set()
     for n in sorted(caps.get("call.name", ()), key=lambda n: n.start_byte):
