@@ -9,9 +9,12 @@ importers resolved again, import cycles recomputed) over N sampled files, plus, 
 the time to fully re-parse and re-run the rules of the file and all its importers.
 
 The quick phase and the parse floor run `--rounds` times each, alternately, so that both see
-the same machine load; the figures are the medians, the load average is printed with them.
+the same machine load; the figures are the medians, the load average is printed with them,
+and so is each round's ratio (its floor against the quick phase just before it) with their
+median, and the ratio of the CPU seconds both used (this process and the pool's workers,
+medians), which other work on the machine moves much less.
 
-    .venv/bin/python bench/analysis.py [--samples 50] [--root PATH] [--processes N] [--rounds 3]
+    .venv/bin/python bench/analysis.py [--samples 50] [--root PATH] [--processes N] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import sysconfig
 import time
+from multiprocessing import forkserver
 from pathlib import Path
 
 from codecortex.analysis import (
@@ -58,6 +63,23 @@ def _phase(root: Path, phase: str, processes: int | None) -> tuple[dict, object]
     }, ws
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds used so far by this process (every thread) and by the pool workers that have
+    ended: they are the fork server's children, and it reaps them (Linux /proc; without it, this
+    process only)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return total
+        # utime, stime, cutime, cstime: fields 14-17 of stat(5), the 12th-15th after the name
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _parse_file(task: tuple[str, str]) -> int:
     """Read one file and parse it with tree-sitter, nothing else (the floor)."""
     path, language = task
@@ -87,7 +109,7 @@ def main() -> None:
     parser.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--processes", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     root = Path(args.root)
@@ -95,16 +117,22 @@ def main() -> None:
 
     rounds: list[dict] = []
     floors: list[float] = []
+    quick_cpu: list[float] = []
+    floor_cpu: list[float] = []
     floor_tasks: list[tuple[str, str]] = []
     for _ in range(max(args.rounds, 1)):
+        cpu = _cpu_seconds()
         quick, quick_ws = _phase(root, "quick", args.processes)
+        quick_cpu.append(_cpu_seconds() - cpu)
         rounds.append(quick)
         if not floor_tasks:
             floor_tasks = [
                 (str(root / p), quick_ws.analyses[p].language)  # type: ignore[attr-defined]
                 for p in quick_ws.changed  # type: ignore[attr-defined]
             ]
+        cpu = _cpu_seconds()
         floors.append(_parse_floor(floor_tasks, processes))
+        floor_cpu.append(_cpu_seconds() - cpu)
     quick = sorted(rounds, key=lambda r: r["seconds"])[len(rounds) // 2]
     floor_seconds = statistics.median(floors)
     floor = {
@@ -116,6 +144,19 @@ def main() -> None:
     }
     quick["rounds_seconds"] = [r["seconds"] for r in rounds]
     quick["ratio_to_parse_floor"] = round(floor_seconds / quick["seconds"], 3)
+    # each round's floor against the quick phase run just before it (the closest in time, so the
+    # least moved by other work on the machine), and their median
+    pairs = [f / r["seconds"] for f, r in zip(floors, rounds, strict=True)]
+    quick["round_ratios"] = [round(p, 3) for p in pairs]
+    quick["median_round_ratio"] = round(statistics.median(pairs), 3)
+    # the same in CPU seconds (this process and the pool's workers): what the work costs, much
+    # less moved by other work on the machine than the seconds on the clock (the target is set
+    # on those)
+    quick["cpu_seconds"] = [round(c, 2) for c in quick_cpu]
+    floor["cpu_seconds"] = [round(c, 2) for c in floor_cpu]
+    quick["cpu_ratio_to_parse_floor"] = round(
+        statistics.median(floor_cpu) / statistics.median(quick_cpu), 3
+    )
     floor["one_process_files_per_s"] = round(len(floor_tasks) / _parse_floor(floor_tasks, 1), 1)
     load_after_quick = [round(x, 2) for x in os.getloadavg()]
     medium, ws = _phase(root, "medium", args.processes)

@@ -5,6 +5,7 @@ Every module that parses code goes through here so that grammar loading happens 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -77,9 +78,19 @@ def _loader(name: str) -> Callable[[], object]:
 SUPPORTED: tuple[str, ...] = ("python", "javascript", "typescript", "tsx", "go", "rust", "java")
 
 
+_POSIX = os.name == "posix"
+
+
 def language_for_path(path: str | PurePath) -> str | None:
     """The grammar name for a file path, or None when no grammar covers it."""
-    return EXTENSIONS.get(PurePath(str(path)).suffix.lower())
+    s = str(path)
+    if _POSIX:
+        # PurePath(s).suffix without building the path (called for every file of a workspace)
+        name = s.rsplit("/", 1)[-1]
+        if name not in ("", ".", ".."):
+            i = name.rfind(".")
+            return EXTENSIONS.get(name[i:].lower() if 0 < i < len(name) - 1 else "")
+    return EXTENSIONS.get(PurePath(s).suffix.lower())
 
 
 def normalise_language(language: str | None) -> str | None:
@@ -115,11 +126,15 @@ def get_parser(name: str) -> Parser:
 RECENT_TREES = 8  # parses kept per thread: one text is often parsed by several steps in a row
 
 
-def parse(text: str | bytes, language: str) -> Tree:
+def parse(text: str | bytes, language: str, *, remember: bool = True) -> Tree:
     """The syntax tree of `text`. The last few trees of each thread are kept, so the steps
     that look at one text in turn (context, enclosing function, syntax errors) parse it once.
-    Trees are read-only here: nobody edits them (`Tree.edit`) or parses incrementally."""
+    Trees are read-only here: nobody edits them (`Tree.edit`) or parses incrementally.
+    `remember=False` parses without keeping the tree (a file analysed once, in a worker: its tree
+    is freed as soon as its analysis drops it, while its memory is still in the cache)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
+    if not remember:
+        return get_parser(language).parse(data)
     recent: OrderedDict[tuple[str, bytes], Tree] | None = getattr(_local, "recent", None)
     if recent is None:
         recent = _local.recent = OrderedDict()

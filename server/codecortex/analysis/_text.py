@@ -32,6 +32,11 @@ class LineIndex:
             self._starts = starts
         return self._starts
 
+    @property
+    def ascii_only(self) -> bool:
+        """True when bytes and characters coincide (`char_col` is the identity)."""
+        return self._ascii
+
     def char_col(self, row: int, byte_col: int) -> int:
         if self._ascii or byte_col == 0:
             return byte_col

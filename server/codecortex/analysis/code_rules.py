@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -152,6 +153,59 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
 }
 _TRIGGERS["typescript"] = _TRIGGERS["tsx"] = _TRIGGERS["javascript"]
+
+# Python: every rules pattern but `@assign` is rooted at a `call` and constrains one of its
+# identifiers (the function's name or a keyword argument's name) to one of these names, and that
+# identifier's ancestors up to the call are only `attribute`, `keyword_argument` and
+# `argument_list` nodes. So instead of matching the whole tree, the rules query runs on the calls
+# found from these names' occurrences in the source (same matches, a fraction of the nodes).
+_PY_CALL_NAMES = frozenset(
+    {
+        "eval",
+        "exec",
+        "shell",
+        "system",
+        "popen",
+        "execute",
+        "executemany",
+        "executescript",
+        "mogrify",
+        "raw",
+        "load",
+        "load_all",
+        "loads",
+        "Unpickler",
+        "md5",
+        "sha1",
+        "new",
+        "verify",
+        "query",
+        "fetchrow",
+        "fetchval",
+    }
+)
+
+
+def _name_finders(names: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
+    """One regex per first letter of `names` (a search for a literal first byte is fast; one
+    alternation of every name is not), each matching a whole name up to a word boundary."""
+    by_first: dict[str, list[str]] = {}
+    for name in names:
+        by_first.setdefault(name[0], []).append(name[1:])
+    return tuple(
+        re.compile(
+            re.escape(first).encode()
+            + b"(?:"
+            + b"|".join(re.escape(r).encode() for r in sorted(rests, key=lambda r: (-len(r), r)))
+            + rb")\b"
+        )
+        for first, rests in sorted(by_first.items())
+    )
+
+
+_PY_CALL_FINDERS = _name_finders(_PY_CALL_NAMES)
+_IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_UP_TO_CALL = frozenset({"attribute", "keyword_argument", "argument_list"})
 
 _LOOPS = {
     "python": frozenset(
@@ -703,10 +757,15 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
     concats = rule_nodes.get("rule.concat")
     if not concats:
         return
+    # only the variables that some `+=` extends are ever looked up
+    concat_vars = {ctx.t(node.child_by_field_name("left")) for node in concats}
     str_vars: set[tuple[int, str]] = set()
     for node in rule_nodes.get("rule.strassign", ()):
+        var = ctx.t(node.child(0))
+        if var not in concat_vars:
+            continue
         _, scope = ctx.loop_and_scope(node)
-        str_vars.add((scope.start_byte if scope is not None else -1, ctx.t(node.child(0))))
+        str_vars.add((scope.start_byte if scope is not None else -1, var))
     seen: set[tuple[int, str]] = set()
     for node in sorted(concats, key=lambda n: n.start_byte):
         loop, scope = ctx.loop_and_scope(node)
@@ -737,13 +796,63 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
         )
 
 
-def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None:
-    """Run the language's query rules over the file (reusing `analysis.tree` when present)."""
+def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
+    """The `call` nodes with an identifier named in `_PY_CALL_NAMES` as their function's name or
+    a keyword argument's name (see `_PY_CALL_NAMES`), in document order."""
+    found: dict[tuple[int, int], Node] = {}
+    descend = root.descendant_for_byte_range
+    ident = _IDENT_BYTES
+    for finder in _PY_CALL_FINDERS:
+        for m in finder.finditer(src):
+            start, end = m.span()
+            if start > 0 and src[start - 1] in ident:
+                continue  # the end of a longer identifier
+            node = descend(start, end)
+            if node is None or node.type != "identifier" or node.start_byte != start:
+                continue
+            n = node.parent
+            while n is not None and n.type in _UP_TO_CALL:
+                n = n.parent
+            if n is not None and n.type == "call":
+                found[(n.start_byte, n.end_byte)] = n
+    return [n for _span, n in sorted(found.items(), key=lambda kv: (kv[0][0], -kv[0][1]))]
+
+
+def _rule_matches(
+    query: Query, tree: Any, lang: str, src: bytes
+) -> tuple[list[dict[str, list[Node]]], list[tuple[int, dict[str, list[Node]]]] | None]:
+    """(captures of the rules query's non-`assign` matches, sorted by their first byte; all the
+    matches of the whole tree, or None when they were not needed)."""
+    if lang != "python":
+        matches = QueryCursor(query).matches(tree.root_node)
+        rest = [caps for _idx, caps in matches if "assign" not in caps]
+    else:
+        matches = None
+        rest = []
+        for call in _python_rule_calls(tree.root_node, src):
+            cursor = QueryCursor(query)
+            cursor.set_max_start_depth(0)  # only the matches rooted at this call
+            rest += [c for _idx, c in cursor.matches(call) if "assign" not in c]
+        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
+            # the SQL rule follows `sql = f"..."` assignments: the whole tree's matches
+            matches = QueryCursor(query).matches(tree.root_node)
+            rest = [caps for _idx, caps in matches if "assign" not in caps]
+    # match order does not follow the document; fingerprints of repeated findings do
+    rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
+    return rest, matches
+
+
+def run_code_rules(
+    b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes | None = None
+) -> None:
+    """Run the language's query rules over the file (reusing `analysis.tree` when present).
+    `src` is `text` encoded (UTF-8, surrogatepass), when the caller has it."""
     lang = analysis.language
     triggers = _TRIGGERS.get(lang)
     if triggers is None:
         return
-    src = text.encode("utf-8", errors="surrogatepass")
+    if src is None:
+        src = text.encode("utf-8", errors="surrogatepass")
     tree = analysis.tree
     rule_nodes = analysis.rule_nodes
     if tree is None or rule_nodes is None:
@@ -753,12 +862,9 @@ def run_code_rules(b: InsightBuilder, analysis: FileAnalysis, text: str) -> None
     ctx = _Ctx(b, analysis, text, src)
     if any(t in text for t in triggers):
         query = _query(lang)
-        matches = QueryCursor(query).matches(tree.root_node) if query is not None else []
-        rest = [caps for _idx, caps in matches if "assign" not in caps]
-        # match order does not follow the document; fingerprints of repeated findings do
-        rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
+        rest, matches = _rule_matches(query, tree, lang, src) if query is not None else ([], [])
         assigns: dict[str, list[tuple[Node, int]]] = {}
-        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
+        if matches and any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
             for _idx, caps in matches:
                 if "assign" not in caps:
                     continue

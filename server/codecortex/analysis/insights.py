@@ -194,9 +194,16 @@ class InsightBuilder:
 
 
 def _refactor_rules(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisThresholds) -> None:
+    max_complexity, max_lines = t.max_complexity, t.max_function_lines
+    max_nesting, max_params = t.max_nesting, t.max_params
     for s in analysis.symbols:
-        if s.kind not in ("function", "method"):
-            continue
+        if (
+            s.complexity <= max_complexity
+            and s.line_count <= max_lines
+            and s.max_nesting <= max_nesting
+            and s.params <= max_params
+        ) or s.kind not in ("function", "method"):
+            continue  # nothing to report (most symbols)
         header = Range.of(s.start_line, s.start_character, s.start_line, s.start_character)
         name = s.qualified_name
         if s.complexity > t.max_complexity:
@@ -321,9 +328,13 @@ def _responsibility_rule(b: InsightBuilder, analysis: FileAnalysis, t: AnalysisT
 
 
 def run_file_rules(
-    analysis: FileAnalysis, text: str, thresholds: AnalysisThresholds | None = None
+    analysis: FileAnalysis,
+    text: str,
+    thresholds: AnalysisThresholds | None = None,
+    *,
+    src: bytes | None = None,
 ) -> list[Insight]:
-    """All single-file rules for one analysed file."""
+    """All single-file rules for one analysed file (`src`: `text` in UTF-8, when at hand)."""
     from .code_rules import run_code_rules  # local import: code_rules imports this module
     from .secrets import scan_secrets
 
@@ -334,7 +345,7 @@ def run_file_rules(
     _responsibility_rule(b, analysis, t)
     scan_secrets(b, text)
     if analysis.language:
-        run_code_rules(b, analysis, text)
+        run_code_rules(b, analysis, text, src)
     return b.finish()
 
 

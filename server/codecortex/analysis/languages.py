@@ -4,7 +4,8 @@ One "structure" query per language captures, in a single pass over the tree:
 - `def.function`, `def.class`, `def.method`, `def.interface`, `def.container` (Rust `impl` blocks:
   they name their methods' parent but are not symbols themselves);
 - `nest` (statements that open a nesting level), `elseif` (an `if` in an else branch, which does
-  not nest further), `branch` (decision points for cyclomatic complexity);
+  not nest further), `branch` (decision points for cyclomatic complexity), `nest.branch` (both:
+  one capture instead of two for the same node);
 - `import` / `import.require` (import statements and `require("...")` / `import("...")` calls);
 - `export` (JS/TS export statements) and `assign.top` (Python module-level assignments);
 - `rule.*`: nodes the file rules need that are common enough to be worth collecting in the same
@@ -24,7 +25,7 @@ from codecortex.treesitter import get_language
 _PYTHON = r"""
 (function_definition) @def.function
 (class_definition) @def.class
-[(if_statement) (for_statement) (while_statement)] @nest @branch
+[(if_statement) (for_statement) (while_statement)] @nest.branch
 [(try_statement) (with_statement) (match_statement)] @nest
 [(elif_clause) (except_clause) (conditional_expression) (boolean_operator)
  (for_in_clause) (if_clause) (case_clause)] @branch
@@ -41,7 +42,7 @@ _JS_COMMON = r"""
 (method_definition) @def.method
 (class_declaration) @def.class
 (variable_declarator value: [(arrow_function) (function_expression)] @def.function)
-[(if_statement) (for_statement) (for_in_statement) (while_statement) (do_statement)] @nest @branch
+[(if_statement) (for_statement) (for_in_statement) (while_statement) (do_statement)] @nest.branch
 [(try_statement) (switch_statement)] @nest
 (else_clause (if_statement) @elseif)
 [(catch_clause) (ternary_expression) (switch_case)] @branch
@@ -64,7 +65,7 @@ _GO = r"""
 (method_declaration) @def.method
 (type_spec type: (struct_type)) @def.class
 (type_spec type: (interface_type)) @def.interface
-[(if_statement) (for_statement)] @nest @branch
+[(if_statement) (for_statement)] @nest.branch
 [(expression_switch_statement) (type_switch_statement) (select_statement)] @nest
 (if_statement alternative: (if_statement) @elseif)
 [(expression_case) (type_case) (communication_case)] @branch
@@ -77,7 +78,7 @@ _RUST = r"""
 [(struct_item) (enum_item) (union_item)] @def.class
 (trait_item) @def.interface
 (impl_item) @def.container
-[(if_expression) (for_expression) (while_expression)] @nest @branch
+[(if_expression) (for_expression) (while_expression)] @nest.branch
 [(match_expression) (loop_expression)] @nest
 (else_clause (if_expression) @elseif)
 (match_arm) @branch
@@ -91,7 +92,7 @@ _JAVA = r"""
 (interface_declaration) @def.interface
 [(method_declaration) (constructor_declaration)] @def.method
 [(if_statement) (for_statement) (enhanced_for_statement) (while_statement) (do_statement)]
-  @nest @branch
+  @nest.branch
 [(try_statement) (try_with_resources_statement) (switch_expression)] @nest
 (if_statement alternative: (if_statement) @elseif)
 [(catch_clause) (ternary_expression)] @branch
@@ -208,6 +209,13 @@ DEFINITION_TYPES["typescript"] = DEFINITION_TYPES["tsx"] = DEFINITION_TYPES["jav
 class Queries:
     structure: Query
     calls: Query
+
+
+@cache
+def structure_with_calls(language: str) -> Query:
+    """The structure query and the calls query as one (compiled once per process): one pass over
+    the tree instead of two when the calls are wanted; the captures are those of both."""
+    return Query(get_language(language), STRUCTURE[language] + _CALLS[language])
 
 
 @cache

@@ -138,6 +138,22 @@ class ImportInfo:
     type_only: bool = False
     bindings: list[str] = field(default_factory=list)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # a flat tuple (the dataclass's own state protocol runs Python code per field)
+        return (
+            ImportInfo,
+            (
+                self.module,
+                self.names,
+                self.line,
+                self.alias,
+                self.kind,
+                self.local,
+                self.type_only,
+                self.bindings,
+            ),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "module": self.module,
@@ -202,6 +218,28 @@ class FileAnalysis:
     tree: Any = field(default=None, repr=False, compare=False)
     # nodes of the structure query the file rules reuse (`rule.*` captures); same lifetime as tree
     rule_nodes: Any = field(default=None, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # every field but the tree and its nodes, as a flat tuple: each file's analysis crosses
+        # the worker-process boundary
+        return (
+            FileAnalysis,
+            (
+                self.path,
+                self.language,
+                self.line_count,
+                self.sha256,
+                self.is_test,
+                self.symbols,
+                self.imports,
+                self.exports,
+                self.calls,
+                self.doc_coverage,
+                self.top_level_definitions,
+                self.size_bytes,
+                self.has_syntax_errors,
+            ),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
@@ -321,6 +359,12 @@ class Priority:
     actionability: float
     factors: dict[str, Any] = field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (
+            Priority,
+            (self.score, self.category, self.effort, self.impact, self.actionability, self.factors),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "score": self.score,
@@ -354,6 +398,26 @@ class Insight:
     priority: Priority
     symbol: str | None = None
     fix: list[TextEdit] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (
+            Insight,
+            (
+                self.type,
+                self.rule,
+                self.title,
+                self.summary,
+                self.detail,
+                self.file,
+                self.range,
+                self.severity,
+                self.confidence,
+                self.fingerprint,
+                self.priority,
+                self.symbol,
+                self.fix,
+            ),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

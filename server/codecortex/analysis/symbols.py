@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Any
+from bisect import bisect_right
+from dataclasses import dataclass
 
 from tree_sitter import Node, QueryCursor
 
 from codecortex.treesitter import language_for_path, normalise_language, parse
 
 from ._text import LineIndex
-from .languages import ATTR_FIELDS, queries
+from .languages import ATTR_FIELDS, queries, structure_with_calls
 from .model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
 
 __all__ = ["analyze_source", "definitions", "is_test_path"]
@@ -34,10 +33,11 @@ _TEST_NAME = re.compile(
 
 def is_test_path(path: str) -> bool:
     """True for files that are tests by the usual naming conventions of each ecosystem."""
-    p = PurePosixPath(path.replace("\\", "/"))
-    if _TEST_NAME.search(p.name):
+    # the parts of PurePosixPath(path) without building one: empty and "." parts dropped
+    parts = [p for p in path.replace("\\", "/").split("/") if p and p != "."]
+    if parts and _TEST_NAME.search(parts[-1]):
         return True
-    return any(part.lower() in _TEST_DIRS for part in p.parts[:-1])
+    return any(part.lower() in _TEST_DIRS for part in parts[:-1])
 
 
 @dataclass(slots=True, eq=False)
@@ -51,7 +51,8 @@ class _Def:
     qualified: str
     complexity: int = 1
     nesting: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    public: bool = True  # set by analyze_source; a parent's, read for its members
+    parent_name: str | None = None  # an explicit parent (Go methods' receiver type)
 
 
 def _text(src: bytes, node: Node | None) -> str:
@@ -106,32 +107,45 @@ def definitions(
 
     Decision points and nesting from `captures` are attributed to the innermost definition.
     """
-    items: list[tuple[int, int, int, Node, str]] = []
+    # (start, -end, order, sequence number, node, kind): sorting the tuples themselves orders by
+    # position, then definitions before nesting before branches, then capture order (the sequence
+    # number is unique, so nodes are never compared)
+    items: list[tuple[int, int, int, int, Node, str]] = []
+    add = items.append
+    seq = 0
     for key in ("def.function", "def.class", "def.method", "def.interface", "def.container"):
         kind = key[4:]
         for n in captures.get(key, ()):
-            items.append((n.start_byte, -n.end_byte, 0, n, kind))
-    elseif = {(n.start_byte, n.end_byte) for n in captures.get("elseif", ())}
-    for n in captures.get("nest", ()):
-        if (n.start_byte, n.end_byte) not in elseif:
-            items.append((n.start_byte, -n.end_byte, 1, n, "nest"))
-    for n in captures.get("branch", ()):
-        items.append((n.start_byte, -n.end_byte, 2, n, "branch"))
-    items.sort(key=lambda it: (it[0], it[1], it[2]))
+            add((n.start_byte, -n.end_byte, 0, seq, n, kind))
+            seq += 1
+    elseif_nodes = captures.get("elseif")
+    elseif = {(n.start_byte, n.end_byte) for n in elseif_nodes} if elseif_nodes else None
+    both = captures.get("nest.branch", [])  # nodes that nest and branch
+    for n in captures.get("nest", []) + both:
+        start, end = n.start_byte, n.end_byte
+        if elseif is None or (start, end) not in elseif:
+            add((start, -end, 1, seq, n, "nest"))
+            seq += 1
+    for n in captures.get("branch", []) + both:
+        add((n.start_byte, -n.end_byte, 2, seq, n, "branch"))
+        seq += 1
+    items.sort()
 
+    python = language == "python"
     defs: list[_Def] = []
     # stack entries: (end_byte, owning definition, nesting depth inside that definition)
     stack: list[tuple[int, _Def | None, int]] = []
     seen_defs: set[tuple[int, int]] = set()
-    for start, neg_end, _order, node, kind in items:
-        end = -neg_end
+    for start, neg_end, order, _seq, node, kind in items:
         while stack and stack[-1][0] <= start:
             stack.pop()
         owner = stack[-1][1] if stack else None
-        if kind == "branch":
+        if order == 2:
             if owner is not None:
                 owner.complexity += 1
-        elif kind == "nest":
+            continue
+        end = -neg_end
+        if order == 1:
             depth = (stack[-1][2] + 1) if stack else 1
             if owner is not None and depth > owner.nesting:
                 owner.nesting = depth
@@ -141,7 +155,12 @@ def definitions(
             if span in seen_defs:  # same node captured by two patterns
                 continue
             seen_defs.add(span)
-            name, explicit_parent = _def_name(node, language, src)
+            if python:  # the common case, without the other grammars' special cases
+                name_node = node.child_by_field_name("name")
+                name = _text(src, name_node) if name_node is not None else "<anonymous>"
+                explicit_parent = None
+            else:
+                name, explicit_parent = _def_name(node, language, src)
             if explicit_parent is not None:
                 qualified = f"{explicit_parent}.{name}"
             elif owner is not None:
@@ -163,7 +182,7 @@ def definitions(
                 kind = "function"
             d = _Def(node, kind, name, owner, qualified)
             if explicit_parent is not None:
-                d.extra["parent_name"] = explicit_parent
+                d.parent_name = explicit_parent
             defs.append(d)
             stack.append((end, d, 0))
     return defs
@@ -173,15 +192,14 @@ def definitions(
 
 
 def _python_docstring(body: Node | None) -> bool:
-    if body is None:
+    if body is None or not body.named_child_count:
         return False
-    for child in body.named_children:
-        if child.type == "comment":
-            continue
-        if child.type == "expression_statement":
-            first = child.named_child(0)
-            return first is not None and first.type == "string"
-        return False
+    child: Node | None = body.named_child(0)
+    while child is not None and child.type == "comment":
+        child = child.next_named_sibling
+    if child is not None and child.type == "expression_statement":
+        first = child.named_child(0)
+        return first is not None and first.type == "string"
     return False
 
 
@@ -295,7 +313,7 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
     if language == "python":
         if name.startswith("_"):
             return False
-        return parent is None or parent.extra.get("public", True)
+        return parent is None or parent.public
     if language in _JS_LIKE:
         node = d.node
         if parent is None:
@@ -307,7 +325,7 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
                 and target.parent is not None
                 and (target.parent.type == "export_statement")
             )
-        if not parent.extra.get("public", True):
+        if not parent.public:
             return False
         name_node = node.child_by_field_name("name")
         if name_node is not None and name_node.type == "private_property_identifier":
@@ -320,11 +338,11 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
         return name[:1].isupper()
     if language == "rust":
         if parent is not None and parent.kind == "interface":
-            return parent.extra.get("public", True)
+            return parent.public
         return any(child.type == "visibility_modifier" for child in d.node.children)
     if language == "java":
         if parent is not None and parent.kind == "interface":
-            return bool(parent.extra.get("public", True))
+            return parent.public
         for child in d.node.children:
             if child.type == "modifiers":
                 return b"public" in src[child.start_byte : child.end_byte].split()
@@ -579,13 +597,17 @@ def analyze_source(
     collect_calls: bool = True,
     keep_tree: bool = True,
     src: bytes | None = None,
+    sha256: str | None = None,
+    remember_tree: bool = True,
 ) -> FileAnalysis:
     """Symbols, metrics, imports, exports and (optionally) calls of one file.
 
     `language` is a grammar name or LSP languageId; when it is missing or unknown the path's
     extension decides, and a file without a grammar yields an analysis with no symbols.
     `keep_tree` keeps the parsed tree on the result (`FileAnalysis.tree`) so that the file rules can
-    reuse it.
+    reuse it. `src` is `text` encoded (UTF-8, surrogatepass) and `sha256` its hex digest, when the
+    caller has them. `remember_tree=False`: the tree is not kept in `codecortex.treesitter`'s
+    per-thread cache of recent parses (for files parsed once, as in a workspace's worker).
     """
     if src is None:
         src = text.encode("utf-8", errors="surrogatepass")
@@ -594,17 +616,17 @@ def analyze_source(
         path=path,
         language=lang or (language or ""),
         line_count=_line_count(text),
-        sha256=hashlib.sha256(src).hexdigest(),
+        sha256=sha256 if sha256 is not None else hashlib.sha256(src).hexdigest(),
         is_test=is_test_path(path),
         size_bytes=len(src),
     )
     if lang is None:
         return analysis
-    tree = parse(src, lang)
+    tree = parse(src, lang, remember=remember_tree)
     root = tree.root_node
     analysis.has_syntax_errors = root.has_error
-    q = queries(lang)
-    caps = QueryCursor(q.structure).captures(root)
+    query = structure_with_calls(lang) if collect_calls else queries(lang).structure
+    caps = QueryCursor(query).captures(root)
     defs = definitions(root, lang, src, caps)
     index = LineIndex(src, text.isascii() if len(text) == len(src) else False)
 
@@ -614,9 +636,17 @@ def analyze_source(
     import_nodes += [(n, "import.require") for n in caps.get("import.require", ())]
     import_nodes.sort(key=lambda item: item[0].start_byte)  # capture lists are not in order
     if import_nodes:
-        def_spans = [
+        # an import is local when it starts inside a function: among the functions starting at
+        # or before it, one ends after it (running maximum of the ends, by start)
+        def_spans = sorted(
             (d.node.start_byte, d.node.end_byte) for d in defs if d.kind in ("function", "method")
-        ]
+        )
+        def_starts = [s for s, _e in def_spans]
+        reach: list[int] = []
+        furthest = -1
+        for _s, e in def_spans:
+            furthest = max(furthest, e)
+            reach.append(furthest)
         for node, capture in import_nodes:
             line = node.start_point[0]
             if lang == "python":
@@ -632,7 +662,8 @@ def analyze_source(
             if not found:
                 continue
             start = node.start_byte
-            local = any(s <= start < e for s, e in def_spans)
+            below = bisect_right(def_starts, start)
+            local = below > 0 and reach[below - 1] > start
             type_only = lang == "python" and _python_type_checking(node, src)
             for info in found:
                 info.local = local
@@ -661,6 +692,8 @@ def analyze_source(
     symbols: list[SymbolInfo] = []
     public_set = set(dunder_all) if dunder_all is not None else None
     exported_names = set(exports)
+    ascii_only = index.ascii_only
+    char_col = index.char_col
     for d in defs:
         node = d.node
         public = _is_public(d, lang, src)
@@ -668,7 +701,7 @@ def analyze_source(
             public = d.name in public_set
         if lang in _JS_LIKE and d.parent is None and not public and d.name in exported_names:
             public = True
-        d.extra["public"] = public
+        d.public = public
         if d.kind == "container":
             continue
         if lang == "python":
@@ -677,26 +710,28 @@ def analyze_source(
             has_doc = _doc_comment(node, lang, src)
         sr, sc = node.start_point
         er, ec = node.end_point
-        parent_name = d.extra.get("parent_name")
+        parent_name = d.parent_name
         if parent_name is None and d.parent is not None:
             parent_name = d.parent.qualified
+        kind = d.kind
+        name = d.name
         symbols.append(
             SymbolInfo(
-                kind=d.kind,
-                name=d.name,
-                qualified_name=d.qualified,
-                parent=parent_name,
-                start_line=sr,
-                start_character=index.char_col(sr, sc),
-                end_line=er,
-                end_character=index.char_col(er, ec),
-                params=_params(node, lang, src, d.kind) if d.kind in ("function", "method") else 0,
-                complexity=d.complexity,
-                max_nesting=d.nesting,
-                line_count=er - sr + 1,
-                has_doc=has_doc,
-                is_public=public and not (d.name.startswith("__") and d.name.endswith("__")),
-                bases=_bases(node, lang, src) if d.kind in ("class", "interface") else [],
+                kind,
+                name,
+                d.qualified,
+                parent_name,
+                sr,
+                sc if ascii_only else char_col(sr, sc),
+                er,
+                ec if ascii_only else char_col(er, ec),
+                _params(node, lang, src, kind) if kind in ("function", "method") else 0,
+                d.complexity,
+                d.nesting,
+                er - sr + 1,
+                has_doc,
+                public and not (name.startswith("__") and name.endswith("__")),
+                _bases(node, lang, src) if kind in ("class", "interface") else [],
             )
         )
     analysis.symbols = symbols
@@ -720,7 +755,7 @@ def analyze_source(
     if collect_calls and imports:
         bound = {b for i in imports for b in i.bindings}
         if bound:
-            analysis.calls = _calls(root, lang, src, q.calls, bound)
+            analysis.calls = _calls(caps, lang, src, bound)
 
     if keep_tree:
         analysis.tree = tree
@@ -728,8 +763,8 @@ def analyze_source(
     return analysis
 
 
-def _calls(root: Node, lang: str, src: bytes, query: Any, bound: set[str]) -> list[CallRef]:
-    caps = QueryCursor(query).captures(root)
+def _calls(caps: dict[str, list[Node]], lang: str, src: bytes, bound: set[str]) -> list[CallRef]:
+    """The calls of `bound` names among the `call.name` / `call.attr` captures."""
     out: list[CallRef] = []
     seen: set[tuple[str | None, str]] = set()
     for n in sorted(caps.get("call.name", ()), key=lambda n: n.start_byte):
