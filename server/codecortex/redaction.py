@@ -100,11 +100,42 @@ SECRET_FORMATS: list[SecretFormat] = [
 ]  # fmt: skip
 # (PEM blocks are redacted first, keeping their line breaks; the AWS secret by the key = value
 # rules, keeping the name.)
-_TOKEN_RULES = [
-    (f.kind, f.pattern, f.literals)
-    for f in SECRET_FORMATS
-    if f.kind not in ("private_key", "aws_secret_key")
-]
+# formats whose matches the other rules below redact (keeping line breaks, or the key's name)
+_NOT_TOKEN_RULES = frozenset({"private_key", "aws_secret_key"})
+
+
+def _literal_groups() -> list[tuple[re.Pattern[str], frozenset[int]]]:
+    """The formats' literals grouped by their first character, one regex per group (a search for a
+    literal first character is fast; one alternation of every literal is not), with the indices
+    of the formats that have a literal in the group."""
+    by_first: dict[str, dict[str, set[int]]] = {}
+    for i, fmt in enumerate(SECRET_FORMATS):
+        for lit in fmt.literals:
+            by_first.setdefault(lit[0], {}).setdefault(lit[1:], set()).add(i)
+    out = []
+    for first, rests in sorted(by_first.items()):
+        alternatives = "|".join(re.escape(r) for r in sorted(rests, key=lambda r: (-len(r), r)))
+        formats = frozenset(i for ids in rests.values() for i in ids)
+        out.append((re.compile(f"{re.escape(first)}(?:{alternatives})"), formats))
+    return out
+
+
+_LITERAL_GROUPS = _literal_groups()
+
+
+def formats_in(text: str) -> list[SecretFormat]:
+    """The formats one of whose literals occurs in `text` (the cheap pre-check: a format cannot
+    match where none does), in table order."""
+    candidates: set[int] = set()
+    for pattern, formats in _LITERAL_GROUPS:
+        if pattern.search(text):
+            candidates |= formats
+    return [
+        fmt
+        for i, fmt in enumerate(SECRET_FORMATS)
+        if i in candidates and any(lit in text for lit in fmt.literals)
+    ]
+
 
 # --- 4. Authorization headers -----------------------------------------------------------------
 _BEARER_RE = re.compile(r"(?P<scheme>\b[Bb]earer\s+)(?P<token>[A-Za-z0-9._~+/\-]{16,}=*)")
@@ -325,7 +356,8 @@ def redact(text: str) -> tuple[str, int]:
     # numbers (problems, learned fixes and replays are located by line).
     # Each rule runs only where a text it needs occurs (its literals, a key word): the same
     # result, and most texts (diagnostic messages, code lines) skip every rule.
-    if "PRIVATE KEY" in text:
+    present = formats_in(text)
+    if any(fmt.kind == "private_key" for fmt in present):
         text, n = _sub_counted(
             _PEM_RE, lambda m: _ph("private_key") + "\n" * m.group(0).count("\n"), text
         )
@@ -341,9 +373,9 @@ def redact(text: str) -> tuple[str, int]:
         text, n = _sub_counted(_URL_CRED_RE, url_repl, text)
         total += n
 
-    for kind, pattern, literals in _TOKEN_RULES:
-        if any(lit in text for lit in literals):
-            text, n = _sub_counted(pattern, lambda m, k=kind: _ph(k), text)  # type: ignore[misc]
+    for fmt in present:
+        if fmt.kind not in _NOT_TOKEN_RULES:
+            text, n = _sub_counted(fmt.pattern, lambda m, k=fmt.kind: _ph(k), text)  # type: ignore[misc]
             total += n
 
     def auth_repl(kind: str) -> Callable[[re.Match[str]], str]:

@@ -11,7 +11,7 @@ import re
 from bisect import bisect_right
 
 from codecortex.diagnostics import Range
-from codecortex.redaction import SECRET_FORMATS, SecretFormat
+from codecortex.redaction import formats_in
 
 from .insights import InsightBuilder
 
@@ -39,25 +39,13 @@ _CREDENTIAL_WORDS = (
     "private_key",
     "privatekey",
 )
-# Which of those words can occur: one pass per probe instead of one per word (each word contains
-# its probe, so a word whose probe is absent cannot occur)
-_WORD_PROBES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (re.compile("p(?:assw|wd|rivate)"), ("password", "passwd", "pwd", "private_key", "privatekey")),
-    (re.compile("secret"), ("secret",)),
-    (re.compile("api"), ("api_key", "apikey")),
-    (
-        re.compile("token"),
-        (
-            "access_token",
-            "accesstoken",
-            "auth_token",
-            "authtoken",
-            "api_token",
-            "bearer_token",
-            "refresh_token",
-        ),
-    ),
+# Which of those words can occur: one pass per probe instead of one per word (a word whose
+# probes are all absent cannot occur; a word without a probe is always looked for)
+_PROBES = tuple(re.compile(p) for p in ("p(?:assw|wd|rivate)", "secret", "api", "token"))
+_WORD_PROBES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (probe, tuple(w for w in _CREDENTIAL_WORDS if probe.search(w))) for probe in _PROBES
 )
+_UNPROBED = frozenset(w for w in _CREDENTIAL_WORDS if not any(p.search(w) for p in _PROBES))
 _AFTER_WORD = re.compile(
     r"[A-Za-z0-9_]*[\"']?[ \t]*(?::=|[:=])[ \t]*(?P<q>[\"'])(?P<value>[^\"'\n]{4,200})(?P=q)"
 )
@@ -73,7 +61,7 @@ def _credential_literals(text: str) -> list[tuple[int, int, str, str]]:
     lower = text.lower()
     out: list[tuple[int, int, str, str]] = []
     seen: set[int] = set()
-    possible: set[str] = set()
+    possible: set[str] = set(_UNPROBED)
     for probe, words in _WORD_PROBES:
         if probe.search(lower):
             possible.update(words)
@@ -103,42 +91,10 @@ def _preview(value: str) -> str:
     return value[:4] + "…" if len(value) > 4 else "…"
 
 
-def _literal_groups() -> list[tuple[re.Pattern[str], frozenset[int]]]:
-    """The formats' literals grouped by their first character, one regex per group (a search for a
-    literal first character is fast; one alternation of every literal is not), with the indices
-    of the formats that have a literal in the group."""
-    by_first: dict[str, dict[str, set[int]]] = {}
-    for i, fmt in enumerate(SECRET_FORMATS):
-        for lit in fmt.literals:
-            by_first.setdefault(lit[0], {}).setdefault(lit[1:], set()).add(i)
-    out = []
-    for first, rests in sorted(by_first.items()):
-        alternatives = "|".join(re.escape(r) for r in sorted(rests, key=lambda r: (-len(r), r)))
-        formats = frozenset(i for ids in rests.values() for i in ids)
-        out.append((re.compile(f"{re.escape(first)}(?:{alternatives})"), formats))
-    return out
-
-
-_LITERAL_GROUPS = _literal_groups()
-
-
-def _formats_in(text: str) -> list[SecretFormat]:
-    """The formats one of whose literals occurs in `text` (the cheap pre-check), in table order."""
-    candidates: set[int] = set()
-    for pattern, formats in _LITERAL_GROUPS:
-        if pattern.search(text):
-            candidates |= formats
-    return [
-        fmt
-        for i, fmt in enumerate(SECRET_FORMATS)
-        if i in candidates and any(lit in text for lit in fmt.literals)
-    ]
-
-
 def scan_secrets(b: InsightBuilder, text: str) -> None:
     """Add a `security.hardcoded_secret` insight for each credential-looking literal in `text`."""
     found: list[tuple[int, int, str, str, str, str, float]] = []
-    for fmt in _formats_in(text):
+    for fmt in formats_in(text):
         for m in fmt.pattern.finditer(text):
             if fmt.kind == "private_key":
                 end = m.group(0).find("\n")  # the BEGIN line, not the whole block
