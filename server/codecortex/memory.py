@@ -493,21 +493,23 @@ class Memory:
 
         async def check(step: list[ProblemView], ranked: list[list[FixOption]]) -> None:
             await self.verify(step, ranked, text, language, path, root)
-            for view in step:
-                view.replayed_from = (by_sig[view.signature.key], text)
             # history and fixes become visible together: a hint ("seen 2×") is never shown
             # before the fixes it comes with are known
             for view in step:
+                view.replayed_from = (by_sig[view.signature.key], text)
                 view.history = history.get(view.signature.key, {})
             if on_ready is not None:
                 on_ready(step)
 
         try:
             # the same stored fixes on the same text: the same fixes (only history is new)
+            todo = []
             for view in order:
                 if unchanged(view):
                     view.history = history.get(view.signature.key, {})
-            order = [v for v in order if not unchanged(v)]
+                else:
+                    todo.append(view)
+            order = todo
             bounds = [0, *range(FIRST_RECALL_STEP, len(order), RECALL_STEP), len(order)]
             for lo, hi in itertools.pairwise(bounds if order else []):
                 step = order[lo:hi]
