@@ -48,6 +48,15 @@ async def _teach_unused_total(project: Project, name: str) -> Any:
     return resolved.solution_id
 
 
+async def _teach_keeping_the_call(project: Project) -> None:
+    """A stored fix of the signature that keeps the call: offered for UNUSED, not the deletion."""
+    await project.teach(
+        "a.py",
+        "def f():\n    value = compute()\n    return 1\n",
+        "def f():\n    compute()\n    return 1\n",
+    )
+
+
 async def test_a_fix_a_teammate_makes_private_is_not_offered_any_more(team: list[Project]) -> None:
     ada, bob = team
     solution_id = await _teach_unused_total(ada, "a.py")
@@ -62,12 +71,7 @@ async def test_a_fix_a_teammate_learns_after_a_recall_is_offered_on_the_next(
     team: list[Project],
 ) -> None:
     ada, bob = team
-    # a stored fix of the signature that keeps the call: offered, but not the deletion
-    await ada.teach(
-        "a.py",
-        "def f():\n    value = compute()\n    return 1\n",
-        "def f():\n    compute()\n    return 1\n",
-    )
+    await _teach_keeping_the_call(ada)
     before = view_for(await bob.offered("b.py", UNUSED), "F841").fixes
     assert before and DELETED not in [f.replay.new_text for f in before]
     await _teach_unused_total(ada, "c.py")
@@ -99,11 +103,7 @@ async def test_recalling_an_open_document_again_sees_a_teammates_new_fix(
     # The editor's background refresh recalls the same views on the same text: what was found
     # stays (nothing to replay again) until the signature's stored fixes change.
     ada, bob = team
-    await ada.teach(
-        "a.py",
-        "def f():\n    value = compute()\n    return 1\n",
-        "def f():\n    compute()\n    return 1\n",
-    )
+    await _teach_keeping_the_call(ada)
     views = await bob.offered("b.py", UNUSED)
     before = [f.replay.new_text for f in view_for(views, "F841").fixes]
     assert before and DELETED not in before
