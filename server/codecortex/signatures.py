@@ -365,7 +365,9 @@ def compute_signature(
     source: str, code: str | int | None, message: str, language: str | None = None
 ) -> Signature:
     """Signature of one diagnostic: canonical tool, code, message template and values.
-    Remembered for recent messages (a document's diagnostics come again on every edit)."""
+    Remembered for recent messages (a document's diagnostics come again on every edit).
+    Clipped first (the regexes below are not linear, and a remembered key stays small)."""
+    message = clip(message or "", MAX_DIAGNOSTIC_MESSAGE)
     if code is None or isinstance(code, (str, int)):
         return _remembered_signature(source, code, message, language)
     return _signature(source, code, message, language)  # {value, target} and other forms
@@ -381,9 +383,9 @@ def _remembered_signature(
 def _signature(
     source: str, code: str | int | None, message: str, language: str | None
 ) -> Signature:
-    # Clipped (the regexes below are not linear) and without secrets (a signature is stored
-    # and shared: a token quoted in a message must not become part of it).
-    message = scrub(clip(message or "", MAX_DIAGNOSTIC_MESSAGE))
+    # Without secrets (a signature is stored and shared: a token quoted in a message must not
+    # become part of it).
+    message = scrub(message)
     tool = normalise_tool(source, language)
     code_s = normalise_code(tool, code)
     if tool == "unknown" and not code_s and _EXC_PREFIX.match((message or "").strip()):
