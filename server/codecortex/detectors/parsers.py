@@ -22,7 +22,9 @@ class DetectorOutputError(Exception):
 
 
 def _snippet(text: str, limit: int = 300) -> str:
-    text = text.strip()
+    """`text` on one line (its lines joined by " | ": errors are shown as one line, and a tool's
+    reason often comes after its first, as ruff's "ruff failed" / "Cause: ..."), clipped."""
+    text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
     return text if len(text) <= limit else text[:limit] + "…"
 
 
