@@ -37,8 +37,8 @@ from codecortex.analysis import (
     reanalyze_file,
     run_file_rules,
 )
-from codecortex.analysis.workspace import _pool_context
-from codecortex.treesitter import get_parser
+from codecortex.analysis.phases import _pool_context
+from codecortex.syntax.grammars import get_parser
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -36,9 +36,9 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from codecortex.embeddings import HashEmbedder
-from codecortex.memory import content_sha, solution_text
-from codecortex.signatures import classify_problem_type, compute_signature
+from codecortex.knowledge.embeddings import HashEmbedder
+from codecortex.memory.problem_memory import content_sha, solution_text
+from codecortex.memory.signatures import classify_problem_type, compute_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "messages.jsonl"
@@ -137,7 +137,7 @@ def database(prefix: str = "ccbench", keep_dir: Path | None = None) -> Iterator[
             with psycopg.connect(given, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
-    from codecortex.store.database import start_embedded
+    from codecortex.store.embedded import start_embedded
 
     if keep_dir is not None:
         data_dir = keep_dir.expanduser().resolve()
@@ -225,7 +225,7 @@ class Occurrence:
     tool: str
     code: str
     message: str
-    signature: Any  # codecortex.signatures.Signature
+    signature: Any  # codecortex.memory.signatures.Signature
     language: str
     file_path: str
     statement: str

@@ -14,7 +14,7 @@ import os
 import statistics
 import time
 
-from codecortex.embeddings import HashEmbedder
+from codecortex.knowledge.embeddings import HashEmbedder
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ on the same changes, and print JSON.
     python bench/github_sync.py REPO_PATH_OR_GIT_DIR [--prs 60] [--tools ruff] [--head REV]
 
 The last `--prs` commits of the repository's first-parent history become merged pull requests
-of a fake GitHub on 127.0.0.1 (tests/fakegithub.py; contents read from the repository's git
+of a fake GitHub on 127.0.0.1 (tests/helpers/fakegithub.py; contents read from the repository's git
 objects, nothing fetched): pull request i has the tree of commit i-1 as its base and the tree
 of commit i as its head, as a squash merge. The same pairs of trees are mined by `learn-history`
 from a linear clone (commit i re-committed on i-1 with its own tree). Both run as the real CLI

@@ -36,10 +36,10 @@ from typing import Any
 import psycopg
 
 from codecortex.config import load_settings
-from codecortex.history import HistoryMiner, HistoryOptions
-from codecortex.memory import Identity, Memory
+from codecortex.history.miner import HistoryMiner, HistoryOptions
+from codecortex.memory.problem_memory import Identity, Memory
 from codecortex.store import identity as identity_store
-from codecortex.store.connection import connect
+from codecortex.store.pool import connect
 
 MODULES = 24
 BATCH = HistoryOptions().batch_commits
@@ -174,7 +174,7 @@ def _database() -> tuple[str, Any]:
     url = os.environ.get("CODECORTEX_DATABASE_URL")
     if url:
         return url, None
-    from codecortex.store.database import start_embedded
+    from codecortex.store.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="cc-bench-"))
     os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)

@@ -64,8 +64,8 @@ from lsphelp import (  # noqa: E402
 )
 from lsprotocol import types  # noqa: E402
 
-from codecortex.history import is_reformatting, layout_only_hunks  # noqa: E402
-from codecortex.signatures import compute_signature  # noqa: E402
+from codecortex.history.miner import is_reformatting, layout_only_hunks  # noqa: E402
+from codecortex.memory.signatures import compute_signature  # noqa: E402
 
 RUFF = str(Path(sys.executable).parent / "ruff")
 DEFAULT_SELECT = "F,E7,E9,B,SIM,RET,C4,PIE"

@@ -7,7 +7,7 @@ retrieval for new occurrences of the same problems:
 
 - `recall`: `Memory.recall` for one new problem, as the language server runs it for each
   observed document: signature history, exact-signature solutions (the per-process candidate
-  cache, `codecortex.candidates`: one version lookup per signature, its stored fixes read again
+  cache, `codecortex.memory.candidates`: one version lookup per signature, its stored fixes read again
   only after a change) replayed on the new code (the closest `MAX_REPLAYED_CANDIDATES`) and
   verified, the query embedded, hybrid search (signature + pgvector HNSW + full-text, fused by
   reciprocal rank); the results logged (`knowledge_search_results`) after the views are
@@ -72,12 +72,12 @@ from common import (
     vocabularies,
 )
 
-from codecortex import verify as verify_module
-from codecortex.candidates import CandidateCache
 from codecortex.config import load_settings
 from codecortex.diagnostics import Diagnostic, Range
-from codecortex.memory import Identity, Memory, ProblemView
-from codecortex.signatures import classify_problem_type
+from codecortex.memory import verify as verify_module
+from codecortex.memory.candidates import CandidateCache
+from codecortex.memory.problem_memory import Identity, Memory, ProblemView
+from codecortex.memory.signatures import classify_problem_type
 from codecortex.store import problems as problem_store
 from codecortex.store import retrieval as retrieval_store
 
@@ -387,7 +387,7 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
             }
         ident = Identity(seeded.user_id, "bench-dev", seeded.repo_id, "private")
         # A plan of the exact same product settings the pool uses (connection.py _configure).
-        from codecortex.store.connection import _configure
+        from codecortex.store.pool import _configure
 
         await _configure(conn)
         cur = await conn.execute("SHOW hnsw.ef_search")

@@ -74,14 +74,14 @@ from common import (
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from codecortex.config import load_settings
-from codecortex.database import _acquire as acquire_connection
 from codecortex.diagnostics import Diagnostic, Range
-from codecortex.memory import FixOption, Identity, Memory, ProblemView
-from codecortex.service import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
+from codecortex.memory.problem_memory import FixOption, Identity, Memory, ProblemView
+from codecortex.session.database import _acquire as acquire_connection
+from codecortex.session.service import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
 from codecortex.store import identity as identity_store
 from codecortex.store import team as team_store
-from codecortex.store.connection import open_pool
-from codecortex.store.database import DatabaseTarget, DatabaseUnavailable
+from codecortex.store.embedded import DatabaseTarget, DatabaseUnavailable
+from codecortex.store.pool import open_pool
 
 
 class ServerSideMemory(Memory):

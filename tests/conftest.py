@@ -19,6 +19,7 @@ import pytest
 from fakeopenai import fake_openai_fixture  # noqa: F401  (the `fake_openai` fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"  # fixtures/ and corpus/ (data shared by every test package)
 BIN = Path(sys.executable).parent
 
 
@@ -39,7 +40,7 @@ class EmbeddedPostgres:
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[EmbeddedPostgres]:
-    from codecortex.store.database import start_embedded
+    from codecortex.store.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="cc-test-"))
     os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)

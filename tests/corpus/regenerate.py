@@ -18,7 +18,7 @@ Each line of the corpus is a JSON object:
     origin   "real" (printed by the tool during regeneration)
     where    fixture file and 1-based line
 
-Group labels come from information independent of codecortex.signatures: the tool's code plus
+Group labels come from information independent of codecortex.memory.signatures: the tool's code plus
 a hand-written variant table (VARIANTS) keyed by fixed message fragments, pyflakes' message
 class names, ESLint's messageId, and the hand labels of the Python traceback snippets.
 """

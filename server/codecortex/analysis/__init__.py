@@ -5,9 +5,9 @@ No storage here: callers persist `FileAnalysis`, `Relationship` and `Insight` (a
 
 from __future__ import annotations
 
-from .context import enclosing_context, find_symbol_range
-from .insights import AnalysisThresholds, run_file_rules, run_project_rules
-from .model import (
+from codecortex.analysis.context import enclosing_context, find_symbol_range
+from codecortex.analysis.insights import AnalysisThresholds, run_file_rules, run_project_rules
+from codecortex.analysis.model import (
     CallRef,
     CodeContext,
     FileAnalysis,
@@ -17,9 +17,7 @@ from .model import (
     Relationship,
     SymbolInfo,
 )
-from .relations import resolve_imports
-from .symbols import analyze_source, is_test_path
-from .workspace import (
+from codecortex.analysis.phases import (
     IncrementalResult,
     SkippedFile,
     SourceFile,
@@ -29,6 +27,8 @@ from .workspace import (
     iter_source_files,
     reanalyze_file,
 )
+from codecortex.analysis.relations import resolve_imports
+from codecortex.analysis.symbols import analyze_source, is_test_path
 
 __all__ = [
     "AnalysisThresholds",

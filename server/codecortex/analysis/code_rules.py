@@ -15,13 +15,12 @@ from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor
 
+from codecortex.analysis._text import LineIndex
+from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.languages import queries
+from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
-from codecortex.treesitter import get_language, parse
-
-from ._text import LineIndex
-from .insights import InsightBuilder
-from .languages import queries
-from .model import FileAnalysis
+from codecortex.syntax.grammars import get_language, parse
 
 __all__ = ["run_code_rules"]
 

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 
 from tree_sitter import Node, QueryCursor
 
+from codecortex.analysis._text import LineIndex
+from codecortex.analysis.languages import BLOCK_TYPES, DEFINITION_TYPES, queries
+from codecortex.analysis.model import CodeContext
+from codecortex.analysis.symbols import _def_name, definitions
 from codecortex.diagnostics import Position, Range
-from codecortex.treesitter import normalise_language, parse
-
-from ._text import LineIndex
-from .languages import BLOCK_TYPES, DEFINITION_TYPES, queries
-from .model import CodeContext
-from .symbols import _def_name, definitions
+from codecortex.syntax.grammars import normalise_language, parse
 
 __all__ = ["WINDOW", "enclosing_context", "find_symbol_range"]
 

@@ -17,10 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.model import Insight
 from codecortex.diagnostics import Range
-
-from .insights import InsightBuilder
-from .model import Insight
 
 __all__ = [
     "Declaration",

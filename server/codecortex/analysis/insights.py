@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecortex.analysis._text import normalise_snippet, sha256_hex
+from codecortex.analysis.model import FileAnalysis, Insight, Priority, Relationship, SymbolInfo
 from codecortex.diagnostics import Range, TextEdit
-
-from ._text import normalise_snippet, sha256_hex
-from .model import FileAnalysis, Insight, Priority, Relationship, SymbolInfo
 
 __all__ = [
     "AnalysisThresholds",
@@ -335,8 +334,10 @@ def run_file_rules(
     src: bytes | None = None,
 ) -> list[Insight]:
     """All single-file rules for one analysed file (`src`: `text` in UTF-8, when at hand)."""
-    from .code_rules import run_code_rules  # local import: code_rules imports this module
-    from .secrets import scan_secrets
+    from codecortex.analysis.code_rules import (
+        run_code_rules,  # local import: code_rules imports this module
+    )
+    from codecortex.analysis.secrets import scan_secrets
 
     t = thresholds or AnalysisThresholds()
     b = InsightBuilder(analysis.path, analysis.symbols, analysis.is_test)
@@ -366,8 +367,8 @@ def run_project_rules(
     dependencies are compared with; by default the project's own virtualenv (`.venv`, `venv`,
     `env` under root) when there is one.
     """
-    from .deps import dependency_rules
-    from .project import import_cycle_rule, readme_rules
+    from codecortex.analysis.deps import dependency_rules
+    from codecortex.analysis.project import import_cycle_rule, readme_rules
 
     root = Path(root)
     out: list[Insight] = []

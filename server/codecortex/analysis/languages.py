@@ -20,7 +20,7 @@ from functools import cache
 
 from tree_sitter import Query
 
-from codecortex.treesitter import get_language
+from codecortex.syntax.grammars import get_language
 
 _PYTHON = r"""
 (function_definition) @def.function

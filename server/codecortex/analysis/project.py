@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
+from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.model import FileAnalysis, Insight, Relationship
 from codecortex.diagnostics import Range
-
-from .insights import InsightBuilder
-from .model import FileAnalysis, Insight, Relationship
 
 __all__ = ["import_cycle_rule", "import_graph", "readme_rules", "strongly_connected_components"]
 

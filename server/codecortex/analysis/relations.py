@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .model import FileAnalysis, ImportInfo, Relationship
+from codecortex.analysis.model import FileAnalysis, ImportInfo, Relationship
 
 __all__ = ["ModuleIndex", "resolve_imports"]
 

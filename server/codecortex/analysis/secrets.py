@@ -10,14 +10,13 @@ import hashlib
 import re
 from bisect import bisect_right
 
+from codecortex.analysis.insights import InsightBuilder
 from codecortex.diagnostics import Range
-from codecortex.redaction import formats_in
-
-from .insights import InsightBuilder
+from codecortex.llm.redaction import formats_in
 
 __all__ = ["scan_secrets"]
 
-# The credential formats are the redactor's table (`codecortex.redaction.SECRET_FORMATS`): what
+# The credential formats are the redactor's table (`codecortex.llm.redaction.SECRET_FORMATS`): what
 # this insight calls a secret is what redaction removes before storing or sending.
 
 # `name = "literal"` where the name contains one of these words (found with str.find, then the

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, QueryCursor
 
-from codecortex.treesitter import language_for_path, normalise_language, parse
-
-from ._text import LineIndex
-from .languages import ATTR_FIELDS, queries, structure_with_calls
-from .model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
+from codecortex.analysis._text import LineIndex
+from codecortex.analysis.languages import ATTR_FIELDS, queries, structure_with_calls
+from codecortex.analysis.model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
+from codecortex.syntax.grammars import language_for_path, normalise_language, parse
 
 __all__ = ["analyze_source", "definitions", "is_test_path"]
 
@@ -606,7 +605,7 @@ def analyze_source(
     extension decides, and a file without a grammar yields an analysis with no symbols.
     `keep_tree` keeps the parsed tree on the result (`FileAnalysis.tree`) so that the file rules can
     reuse it. `src` is `text` encoded (UTF-8, surrogatepass) and `sha256` its hex digest, when the
-    caller has them. `remember_tree=False`: the tree is not kept in `codecortex.treesitter`'s
+    caller has them. `remember_tree=False`: the tree is not kept in `codecortex.syntax.grammars`'s
     per-thread cache of recent parses (for files parsed once, as in a workspace's worker).
     """
     if src is None:
@@ -789,6 +788,6 @@ def _calls(caps: dict[str, list[Node]], lang: str, src: bytes, bound: set[str]) 
     return out
 
 
-from .relations import resolve_imports  # noqa: E402  (re-exported: part of this module's API)
+from codecortex.analysis.relations import resolve_imports  # noqa: E402  (re-exported: part of this module's API)
 
 __all__ += ["resolve_imports"]

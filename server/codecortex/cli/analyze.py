@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from codecortex import analysis_pipeline as ap
+from codecortex.analysis import pipeline as ap
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
+from codecortex.memory.identity import resolve_identity
 from codecortex.store import analysis as store
-from codecortex.store.connection import connect
+from codecortex.store.pool import connect
 
 STATUSES = ("open", "ignored", "applied", "expired")
 

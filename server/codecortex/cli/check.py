@@ -18,13 +18,13 @@ from codecortex import presentation
 from codecortex.config import Settings
 from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
-from codecortex.identity import resolve_identity
-from codecortex.memory import Memory, ProblemView
+from codecortex.files.text import read_text_file
+from codecortex.memory.identity import resolve_identity
+from codecortex.memory.problem_memory import Memory, ProblemView
+from codecortex.memory.signatures import normalise_tool
 from codecortex.project_config import load_project_config
-from codecortex.signatures import normalise_tool
-from codecortex.store.connection import connect
-from codecortex.textfiles import read_text_file
-from codecortex.treesitter import language_for_path
+from codecortex.store.pool import connect
+from codecortex.syntax.grammars import language_for_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

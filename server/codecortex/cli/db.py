@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from codecortex.config import Settings
-from codecortex.store.connection import connect
-from codecortex.store.database import MigrationError
+from codecortex.store.embedded import MigrationError
 from codecortex.store.migrations import migrate, migration_status
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with connect(settings, run_migrations=False) as conn:
         if args.db_command == "migrate":
-            from codecortex.store.database import resolve_target
+            from codecortex.store.embedded import resolve_target
 
             done = await migrate(conn, where=resolve_target(settings).describe())
             if done:

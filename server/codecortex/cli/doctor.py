@@ -12,10 +12,10 @@ from pathlib import Path
 
 from codecortex.cli.history import history_detail
 from codecortex.config import Settings
-from codecortex.store.connection import connect
-from codecortex.store.database import StoreError, resolve_target
+from codecortex.store.embedded import StoreError, resolve_target
 from codecortex.store.migrations import migration_status
-from codecortex.treesitter import SUPPORTED, get_language
+from codecortex.store.pool import connect
+from codecortex.syntax.grammars import SUPPORTED, get_language
 
 EXTERNAL_TOOLS = ("git", "ruff", "mypy", "pyflakes", "tsc", "eslint", "cargo", "rustc", "gcc")
 
@@ -136,7 +136,7 @@ async def model_checks(settings: Settings) -> list[Check]:
             Check("model endpoint", True, "none configured (synthesis disabled)", required=False)
         ]
     from codecortex.llm import LLMClient, LLMError
-    from codecortex.synthesis import llm_settings
+    from codecortex.synthesis.fixes import llm_settings
 
     llm = llm_settings(settings)
     where = f"{llm.provider} {llm.model or '(no model set)'} {llm.base_url}".strip()

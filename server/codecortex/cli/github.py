@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
+from codecortex.files.roots import user_name
 from codecortex.github import account as accounts
 from codecortex.github.account import AccountError
 from codecortex.github.api import GitHubError
@@ -29,16 +30,15 @@ from codecortex.github.sync import (
     parse_since,
 )
 from codecortex.github.vault import VaultError
-from codecortex.history import HISTORY_TOOLS, HistoryOptions
+from codecortex.history.miner import HISTORY_TOOLS, HistoryOptions
 from codecortex.jobs import JobRunner
-from codecortex.memory import Identity
+from codecortex.memory.problem_memory import Identity
 from codecortex.store import github as store
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as job_queue
-from codecortex.store.connection import connect
 from codecortex.store.jobs import Job
-from codecortex.workspace import user_name
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

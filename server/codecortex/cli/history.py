@@ -19,7 +19,8 @@ from typing import Any
 from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
-from codecortex.history import (
+from codecortex.files.roots import git
+from codecortex.history.miner import (
     HISTORY_TOOLS,
     JOB_TYPE,
     LEASE_SECONDS,
@@ -27,13 +28,12 @@ from codecortex.history import (
     enqueue_learn_history,
     make_job_handler,
 )
-from codecortex.identity import resolve_identity
 from codecortex.jobs import JobRunner
+from codecortex.memory.identity import resolve_identity
 from codecortex.store import history as history_store
 from codecortex.store import jobs as job_queue
-from codecortex.store.connection import connect
 from codecortex.store.jobs import Job
-from codecortex.workspace import git
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codecortex import learning_paths
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
 from codecortex.llm import LLMError
-from codecortex.store.connection import connect
-from codecortex.synthesis import Synthesizer, llm_settings
+from codecortex.memory.identity import resolve_identity
+from codecortex.store.pool import connect
+from codecortex.synthesis import learning_paths
+from codecortex.synthesis.fixes import Synthesizer, llm_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

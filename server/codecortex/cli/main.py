@@ -154,7 +154,7 @@ def _main(argv: Sequence[str] | None, sigterm: Any) -> int:
     import asyncio
 
     from codecortex.config import load_settings
-    from codecortex.store.database import StoreError
+    from codecortex.store.embedded import StoreError
 
     parser = build_parser(command_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)

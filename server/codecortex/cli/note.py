@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
-from codecortex.knowledge import add_note
-from codecortex.memory import Memory
-from codecortex.store.connection import connect
-from codecortex.textfiles import read_text_file
+from codecortex.files.text import read_text_file
+from codecortex.knowledge.docs import add_note
+from codecortex.memory.identity import resolve_identity
+from codecortex.memory.problem_memory import Memory
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,11 +11,11 @@ import io
 import sys
 from pathlib import Path
 
-from codecortex import portability
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
-from codecortex.memory import Memory
-from codecortex.store.connection import connect
+from codecortex.memory.identity import resolve_identity
+from codecortex.memory.problem_memory import Memory
+from codecortex.store.pool import connect
+from codecortex.team import portability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
-from codecortex.report import render_html
-from codecortex.stats import collect_stats
+from codecortex.memory.identity import resolve_identity
+from codecortex.reports.html import render_html
+from codecortex.reports.stats import collect_stats
 from codecortex.store import team as team_store
-from codecortex.store.connection import connect
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

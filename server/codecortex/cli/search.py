@@ -8,10 +8,10 @@ from pathlib import Path
 
 from codecortex import presentation
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
-from codecortex.knowledge import ingest_workspace
-from codecortex.memory import Memory
-from codecortex.store.connection import connect
+from codecortex.knowledge.docs import ingest_workspace
+from codecortex.memory.identity import resolve_identity
+from codecortex.memory.problem_memory import Memory
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
+from codecortex.memory.identity import resolve_identity
 from codecortex.presentation import format_duration
-from codecortex.stats import collect_stats
-from codecortex.store.connection import connect
+from codecortex.reports.stats import collect_stats
+from codecortex.store.pool import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

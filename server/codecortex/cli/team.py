@@ -12,10 +12,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from codecortex import team
 from codecortex.config import Settings
-from codecortex.identity import resolve_identity
-from codecortex.store.connection import connect
+from codecortex.memory.identity import resolve_identity
+from codecortex.store.pool import connect
+from codecortex.team import roles as team
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from codecortex.cancellation import stop_process, to_the_end
 from codecortex.detectors import parsers
 from codecortex.detectors.parsers import DetectorOutputError, Found
 from codecortex.diagnostics import Diagnostic, Range
-from codecortex.textfiles import read_text_file
+from codecortex.files.text import read_text_file
 
 DEFAULT_MAX_FILE_SIZE = 2_000_000
 CHUNK = 400  # files per invocation for per-file tools (keeps argv far below ARG_MAX)
@@ -158,7 +158,7 @@ def available_detectors(root: Path | None = None) -> dict[str, str | None]:
 def _walk(directory: Path) -> Iterable[Path]:
     """The checkable files of a folder as the project sees them: git's list (so .gitignore is
     honoured) or a walk, without hidden folders and build/dependency folders."""
-    from codecortex.analysis.workspace import list_workspace_files
+    from codecortex.analysis.phases import list_workspace_files
 
     names, _ = list_workspace_files(directory, PRUNE_DIRS)
     for name in names:

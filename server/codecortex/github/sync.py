@@ -1,7 +1,7 @@
 """`codecortex github sync`: learn fixes from the merged pull requests of the selected
 repositories, through the REST API (no clone).
 
-The history miner does the learning (`codecortex.history.HistoryMiner`, the code path of
+The history miner does the learning (`codecortex.history.miner.HistoryMiner`, the code path of
 `learn-history`, with its noise filters, detectors, rules and deduplication): here a merged pull
 request is a "commit" whose parent is the merge base and whose child is the pull request's head,
 read by `PullRequestHistory`, which gives the miner the `Git` interface over these endpoints:
@@ -33,7 +33,7 @@ from codecortex.config import Settings
 from codecortex.github.account import AccountError, make_client, require_account
 from codecortex.github.api import AuthError, GitHubClient, GitHubError, json_of
 from codecortex.github.repos import repo_metadata
-from codecortex.history import (
+from codecortex.history.miner import (
     Change,
     Commit,
     Git,
@@ -43,7 +43,7 @@ from codecortex.history import (
     _worker_alive,
 )
 from codecortex.jobs import Handler, JobContext, PermanentJobError
-from codecortex.memory import Identity, Memory
+from codecortex.memory.problem_memory import Identity, Memory
 from codecortex.store import github as store
 from codecortex.store import history as history_store
 from codecortex.store import jobs as job_queue

@@ -1,9 +1,9 @@
 """Model access for synthesis and analysis: settings, a typed-error chat client with structured
 output, versioned prompt templates and token budgeting. Nothing here talks to the database."""
 
-from .budget import estimate_tokens, fit_to_budget
-from .client import AsyncTokenBucket, LLMClient, LLMResult
-from .errors import (
+from codecortex.llm.budget import estimate_tokens, fit_to_budget
+from codecortex.llm.client import AsyncTokenBucket, LLMClient, LLMResult
+from codecortex.llm.errors import (
     LLMAuthError,
     LLMBadResponse,
     LLMError,
@@ -14,8 +14,8 @@ from .errors import (
     LLMTimeout,
     LLMUnavailable,
 )
-from .prompts import PromptTemplate, load_templates
-from .settings import LLMSettings
+from codecortex.llm.prompts import PromptTemplate, load_templates
+from codecortex.llm.settings import LLMSettings
 
 __all__ = [
     "AsyncTokenBucket",

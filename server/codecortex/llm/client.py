@@ -1,7 +1,7 @@
 """Chat client for structured (JSON) answers from OpenAI, Azure OpenAI or any OpenAI-compatible
 endpoint (Ollama, vLLM, llama.cpp server).
 
-* Every message is redacted (:func:`codecortex.redaction.redact`) inside the client, so no caller
+* Every message is redacted (:func:`codecortex.llm.redaction.redact`) inside the client, so no caller
   can forget it.
 * Structured output: ``response_format={"type": "json_schema", ...}``; when the endpoint rejects
   that, the client falls back (once, and remembers) to ``{"type": "json_object"}`` with the schema
@@ -20,17 +20,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..redaction import redact_messages
-from .errors import (
+from codecortex.llm.errors import (
     LLMBadResponse,
     LLMError,
     LLMNotConfigured,
     LLMRefused,
     LLMRequestError,
 )
-from .retry import RetryPolicy, call_with_retries
-from .schema import validate
-from .settings import LLMSettings
+from codecortex.llm.redaction import redact_messages
+from codecortex.llm.retry import RetryPolicy, call_with_retries
+from codecortex.llm.schema import validate
+from codecortex.llm.settings import LLMSettings
 
 _WIRE_KEYWORDS = {
     "type",

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import (
+from codecortex.llm.errors import (
     LLMAuthError,
     LLMError,
     LLMRateLimited,

@@ -16,13 +16,13 @@ from typing import Any
 from lsprotocol import types
 
 from codecortex import limits, presentation
-from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Position, Range
+from codecortex.files.roots import language_of, uri_to_path
 from codecortex.lsp import convert
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
-from codecortex.treesitter import language_for_path
-from codecortex.workspace import language_of, uri_to_path
+from codecortex.session.database import DatabaseDown
+from codecortex.syntax.grammars import language_for_path
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +421,7 @@ def register(server: CodeCortexServer) -> None:
     @server.command(CMD_STATS)
     @guarded(default={"error": "stats unavailable"})
     async def stats(ls: CodeCortexServer, *args: Any) -> dict[str, Any]:
-        from codecortex.stats import collect_stats
+        from codecortex.reports.stats import collect_stats
 
         async with ls.service.db.connection() as conn:
             return await collect_stats(conn, ls.service.user_id)
@@ -614,8 +614,8 @@ async def watch_workspace(ls: CodeCortexServer) -> None:
     """Re-ingest docs changed outside the editor (git checkout, generators)."""
     from watchfiles import Change
 
-    from codecortex.analysis.workspace import DEFAULT_SKIP_DIRS as SKIP_DIRS
-    from codecortex.knowledge import DOC_SUFFIXES
+    from codecortex.analysis.phases import DEFAULT_SKIP_DIRS as SKIP_DIRS
+    from codecortex.knowledge.docs import DOC_SUFFIXES
 
     roots = [str(info.root) for info in ls.service.repo_infos.values()]
     if not roots:
@@ -722,7 +722,7 @@ def detect_tools(ls: CodeCortexServer, path: Path) -> frozenset[str]:
     """The tools detectOnSave may run on `path` (the project's `detectors`, else any): their
     problems in that file are the detectors' to report and to resolve."""
     from codecortex.detectors import TOOLS
-    from codecortex.signatures import normalise_tool
+    from codecortex.memory.signatures import normalise_tool
 
     project = ls.service.project_for(path.resolve())
     names = project.detectors if project.detectors is not None else TOOLS
@@ -754,7 +754,7 @@ async def detect(ls: CodeCortexServer, uri: str) -> None:
     ls.detected[uri] = diagnostics
     ls.views_changed(uri)  # shown at once, hints follow when the observation is processed
     tools = {tool for tool, files in run.checked.items() if path.resolve() in files}
-    from codecortex.signatures import normalise_tool
+    from codecortex.memory.signatures import normalise_tool
 
     ls.service.on_diagnostics(
         uri,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from codecortex.history import (
+from codecortex.files.roots import uri_to_path
+from codecortex.history.miner import (
     JOB_TYPE,
     LEASE_SECONDS,
     HistoryOptions,
@@ -19,7 +20,6 @@ from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.store import jobs as job_queue
 from codecortex.store.jobs import Job
-from codecortex.workspace import uri_to_path
 
 log = logging.getLogger(__name__)
 

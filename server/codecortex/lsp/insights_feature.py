@@ -27,9 +27,10 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex import analysis_pipeline as ap
 from codecortex.analysis import analyze_source, run_file_rules
+from codecortex.analysis import pipeline as ap
 from codecortex.diagnostics import Position, Range, TextEdit
+from codecortex.files.roots import uri_to_path
 from codecortex.lsp import convert
 from codecortex.lsp.features import (
     ACTION_PROVIDERS,
@@ -43,8 +44,7 @@ from codecortex.lsp.features import (
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.store import analysis as store
 from codecortex.store import jobs as jobs_store
-from codecortex.treesitter import language_for_path
-from codecortex.workspace import uri_to_path
+from codecortex.syntax.grammars import language_for_path
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from codecortex.config import Settings, load_settings
 from codecortex.diagnostics import Diagnostic
 from codecortex.limits import MAX_ARGUMENTS_TOTAL, MAX_DIAGNOSTIC_MESSAGE, clip, json_size
 from codecortex.lsp.wire import Framer
-from codecortex.service import Service
+from codecortex.session.service import Service
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex import learning_paths, synthesis
-from codecortex.database import DatabaseDown
 from codecortex.diagnostics import Range
+from codecortex.files.roots import language_of, uri_to_path
 from codecortex.llm import LLMError
 from codecortex.lsp import convert
 from codecortex.lsp.features import (
@@ -36,7 +35,9 @@ from codecortex.lsp.features import (
 )
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
-from codecortex.workspace import language_of, uri_to_path
+from codecortex.session.database import DatabaseDown
+from codecortex.synthesis import fixes as synthesis
+from codecortex.synthesis import learning_paths
 
 log = logging.getLogger(__name__)
 

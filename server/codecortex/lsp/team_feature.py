@@ -12,9 +12,11 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex import achievements, metrics, presentation, team
+from codecortex import presentation
 from codecortex.diagnostics import Range
 from codecortex.lsp.server import CodeCortexServer
+from codecortex.reports import achievements, metrics
+from codecortex.team import roles as team
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Analysis results: code items, relationships, insights (+ priorities) and analysis sessions.
 
-Rows in, plain dicts out; the engine's types are converted by `codecortex.analysis_pipeline`.
+Rows in, plain dicts out; the engine's types are converted by `codecortex.analysis.pipeline`.
 Lines are 0-based (like LSP and the engine).
 
 Insights are upserted by fingerprint: a finding seen again keeps its row, its id and an

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from codecortex.redaction import scrub, scrub_async
+from codecortex.llm.redaction import scrub, scrub_async
 
 
 @dataclass

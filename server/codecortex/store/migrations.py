@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from codecortex.store.database import VECTOR_HELP, MigrationError, VectorExtensionMissing
+from codecortex.store.embedded import VECTOR_HELP, MigrationError, VectorExtensionMissing
 
 ADVISORY_LOCK_KEY = 0x434F4445_43545258 & 0x7FFFFFFFFFFFFFFF  # "CODECTRX"
 _NAME = re.compile(r"^(\d{3,})_[\w-]+\.sql$")

@@ -1,6 +1,6 @@
 """Detected problems, file snapshots and ignored signatures (dict-row connections).
 
-Secrets are redacted here, before anything is written (`codecortex.redaction.scrub`)."""
+Secrets are redacted here, before anything is written (`codecortex.llm.redaction.scrub`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from codecortex.redaction import scrub, scrub_async, scrub_value
+from codecortex.llm.redaction import scrub, scrub_async, scrub_value
 
 
 @dataclass

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from codecortex.redaction import scrub, scrub_value
+from codecortex.llm.redaction import scrub, scrub_value
 
 VISIBLE = "(s.user_id = %(user)s OR s.visibility = 'team')"
 # What replaying, ranking and showing a candidate fix reads (not its search vector, context or

@@ -1,0 +1,1 @@
+"""Files as CodeCortex meets them: which are text, workspace roots and URIs."""

@@ -1,0 +1,1 @@
+"""What CodeCortex knows besides fixes: docs and notes, their embeddings, the backfill job."""

@@ -1,0 +1,1 @@
+"""The learning loop: diagnostic -> signature -> problem -> solution -> replay -> verified fix."""

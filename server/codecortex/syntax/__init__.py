@@ -1,0 +1,1 @@
+"""The tree-sitter layer shared by memory, synthesis and analysis: grammars and parsers."""

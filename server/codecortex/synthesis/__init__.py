@@ -1,0 +1,1 @@
+"""Model-made output: synthesized fixes and learning paths."""
