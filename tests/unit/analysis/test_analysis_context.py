@@ -11,7 +11,6 @@ FIXTURES = TESTS / "fixtures" / "analysis"
 
 PY = '''\
 import os
-from conftest import TESTS
 
 
 class Repo:
