@@ -539,7 +539,7 @@ def _os_system(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
     )
 
 
-def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict) -> None:
+def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict[str, Any]) -> None:
     arg = caps["arg"][0]
     built = _BUILT[ctx.lang](ctx, arg)
     source = arg

@@ -59,7 +59,7 @@ _VERSION = re.compile(
 _PRE_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
 
 
-def version_key(version: str) -> tuple | None:
+def version_key(version: str) -> tuple[Any, ...] | None:
     m = _VERSION.match(version)
     if not m:
         return None
@@ -71,13 +71,13 @@ def version_key(version: str) -> tuple | None:
     post = m.group(6) if m.group(5) else m.group(7)
     dev = m.group(8)
     if pre_l:
-        pre: tuple = (0, _PRE_RANK[pre_l.lower()], int(pre_n or 0))
+        pre: tuple[int, ...] = (0, _PRE_RANK[pre_l.lower()], int(pre_n or 0))
     elif dev and post is None:
         pre = (-1,)
     else:
         pre = (1,)
     post_key = int(post or 0) if (m.group(5) or m.group(7)) else -1
-    dev_key: tuple = (0, int(m.group(9) or 0)) if dev else (1,)
+    dev_key: tuple[int, ...] = (0, int(m.group(9) or 0)) if dev else (1,)
     return (epoch, tuple(release), pre, post_key, dev_key)
 
 
@@ -418,8 +418,8 @@ def _add(
     title: str,
     summary: str,
     *,
-    severity,
-    confidence,
+    severity: str,
+    confidence: float,
     how: str,
     extra: dict[str, Any] | None = None,
 ) -> None:

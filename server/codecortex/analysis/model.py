@@ -242,7 +242,7 @@ class FileAnalysis:
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        state = {name: getattr(self, name) for name in self.__slots__}
         state["tree"] = None
         state["rule_nodes"] = None
         return state

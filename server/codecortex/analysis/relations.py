@@ -13,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from codecortex.analysis.model import FileAnalysis, ImportInfo, Relationship
 
@@ -249,7 +250,7 @@ class ModuleIndex:
             resolver = self._resolve_rust
         else:
             return []
-        edges: dict[str, dict] = {}
+        edges: dict[str, dict[str, Any]] = {}
         bindings: dict[str, list[str]] = {}
         for imp in analysis.imports:
             for target, bound in resolver(path, imp):
@@ -281,7 +282,7 @@ class ModuleIndex:
                     return t
             return None
 
-        extends: dict[str, dict] = {}
+        extends: dict[str, dict[str, Any]] = {}
         for sym in analysis.symbols:
             for base in sym.bases:
                 head, _, member = base.partition(".")
@@ -296,7 +297,7 @@ class ModuleIndex:
                 meta["classes"].append({"class": sym.qualified_name, "base": base})
         out += [Relationship(path, t, "extends", m, 0.9) for t, m in extends.items()]
 
-        calls: dict[str, dict] = {}
+        calls: dict[str, dict[str, Any]] = {}
         for call in analysis.calls:
             key = call.receiver or call.name
             call_target = pick(key, call.name if call.receiver else None)

@@ -26,7 +26,7 @@ class HttpError(Exception):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(
         self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: Any
-    ) -> None:  # type: ignore[override]
+    ) -> None:
         return None
 
 

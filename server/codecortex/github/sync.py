@@ -260,7 +260,11 @@ def _pulls_key(repo: dict[str, Any]) -> str:
 
 
 async def _refresh_repo(
-    conn: Any, client: GitHubClient, account: dict[str, Any], repo: dict[str, Any], cache: dict
+    conn: Any,
+    client: GitHubClient,
+    account: dict[str, Any],
+    repo: dict[str, Any],
+    cache: dict[str, Any],
 ) -> str:
     """The repository's current name (metadata refreshed, a rename recorded)."""
     key = f"/repositories/{repo['github_id']}"

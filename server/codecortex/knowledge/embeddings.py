@@ -152,7 +152,8 @@ class HashEmbedder:
         if zero.any():
             matrix[zero, 0] = 1.0
             norms[zero] = 1.0
-        return (matrix / norms).astype(np.float32)
+        unit: np.ndarray = (matrix / norms).astype(np.float32)
+        return unit
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
         return self.embed_array(list(texts)).tolist()  # type: ignore[no-any-return]

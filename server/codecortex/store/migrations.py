@@ -143,7 +143,7 @@ async def migrate(
                 continue
             try:
                 async with conn.transaction():
-                    await conn.execute(m.sql.encode("utf-8"))  # type: ignore[arg-type]
+                    await conn.execute(m.sql.encode("utf-8"))
                     await conn.execute(
                         "INSERT INTO codecortex_migrations (version, name, checksum) "
                         "VALUES (%s, %s, %s)",
