@@ -15,6 +15,7 @@ from codecortex.config import Settings
 from codecortex.store.embedded import StoreError, resolve_target
 from codecortex.store.migrations import migration_status
 from codecortex.store.pool import connect
+from codecortex.store.server_info import server_info
 from codecortex.syntax.grammars import SUPPORTED, get_language
 
 EXTERNAL_TOOLS = ("git", "ruff", "mypy", "pyflakes", "tsc", "eslint", "cargo", "rustc", "gcc")
@@ -51,23 +52,15 @@ async def database_checks(settings: Settings) -> list[Check]:
         target = resolve_target(settings)
         async with connect(settings, run_migrations=False) as conn:
             checks.append(Check("database", True, f"reachable ({target.describe()})"))
-            cur = await conn.execute("SHOW server_version")
-            row = await cur.fetchone()
-            version = row["server_version"] if row else "?"
-            major = int(version.split(".")[0]) if version[:2].isdigit() else 0
+            info = await server_info(conn)
+            major = info.major
             checks.append(
-                Check("postgresql", major >= 14, f"{version}" + ("" if major >= 14 else " (< 14)"))
+                Check("postgresql", major >= 14, info.version + ("" if major >= 14 else " (< 14)"))
             )
-            cur = await conn.execute(
-                "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,"
-                " (SELECT default_version FROM pg_available_extensions WHERE name = 'vector')"
-                " AS available"
-            )
-            row = await cur.fetchone()
-            if row and row["installed"]:
-                checks.append(Check("pgvector", True, f"{row['installed']} (installed)"))
-            elif row and row["available"]:
-                checks.append(Check("pgvector", True, f"{row['available']} (available)"))
+            if info.vector_installed:
+                checks.append(Check("pgvector", True, f"{info.vector_installed} (installed)"))
+            elif info.vector_available:
+                checks.append(Check("pgvector", True, f"{info.vector_available} (available)"))
             else:
                 checks.append(Check("pgvector", False, "the vector extension is not available"))
             states = await migration_status(conn)
