@@ -9,14 +9,16 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor
 
 from codecortex.analysis._text import LineIndex
-from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.builder import InsightBuilder, Rule
 from codecortex.analysis.languages import queries
 from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
@@ -262,7 +264,10 @@ def _query(language: str) -> Query | None:
 
 
 class _Ctx:
-    __slots__ = ("analysis", "b", "index", "lang", "src", "text")
+    """One file's rule run: its text and tree helpers, and what the checks share (the string
+    assignments the SQL rule follows, the loops the query-in-loop rule has reported)."""
+
+    __slots__ = ("analysis", "assigns", "b", "index", "lang", "seen_loops", "src", "text")
 
     def __init__(self, b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes):
         self.b = b
@@ -271,6 +276,8 @@ class _Ctx:
         self.text = text
         self.src = src
         self.index = LineIndex(src, len(src) == len(text))
+        self.assigns: dict[str, list[tuple[Node, int]]] = {}
+        self.seen_loops: set[int] = set()
 
     def t(self, node: Node | None) -> str:
         if node is None:
@@ -410,136 +417,226 @@ def _remove_argument(ctx: _Ctx, arg: Node) -> TextEdit:
 
 # --------------------------------------------------------------------------- rules
 
+_Caps = dict[str, list[Node]]
 
-def _eval(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """What a check says about one match: the insight's node (its range), texts and weight;
+    `says` replaces the rule's spec for a variant with its own why / how."""
+
+    node: Node
+    title: str
+    summary: str
+    severity: str
+    confidence: float
+    snippet: str
+    says: Rule | None = None
+    fix: list[TextEdit] | None = None
+    extra: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CodeRule:
+    """A query rule: the rules-query capture its matches carry, the check that decides whether a
+    match is a finding, and what the rule says."""
+
+    capture: str
+    check: Callable[[_Ctx, Node, _Caps], _Finding | None]
+    says: Rule
+
+
+def _security(rule: str, effort: str, why: str, how: str) -> Rule:
+    return Rule(rule, "security_issue", effort, why, how)
+
+
+_EVAL = _security(
+    "security.eval",
+    "hours",
+    "Evaluating data as code lets whoever controls that data run arbitrary code.",
+    "Parse the data instead (ast.literal_eval / json.loads / JSON.parse) or dispatch "
+    "through a table of allowed operations.",
+)
+_SHELL_FIXED = _security(
+    "security.subprocess_shell",
+    "minutes",
+    "Going through /bin/sh adds quoting pitfalls and an injection surface later.",
+    "Pass the command as a list (shlex.split of the string) with shell=False.",
+)
+_SHELL_BUILT = _security(
+    "security.subprocess_shell",
+    "minutes",
+    "Shell metacharacters in interpolated values lead to command injection.",
+    "Pass a list of arguments with shell=False; never interpolate into shell strings.",
+)
+_OS_SYSTEM = _security(
+    "security.subprocess_shell",
+    "minutes",
+    "Shell metacharacters in interpolated values lead to command injection.",
+    "Use subprocess.run([...], shell=False) with an argument list.",
+)
+_SQL_INJECTION = _security(
+    "security.sql_injection",
+    "minutes",
+    "Values spliced into SQL text allow SQL injection and break on quotes.",
+    "Use placeholders (%s, ?, $1, :name) and pass the values as parameters.",
+)
+_YAML_LOAD = {
+    safe: _security(
+        "security.yaml_load",
+        "minutes",
+        "Unsafe YAML loaders instantiate arbitrary Python objects from tagged documents.",
+        f"Use yaml.{safe}() (or Loader=yaml.SafeLoader).",
+    )
+    for safe in ("safe_load", "safe_load_all")
+}
+_PICKLE_LOAD = _security(
+    "security.pickle_load",
+    "hours",
+    "Unpickling data from an untrusted source is remote code execution.",
+    "Load only data you wrote yourself, or switch to JSON / a schema'd format.",
+)
+_WEAK_PASSWORD_HASH = _security(
+    "security.weak_password_hash",
+    "hours",
+    "MD5/SHA-1 password hashes are cracked at billions of guesses per second.",
+    "Use hashlib.scrypt / pbkdf2_hmac with a salt, or argon2/bcrypt.",
+)
+_TLS_VERIFY_DISABLED = _security(
+    "security.tls_verify_disabled",
+    "minutes",
+    "Without verification a man-in-the-middle can read and alter the traffic.",
+    "Remove verify=False (or point verify= at the right CA bundle).",
+)
+_XSS_HTML_SINK = _security(
+    "security.xss_html_sink",
+    "minutes",
+    "Markup built from data is cross-site scripting when the data is user-controlled.",
+    "Use textContent / createElement, or sanitise (DOMPurify) before assigning.",
+)
+_CHILD_PROCESS_EXEC = _security(
+    "security.child_process_exec",
+    "minutes",
+    "Interpolated values containing shell syntax lead to command injection.",
+    "Use execFile/spawn with an argument array instead of a shell string.",
+)
+_QUERY_IN_LOOP = Rule(
+    "performance.query_in_loop",
+    "performance",
+    "hours",
+    "One round trip per item multiplies latency and database load.",
+    "Fetch or write in one statement (IN / ANY($1), executemany, bulk insert, a join).",
+)
+_STRING_CONCAT_IN_LOOP = Rule(
+    "performance.string_concat_in_loop",
+    "performance",
+    "minutes",
+    "Repeated concatenation is quadratic in the worst case.",
+    "Collect the parts in a list and ''.join() them after the loop (or io.StringIO).",
+)
+
+_SHELL_FUNCTIONS = frozenset(
+    {"run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"}
+)
+
+
+def _eval(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     fn = ctx.t(caps["fn"][0])
     if ctx.lang == "python":
         if _py_literal(arg):
-            return
+            return None
         built = _py_built(ctx, arg)
     else:
         if _js_literal(arg):
-            return
+            return None
         built = _js_built(ctx, arg)
     user_input = b"input(" in ctx.src[arg.start_byte : arg.end_byte]
     critical = built is not None or user_input
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.eval",
-        title=f"{fn}() on a non-literal value",
-        summary=f"{fn}() runs code computed at run time ({built or 'a variable'}).",
-        range_=ctx.index.range_of(call),
-        severity="critical" if critical else "warning",
-        confidence=0.85 if critical else 0.6,
-        effort="hours",
-        why="Evaluating data as code lets whoever controls that data run arbitrary code.",
-        how=(
-            "Parse the data instead (ast.literal_eval / json.loads / JSON.parse) or dispatch "
-            "through a table of allowed operations."
-        ),
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"{fn}() on a non-literal value",
+        f"{fn}() runs code computed at run time ({built or 'a variable'}).",
+        "critical" if critical else "warning",
+        0.85 if critical else 0.6,
+        ctx.t(call),
     )
 
 
-def _shell(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _shell_fix(ctx: _Ctx, arg: Node, val: Node) -> list[TextEdit] | None:
+    """`"ls -l"` -> `["ls", "-l"]` and `shell=True` -> `shell=False`, for a plain fixed command."""
+    if arg.type != "string":
+        return None
+    try:
+        value = ast.literal_eval(ctx.t(arg))
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, str) or not value.strip() or _SHELL_META.search(value):
+        return None
+    parts = shlex.split(value)
+    quote = ctx.t(arg).lstrip("rRuU")[:1]
+    items = [repr(p) if quote == "'" else json.dumps(p) for p in parts]
+    return [
+        ctx.edit(arg.start_byte, arg.end_byte, "[" + ", ".join(items) + "]"),
+        ctx.edit(val.start_byte, val.end_byte, "False"),
+    ]
+
+
+def _shell(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     mod = ctx.t(caps["mod"][0]) if "mod" in caps else ""
     if mod and mod not in ("subprocess", "sp", "asyncio"):
-        return
-    if not mod and fn not in (
-        "run",
-        "call",
-        "check_call",
-        "check_output",
-        "Popen",
-        "getoutput",
-        "getstatusoutput",
-    ):
-        return
+        return None
+    if not mod and fn not in _SHELL_FUNCTIONS:
+        return None
     arg = caps["arg"][0]
     if arg.type == "keyword_argument":
-        return
-    val = caps["val"][0]
-    snippet = ctx.t(call)
-    rng = ctx.index.range_of(call)
+        return None
     if _py_literal(arg):
-        fix = None
-        if arg.type == "string":
-            try:
-                value = ast.literal_eval(ctx.t(arg))
-            except (ValueError, SyntaxError):
-                value = None
-            if isinstance(value, str) and value.strip() and not _SHELL_META.search(value):
-                import shlex
-
-                parts = shlex.split(value)
-                quote = ctx.t(arg).lstrip("rRuU")[:1]
-                items = [repr(p) if quote == "'" else json.dumps(p) for p in parts]
-                fix = [
-                    ctx.edit(arg.start_byte, arg.end_byte, "[" + ", ".join(items) + "]"),
-                    ctx.edit(val.start_byte, val.end_byte, "False"),
-                ]
-        ctx.b.add(
-            type_="security_issue",
-            rule="security.subprocess_shell",
-            title=f"{fn}() runs a fixed command through the shell",
-            summary="shell=True is not needed for a fixed command; pass an argument list.",
-            range_=rng,
-            severity="info",
-            confidence=0.9,
-            effort="minutes",
-            why="Going through /bin/sh adds quoting pitfalls and an injection surface later.",
-            how="Pass the command as a list (shlex.split of the string) with shell=False.",
-            snippet=snippet,
-            fix=fix,
+        return _Finding(
+            call,
+            f"{fn}() runs a fixed command through the shell",
+            "shell=True is not needed for a fixed command; pass an argument list.",
+            "info",
+            0.9,
+            ctx.t(call),
+            says=_SHELL_FIXED,
+            fix=_shell_fix(ctx, arg, caps["val"][0]),
         )
-        return
     built = _py_built(ctx, arg)
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.subprocess_shell",
-        title=f"Shell command built from variables in {fn}(..., shell=True)",
-        summary=(
+    return _Finding(
+        call,
+        f"Shell command built from variables in {fn}(..., shell=True)",
+        (
             f"The command passed to {fn}() with shell=True is built with {built}; "
             "values containing shell syntax run as commands."
             if built
             else f"{fn}() runs a command held in a variable through the shell."
         ),
-        range_=rng,
-        severity="critical" if built else "warning",
-        confidence=0.9 if built else 0.55,
-        effort="minutes",
-        why="Shell metacharacters in interpolated values lead to command injection.",
-        how="Pass a list of arguments with shell=False; never interpolate into shell strings.",
-        snippet=snippet,
+        "critical" if built else "warning",
+        0.9 if built else 0.55,
+        ctx.t(call),
         extra={"built_with": built},
     )
 
 
-def _os_system(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
-    arg = caps["arg"][0]
-    built = _py_built(ctx, arg)
+def _os_system(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+    built = _py_built(ctx, caps["arg"][0])
     if built is None:
-        return
+        return None
     fn = ctx.t(caps["fn"][0])
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.subprocess_shell",
-        title=f"os.{fn}() with a command built from variables",
-        summary=f"os.{fn}() runs its argument through the shell; it is built with {built}.",
-        range_=ctx.index.range_of(call),
-        severity="critical",
-        confidence=0.9,
-        effort="minutes",
-        why="Shell metacharacters in interpolated values lead to command injection.",
-        how="Use subprocess.run([...], shell=False) with an argument list.",
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"os.{fn}() with a command built from variables",
+        f"os.{fn}() runs its argument through the shell; it is built with {built}.",
+        "critical",
+        0.9,
+        ctx.t(call),
         extra={"built_with": built},
     )
 
 
-def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict[str, Any]) -> None:
+def _sql(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     built = _BUILT[ctx.lang](ctx, arg)
     source = arg
@@ -547,7 +644,7 @@ def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict[str, 
         # `sql = f"SELECT ... {x}"` earlier in the same scope, then `cur.execute(sql)`
         _, scope = ctx.loop_and_scope(call)
         name = ctx.t(arg)
-        for rhs, rscope in reversed(assigns.get(name, ())):
+        for rhs, rscope in reversed(ctx.assigns.get(name, ())):
             if rhs.start_byte < call.start_byte and rscope == (
                 scope.start_byte if scope is not None else -1
             ):
@@ -555,25 +652,20 @@ def _sql(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], assigns: dict[str, 
                 source = rhs
                 break
     if built is None or not _SQL.search(ctx.t(source)):
-        return
+        return None
     fn = ctx.t(caps["fn"][0])
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.sql_injection",
-        title=f"SQL built with {built} passed to {fn}()",
-        summary=f"The SQL statement given to {fn}() is built with {built} instead of parameters.",
-        range_=ctx.index.range_of(call),
-        severity="critical",
-        confidence=0.85,
-        effort="minutes",
-        why="Values spliced into SQL text allow SQL injection and break on quotes.",
-        how="Use placeholders (%s, ?, $1, :name) and pass the values as parameters.",
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"SQL built with {built} passed to {fn}()",
+        f"The SQL statement given to {fn}() is built with {built} instead of parameters.",
+        "critical",
+        0.85,
+        ctx.t(call),
         extra={"built_with": built},
     )
 
 
-def _yaml(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _yaml(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     args = caps["args"][0]
     fn_node = caps["fn"][0]
     loader_arg: Node | None = None
@@ -587,44 +679,35 @@ def _yaml(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
         elif a.type != "comment":
             positional += 1
     if positional >= 2:
-        return  # loader passed positionally; leave it to a human
+        return None  # loader passed positionally; leave it to a human
     if loader_arg is not None and re.search(r"\b(C?SafeLoader|BaseLoader)\b", loader_text):
-        return
+        return None
     fn = ctx.t(fn_node)
     safe = "safe_load_all" if fn == "load_all" else "safe_load"
     fix = [ctx.edit(fn_node.start_byte, fn_node.end_byte, safe)]
     if loader_arg is not None:
         fix.append(_remove_argument(ctx, loader_arg))
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.yaml_load",
-        title=f"yaml.{fn}() without SafeLoader",
-        summary=f"yaml.{fn}() with {loader_text or 'the default loader'} can construct any object.",
-        range_=ctx.index.range_of(call),
-        severity="critical",
-        confidence=0.85,
-        effort="minutes",
-        why="Unsafe YAML loaders instantiate arbitrary Python objects from tagged documents.",
-        how=f"Use yaml.{safe}() (or Loader=yaml.SafeLoader).",
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"yaml.{fn}() without SafeLoader",
+        f"yaml.{fn}() with {loader_text or 'the default loader'} can construct any object.",
+        "critical",
+        0.85,
+        ctx.t(call),
+        says=_YAML_LOAD[safe],
         fix=fix,
     )
 
 
-def _pickle(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _pickle(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     mod, fn = ctx.t(caps["mod"][0]), ctx.t(caps["fn"][0])
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.pickle_load",
-        title=f"{mod}.{fn}() deserialises untrusted-capable data",
-        summary=f"{mod}.{fn}() executes code embedded in the data it loads.",
-        range_=ctx.index.range_of(call),
-        severity="warning",
-        confidence=0.6,
-        effort="hours",
-        why="Unpickling data from an untrusted source is remote code execution.",
-        how="Load only data you wrote yourself, or switch to JSON / a schema'd format.",
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"{mod}.{fn}() deserialises untrusted-capable data",
+        f"{mod}.{fn}() executes code embedded in the data it loads.",
+        "warning",
+        0.6,
+        ctx.t(call),
     )
 
 
@@ -635,7 +718,7 @@ def _statement_of(node: Node) -> Node:
     return n
 
 
-def _weakhash(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _weakhash(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     args = caps["args"][0]
     algo = fn
@@ -643,111 +726,116 @@ def _weakhash(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
         first = args.named_child(0)
         algo = ctx.t(first).strip("'\"").lower() if first is not None else ""
         if algo not in ("md5", "sha1"):
-            return
+            return None
     stmt = _statement_of(call)
     context = ctx.src[stmt.start_byte : stmt.end_byte]
     sym = ctx.b.symbol_at(call.start_point[0])
     if not _PASSWORD.search(context) and not (
         sym is not None and _PASSWORD.search(sym.name.encode())
     ):
-        return
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.weak_password_hash",
-        title=f"{algo} used to hash a password",
-        summary=f"hashlib.{fn}() ({algo}) is fast and broken; it must not protect passwords.",
-        range_=ctx.index.range_of(call),
-        severity="critical",
-        confidence=0.75,
-        effort="hours",
-        why="MD5/SHA-1 password hashes are cracked at billions of guesses per second.",
-        how="Use hashlib.scrypt / pbkdf2_hmac with a salt, or argon2/bcrypt.",
-        snippet=ctx.t(call),
+        return None
+    return _Finding(
+        call,
+        f"{algo} used to hash a password",
+        f"hashlib.{fn}() ({algo}) is fast and broken; it must not protect passwords.",
+        "critical",
+        0.75,
+        ctx.t(call),
     )
 
 
-def _verify(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _verify(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     kwarg = caps["kwarg"][0]
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.tls_verify_disabled",
-        title="TLS certificate verification disabled (verify=False)",
-        summary="The request skips certificate checks, so any server can impersonate the host.",
-        range_=ctx.index.range_of(kwarg),
-        severity="warning",
-        confidence=0.85,
-        effort="minutes",
-        why="Without verification a man-in-the-middle can read and alter the traffic.",
-        how="Remove verify=False (or point verify= at the right CA bundle).",
-        snippet=ctx.t(call),
+    return _Finding(
+        kwarg,
+        "TLS certificate verification disabled (verify=False)",
+        "The request skips certificate checks, so any server can impersonate the host.",
+        "warning",
+        0.85,
+        ctx.t(call),
         fix=[_remove_argument(ctx, kwarg)],
     )
 
 
-def _html(ctx: _Ctx, node: Node, caps: dict[str, list[Node]]) -> None:
+def _html(ctx: _Ctx, node: Node, caps: _Caps) -> _Finding | None:
     rhs = caps["rhs"][0]
     if _js_literal(rhs):
-        return
+        return None
     built = _js_built(ctx, rhs)
     target = ctx.t(caps["prop"][0]) if "prop" in caps else f"document.{ctx.t(caps['fn'][0])}"
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.xss_html_sink",
-        title=f"Dynamic HTML written to {target}",
-        summary=f"{target} receives {built or 'a non-literal value'}; unescaped data becomes HTML.",
-        range_=ctx.index.range_of(node),
-        severity="critical" if built else "warning",
-        confidence=0.8 if built else 0.55,
-        effort="minutes",
-        why="Markup built from data is cross-site scripting when the data is user-controlled.",
-        how="Use textContent / createElement, or sanitise (DOMPurify) before assigning.",
-        snippet=ctx.t(node),
+    return _Finding(
+        node,
+        f"Dynamic HTML written to {target}",
+        f"{target} receives {built or 'a non-literal value'}; unescaped data becomes HTML.",
+        "critical" if built else "warning",
+        0.8 if built else 0.55,
+        ctx.t(node),
         extra={"built_with": built},
     )
 
 
-def _cpexec(ctx: _Ctx, call: Node, caps: dict[str, list[Node]]) -> None:
+def _cpexec(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     if b"child_process" not in ctx.src:
-        return
-    arg = caps["arg"][0]
-    built = _js_built(ctx, arg)
+        return None
+    built = _js_built(ctx, caps["arg"][0])
     if built is None:
-        return
+        return None
     fn = ctx.t(caps["fn"][0])
-    ctx.b.add(
-        type_="security_issue",
-        rule="security.child_process_exec",
-        title=f"child_process.{fn}() with a command built from a {built}",
-        summary=f"{fn}() runs its command through the shell; the command is a {built}.",
-        range_=ctx.index.range_of(call),
-        severity="critical",
-        confidence=0.85,
-        effort="minutes",
-        why="Interpolated values containing shell syntax lead to command injection.",
-        how="Use execFile/spawn with an argument array instead of a shell string.",
-        snippet=ctx.t(call),
+    return _Finding(
+        call,
+        f"child_process.{fn}() with a command built from a {built}",
+        f"{fn}() runs its command through the shell; the command is a {built}.",
+        "critical",
+        0.85,
+        ctx.t(call),
         extra={"built_with": built},
     )
 
 
-def _dbcall(ctx: _Ctx, call: Node, caps: dict[str, list[Node]], seen: set[int]) -> None:
+def _dbcall(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     loop, _scope = ctx.loop_and_scope(call)
-    if loop is None or loop.start_byte in seen:
-        return
-    seen.add(loop.start_byte)
+    if loop is None or loop.start_byte in ctx.seen_loops:
+        return None
+    ctx.seen_loops.add(loop.start_byte)
     fn = ctx.t(caps["fn"][0])
+    return _Finding(
+        call,
+        f"Database call {fn}() inside a loop",
+        f"{fn}() runs once per iteration (N+1 queries).",
+        "warning",
+        0.6,
+        ctx.t(call),
+    )
+
+
+# a match carries the capture of the pattern it matched; the first rule whose capture it carries
+# checks it
+_CODE_RULES = (
+    _CodeRule("eval", _eval, _EVAL),
+    _CodeRule("shell", _shell, _SHELL_BUILT),
+    _CodeRule("ossystem", _os_system, _OS_SYSTEM),
+    _CodeRule("sql", _sql, _SQL_INJECTION),
+    _CodeRule("yaml", _yaml, _YAML_LOAD["safe_load"]),
+    _CodeRule("pickle", _pickle, _PICKLE_LOAD),
+    _CodeRule("weakhash", _weakhash, _WEAK_PASSWORD_HASH),
+    _CodeRule("verify", _verify, _TLS_VERIFY_DISABLED),
+    _CodeRule("html", _html, _XSS_HTML_SINK),
+    _CodeRule("cpexec", _cpexec, _CHILD_PROCESS_EXEC),
+    _CodeRule("dbcall", _dbcall, _QUERY_IN_LOOP),
+)
+
+
+def _report(ctx: _Ctx, says: Rule, found: _Finding) -> None:
     ctx.b.add(
-        type_="performance",
-        rule="performance.query_in_loop",
-        title=f"Database call {fn}() inside a loop",
-        summary=f"{fn}() runs once per iteration (N+1 queries).",
-        range_=ctx.index.range_of(call),
-        severity="warning",
-        confidence=0.6,
-        effort="hours",
-        why="One round trip per item multiplies latency and database load.",
-        how="Fetch or write in one statement (IN / ANY($1), executemany, bulk insert, a join).",
-        snippet=ctx.t(call),
+        found.says or says,
+        title=found.title,
+        summary=found.summary,
+        range_=ctx.index.range_of(found.node),
+        severity=found.severity,
+        confidence=found.confidence,
+        snippet=found.snippet,
+        fix=found.fix,
+        extra=found.extra,
     )
 
 
@@ -780,19 +868,15 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
         if not is_str or (loop.start_byte, var) in seen:
             continue
         seen.add((loop.start_byte, var))
-        ctx.b.add(
-            type_="performance",
-            rule="performance.string_concat_in_loop",
-            title=f"String built with += in a loop ({var})",
-            summary=f"{var} grows by += inside a loop; each step may copy the whole string.",
-            range_=ctx.index.range_of(node),
-            severity="info",
-            confidence=0.7,
-            effort="minutes",
-            why="Repeated concatenation is quadratic in the worst case.",
-            how="Collect the parts in a list and ''.join() them after the loop (or io.StringIO).",
-            snippet=f"{var} +=",
+        found = _Finding(
+            node,
+            f"String built with += in a loop ({var})",
+            f"{var} grows by += inside a loop; each step may copy the whole string.",
+            "info",
+            0.7,
+            f"{var} +=",
         )
+        _report(ctx, _STRING_CONCAT_IN_LOOP, found)
 
 
 def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
@@ -862,7 +946,7 @@ def run_code_rules(
     if any(t in text for t in triggers):
         query = _query(lang)
         rest, matches = _rule_matches(query, tree, lang, src) if query is not None else ([], [])
-        assigns: dict[str, list[tuple[Node, int]]] = {}
+        assigns = ctx.assigns
         if matches and any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
             for _idx, caps in matches:
                 if "assign" not in caps:
@@ -870,28 +954,11 @@ def run_code_rules(
                 _, scope = ctx.loop_and_scope(caps["assign"][0])
                 scope_key = scope.start_byte if scope is not None else -1
                 assigns.setdefault(ctx.t(caps["var"][0]), []).append((caps["rhs"][0], scope_key))
-        seen_loops: set[int] = set()
         for caps in rest:
-            if "eval" in caps:
-                _eval(ctx, caps["eval"][0], caps)
-            elif "shell" in caps:
-                _shell(ctx, caps["shell"][0], caps)
-            elif "ossystem" in caps:
-                _os_system(ctx, caps["ossystem"][0], caps)
-            elif "sql" in caps:
-                _sql(ctx, caps["sql"][0], caps, assigns)
-            elif "yaml" in caps:
-                _yaml(ctx, caps["yaml"][0], caps)
-            elif "pickle" in caps:
-                _pickle(ctx, caps["pickle"][0], caps)
-            elif "weakhash" in caps:
-                _weakhash(ctx, caps["weakhash"][0], caps)
-            elif "verify" in caps:
-                _verify(ctx, caps["verify"][0], caps)
-            elif "html" in caps:
-                _html(ctx, caps["html"][0], caps)
-            elif "cpexec" in caps:
-                _cpexec(ctx, caps["cpexec"][0], caps)
-            elif "dbcall" in caps:
-                _dbcall(ctx, caps["dbcall"][0], caps, seen_loops)
+            for rule in _CODE_RULES:
+                if rule.capture in caps:
+                    found = rule.check(ctx, caps[rule.capture][0], caps)
+                    if found is not None:
+                        _report(ctx, rule.says, found)
+                    break
     _concat_rule(ctx, rule_nodes)

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.builder import InsightBuilder, Rule
 from codecortex.analysis.model import Insight
 from codecortex.diagnostics import Range
 
@@ -411,6 +411,12 @@ def npm_satisfies(version: str, range_: str) -> bool | None:
 # --------------------------------------------------------------------------- the rules
 
 
+_STALE_WHY = (
+    "When declared, locked and installed versions disagree, builds are not "
+    "reproducible and you test against something other than what you ship."
+)
+
+
 def _add(
     b: InsightBuilder,
     decl: Declaration,
@@ -424,19 +430,12 @@ def _add(
     extra: dict[str, Any] | None = None,
 ) -> None:
     b.add(
-        type_="stale_dep",
-        rule=f"stale_dep.{kind}",
+        Rule(f"stale_dep.{kind}", "stale_dep", "minutes", _STALE_WHY, how),
         title=title,
         summary=summary,
         range_=Range.of(decl.line, 0, decl.line, max(len(decl.raw), 1)),
         severity=severity,
         confidence=confidence,
-        effort="minutes",
-        why=(
-            "When declared, locked and installed versions disagree, builds are not "
-            "reproducible and you test against something other than what you ship."
-        ),
-        how=how,
         snippet=f"{kind}|{canonical(decl.name)}|{decl.spec}|{decl.group}",
         use_symbol_at=False,
         file=decl.file,
