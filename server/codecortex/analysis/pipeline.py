@@ -533,9 +533,9 @@ class SessionRun:
     # ------------------------------------------------------------------ deep
 
     async def _deep(self, phase: dict[str, Any]) -> None:
-        from codecortex.synthesis.fixes import Synthesizer, llm_settings
+        from codecortex.synthesis.fixes import Synthesizer
 
-        llm = llm_settings(self.settings)
+        llm = self.settings.llm_settings()
         if not llm.enabled:
             phase.update(status="skipped", reason=NO_MODEL)
             return

@@ -5,8 +5,8 @@ developer's past solutions and project knowledge, and learn from what the develo
 Engine layer (plain Python over `codecortex.store`). Everything here is optional: without a model
 (`llm.provider` = "none") nothing calls it.
 
-* `llm_settings(settings)` - the model settings from `Settings` plus the API key from the
-  environment (never from, nor into, the database or settings files).
+* the model settings are `Settings.llm_settings()` (`codecortex.config`): the API key comes from
+  the client or the environment (never from, nor into, the database or settings files).
 * `Synthesizer` - one per process: the chat client, the shipped prompt templates and
   `run_template` (cache lookup, model call, execution bookkeeping) shared with learning paths and
   deep analysis.
@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ from typing import Any
 import psycopg
 
 from codecortex.analysis.context import enclosing_context
-from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range, TextEdit, apply_edits
 from codecortex.llm import (
     LLMAuthError,
@@ -84,27 +82,6 @@ def outcome_of(err: LLMError) -> str:
         if isinstance(err, cls):
             return name
     return "error"
-
-
-def llm_settings(settings: Settings, env: Mapping[str, str] | None = None) -> LLMSettings:
-    """`LLMSettings` from the `llm.*` settings (which already merged `CODECORTEX_LLM_*` and the
-    client's values) and the API key from the environment: `CODECORTEX_OPENAI_API_KEY`, then
-    `OPENAI_API_KEY` (Azure: `AZURE_OPENAI_API_KEY`, `AZURE_OPENAI_ENDPOINT`)."""
-    env = os.environ if env is None else env
-    keys_only = {k: v for k, v in env.items() if not k.startswith("CODECORTEX_LLM_")}
-    return LLMSettings.from_env(
-        keys_only,
-        overrides={
-            "provider": settings.llm_provider,
-            "model": settings.llm_model,
-            "baseUrl": settings.llm_base_url,
-            "apiVersion": settings.llm_api_version,
-            "timeout": settings.llm_timeout,
-            "maxTokens": settings.llm_max_tokens,
-            "rpm": settings.llm_rpm,
-            "apiKey": settings.llm_api_key,
-        },
-    )
 
 
 # --- running a template: cache, model, bookkeeping ---------------------------------------------
@@ -722,7 +699,6 @@ __all__ = [
     "build_grounding",
     "fix_for_problem",
     "gather_sources",
-    "llm_settings",
     "outcome_of",
     "record_action",
     "synthesis_row",

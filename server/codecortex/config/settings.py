@@ -1,4 +1,4 @@
-"""Settings: one set of names for LSP `initializationOptions`, `workspace/didChangeConfiguration`
+"""Server settings: one set of names for LSP `initializationOptions`, `workspace/didChangeConfiguration`
 (section `codecortex`) and `CODECORTEX_*` environment variables.
 
 The LSP name `maxFileSize` is the environment variable `CODECORTEX_MAX_FILE_SIZE`; nested LLM settings
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from codecortex.config.llm import DEFAULT_AZURE_API_VERSION, LLMSettings, read_api_key
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ class Settings:
     github_scopes: str = "repo read:user"
     log_level: str = "info"
     # A model API key handed over by the client (`llm.apiKey`): kept in memory only, never in
-    # SPECS (so never read from CODECORTEX_* nor shown); the environment keys are read by llm/.
+    # SPECS (so never read from CODECORTEX_* nor shown); `read_api_key` falls back to the
+    # environment.
     llm_api_key: str = field(default="", compare=False, repr=False)
     errors: list[str] = field(default_factory=list, compare=False, repr=False)
 
@@ -166,6 +169,28 @@ class Settings:
 
     def public(self) -> dict[str, Any]:
         return {s.name: getattr(self, s.attr) for s in SPECS}
+
+    def llm_settings(self, env: Mapping[str, str] | None = None) -> LLMSettings:
+        """The `llm` section with the API key (`read_api_key`); for Azure, an empty endpoint or
+        API version comes from `AZURE_OPENAI_ENDPOINT` / `OPENAI_API_VERSION` (else a default)."""
+        env = os.environ if env is None else env
+        provider = self.llm_provider.strip().lower() or "none"
+        base_url, api_version = self.llm_base_url.strip(), self.llm_api_version.strip()
+        if provider == "azure":
+            base_url = base_url or env.get("AZURE_OPENAI_ENDPOINT", "")
+            api_version = (
+                api_version or env.get("OPENAI_API_VERSION", "") or DEFAULT_AZURE_API_VERSION
+            )
+        return LLMSettings(
+            provider=provider,
+            model=self.llm_model.strip(),
+            base_url=base_url,
+            api_version=api_version,
+            timeout=self.llm_timeout,
+            max_tokens=self.llm_max_tokens,
+            rpm=self.llm_rpm,
+            api_key=read_api_key(provider, self.llm_api_key, env),
+        )
 
 
 def _coerce(spec: SettingSpec, value: Any) -> Any:
