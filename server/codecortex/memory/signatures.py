@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -406,9 +407,6 @@ _SECURITY_WORDS = re.compile(
     re.I,
 )
 _PERF_WORDS = re.compile(
-    r"\b(?:performance|inefficient|slow|unnecessary (?:copy|clone|alloc))", re.I
-)
-_PERF_WORDS = re.compile(
     r"\b(?:performance|inefficient|unnecessary (?:copy|clone|allocation))", re.I
 )
 _INTEGRATION_WORDS = re.compile(
@@ -533,23 +531,18 @@ _TS_REFACTOR = {
 _TS_LEARNING = {"6385", "6387", "80001", "80002", "80003", "80004", "80005", "80006", "80007"}
 _RUST_INTEGRATION = {"E0432", "E0433", "E0463", "E0583", "E0412"}
 _ESLINT_SECURITY = ("no-eval", "no-implied-eval", "no-new-func", "no-script-url", "security/")
-_ESLINT_ERRORS = {
-    "no-undef",
-    "no-dupe-keys",
-    "no-redeclare",
-    "no-const-assign",
-    "no-func-assign",
-    "no-import-assign",
-    "getter-return",
-    "no-dupe-args",
-    "no-obj-calls",
-    "constructor-super",
-    "no-this-before-super",
-    "valid-typeof",
-    "use-isnan",
-    "for-direction",
-    "",
-}
+# eslint rules that are errors, not lints (the rest of eslint's rules are refactoring)
+_ESLINT_ERRORS = frozenset(
+    {
+        "no-undef",
+        "no-dupe-keys",
+        "no-redeclare",
+        "no-const-assign",
+        "no-func-assign",
+        "no-import-assign",
+        "getter-return",
+    }
+)
 _ESLINT_INTEGRATION = (
     "import/no-unresolved",
     "n/no-missing-import",
@@ -557,28 +550,8 @@ _ESLINT_INTEGRATION = (
     "import/named",
     "n/no-missing-require",
 )
-
-
-def classify_problem_type(sig: Signature, severity: int = 1) -> str:
-    """One of PROBLEM_TYPES for a signature (severity is LSP's: 1 error ... 4 hint)."""
-    tool, code = sig.tool, sig.code
-    text = sig.template
-    lcode = code.lower()
-
-    # security
-    if tool == "bandit" or (tool == "ruff" and re.fullmatch(r"S\d+", code)):
-        return "security"
-    if tool == "eslint" and lcode.startswith(_ESLINT_SECURITY):
-        return "security"
-    if "security" in lcode or lcode.startswith(("cwe", "sec")):
-        return "security"
-    if tool == "gcc" and code in ("-Wformat-security", "-Wstringop-overflow"):
-        return "security"
-
-    # performance
-    if tool == "ruff" and code.startswith("PERF"):
-        return "performance"
-    if tool == "rustc" and code in (
+_CLIPPY_PERFORMANCE = frozenset(
+    {
         "clippy::redundant_clone",
         "clippy::large_enum_variant",
         "clippy::box_collection",
@@ -590,82 +563,149 @@ def classify_problem_type(sig: Signature, severity: int = 1) -> str:
         "clippy::or_fun_call",
         "clippy::slow_vector_initialization",
         "clippy::unnecessary_to_owned",
-    ):
-        return "performance"
-    if "performance" in lcode or lcode.startswith("perf") or _PERF_WORDS.search(text):
-        return "performance"
+    }
+)
 
-    # integration: imports, modules, packages, I/O with the outside world
-    if tool == "python" and code in _INTEGRATION_EXC:
-        return "integration"
-    if tool == "mypy" and code in ("import-not-found", "import-untyped", "import"):
-        return "integration"
-    if tool == "pyright" and code in ("reportMissingImports", "reportMissingModuleSource"):
-        return "integration"
-    if tool == "tsc" and code in _TS_INTEGRATION:
-        return "integration"
-    if tool == "rustc" and code in _RUST_INTEGRATION:
-        return "integration"
-    if tool == "eslint" and lcode.startswith(_ESLINT_INTEGRATION):
-        return "integration"
-    if tool not in ("ruff", "pyflakes") and _INTEGRATION_WORDS.search(text):
-        return "integration"
 
-    # feature building: unfinished code
-    if tool == "python" and code == "NotImplementedError":
-        return "feature_building"
-    if tool == "ruff" and (code.startswith(("FIX", "TD"))):
-        return "feature_building"
-    if tool == "rustc" and code in ("E0046", "E0004"):
-        return "feature_building"
-    if tool == "tsc" and code in ("2420", "2739", "2740", "2515", "2654"):
-        return "feature_building"
-    if _FEATURE_WORDS.search(text) and tool != "python":
-        return "feature_building"
+@dataclass(frozen=True, slots=True)
+class _Codes:
+    """Which of one tool's codes have a problem type: every code, the listed ones, those with one
+    of the prefixes or matching the pattern; never the excluded ones, and only at a severity
+    below `below_severity` when that is set. `lower`: compare the lower-cased code."""
 
+    every: bool = False
+    exact: Set[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    exclude: Set[str] = frozenset()
+    below_severity: int | None = None
+    lower: bool = False
+
+    def match(self, code: str, severity: int) -> bool:
+        if self.below_severity is not None and severity >= self.below_severity:
+            return False
+        c = code.lower() if self.lower else code
+        if c in self.exclude:
+            return False
+        return (
+            self.every
+            or c in self.exact
+            or c.startswith(self.prefixes)
+            or (self.pattern is not None and self.pattern.fullmatch(c) is not None)
+        )
+
+
+def _no_text_rule(tool: str, lcode: str, text: str, severity: int) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    """One problem type: the codes of the tools that have it, and a test for any tool's
+    diagnostic (tool, lower-cased code, message template, severity)."""
+
+    type: str
+    codes: Mapping[str, _Codes]
+    any_tool: Callable[[str, str, str, int], bool] = _no_text_rule
+
+
+def _codes(*codes: str) -> _Codes:
+    return _Codes(exact=frozenset(codes))
+
+
+# The first stage that claims a diagnostic gives its type; then severity decides.
+_STAGES = (
+    _Stage(
+        "security",
+        {
+            "bandit": _Codes(every=True),
+            "ruff": _Codes(pattern=re.compile(r"S\d+")),
+            "eslint": _Codes(prefixes=_ESLINT_SECURITY, lower=True),
+            "gcc": _codes("-Wformat-security", "-Wstringop-overflow"),
+        },
+        lambda tool, lcode, text, sev: "security" in lcode or lcode.startswith(("cwe", "sec")),
+    ),
+    _Stage(
+        "performance",
+        {"ruff": _Codes(prefixes=("PERF",)), "rustc": _Codes(exact=_CLIPPY_PERFORMANCE)},
+        lambda tool, lcode, text, sev: (
+            "performance" in lcode or lcode.startswith("perf") or bool(_PERF_WORDS.search(text))
+        ),
+    ),
+    # imports, modules, packages, I/O with the outside world
+    _Stage(
+        "integration",
+        {
+            "python": _Codes(exact=_INTEGRATION_EXC),
+            "mypy": _codes("import-not-found", "import-untyped", "import"),
+            "pyright": _codes("reportMissingImports", "reportMissingModuleSource"),
+            "tsc": _Codes(exact=_TS_INTEGRATION),
+            "rustc": _Codes(exact=_RUST_INTEGRATION),
+            "eslint": _Codes(prefixes=_ESLINT_INTEGRATION, lower=True),
+        },
+        lambda tool, lcode, text, sev: (
+            tool not in ("ruff", "pyflakes") and bool(_INTEGRATION_WORDS.search(text))
+        ),
+    ),
+    # unfinished code
+    _Stage(
+        "feature_building",
+        {
+            "python": _codes("NotImplementedError"),
+            "ruff": _Codes(prefixes=("FIX", "TD")),
+            "rustc": _codes("E0046", "E0004"),
+            "tsc": _codes("2420", "2739", "2740", "2515", "2654"),
+        },
+        lambda tool, lcode, text, sev: bool(_FEATURE_WORDS.search(text)) and tool != "python",
+    ),
     # runtime failures
-    if tool == "python":
-        return "debugging"
+    _Stage("debugging", {"python": _Codes(every=True)}),
+    # deprecations and API-usage notes
+    _Stage(
+        "learning",
+        {
+            "ruff": _Codes(prefixes=("UP035",)),
+            "tsc": _Codes(exact=_TS_LEARNING),
+            "pyright": _codes("reportDeprecated"),
+        },
+        lambda tool, lcode, text, sev: bool(_DEPRECATED.search(text)),
+    ),
+    _Stage(
+        "error",
+        {
+            "ruff": _Codes(exact=_RUFF_ERROR_CODES, prefixes=("PLE",)),
+            "eslint": _Codes(every=True, exclude=_ESLINT_ERRORS, below_severity=1),
+        },
+    ),
+    # style, unused, complexity, lints
+    _Stage(
+        "refactoring",
+        {
+            "ruff": _Codes(prefixes=_RUFF_REFACTOR_PREFIXES),
+            "rustc": _Codes(prefixes=("clippy::", "unused", "dead_code")),
+            "gcc": _Codes(prefixes=("-Wunused",)),
+            "tsc": _Codes(exact=_TS_REFACTOR),
+            "eslint": _Codes(every=True, exclude=_ESLINT_ERRORS),
+        },
+        lambda tool, lcode, text, sev: (
+            (tool in ("pylint", "flake8", "pycodestyle") or bool(_STYLE_WORDS.search(text)))
+            and not (tool in ("mypy", "pyright", "tsc", "rustc") and sev == 1)
+        ),
+    ),
+)
 
-    # learning: deprecations and API-usage notes
-    if _DEPRECATED.search(text) or (tool == "ruff" and code.startswith("UP035")):
-        return "learning"
-    if tool == "tsc" and code in _TS_LEARNING:
-        return "learning"
-    if tool == "pyright" and code in ("reportDeprecated",):
-        return "learning"
 
-    # refactoring: style, unused, complexity, lints
-    if tool == "ruff":
-        if code in _RUFF_ERROR_CODES or code.startswith("PLE"):
-            return "error"
-        if code.startswith(_RUFF_REFACTOR_PREFIXES):
-            return "refactoring"
-    if tool == "rustc" and (
-        code.startswith("clippy::") or code.startswith(("unused", "dead_code"))
-    ):
-        return "refactoring"
-    if tool == "gcc" and code.startswith("-Wunused"):
-        return "refactoring"
-    if tool == "tsc" and code in _TS_REFACTOR:
-        return "refactoring"
-    if tool == "eslint" and code not in (
-        "no-undef",
-        "no-dupe-keys",
-        "no-redeclare",
-        "no-const-assign",
-        "no-func-assign",
-        "no-import-assign",
-        "getter-return",
-    ):
-        return "refactoring" if severity >= 1 else "error"
-    if tool in ("pylint", "flake8", "pycodestyle") or _STYLE_WORDS.search(text):
-        if not (tool in ("mypy", "pyright", "tsc", "rustc") and severity == 1):
-            return "refactoring"
-
-    if severity >= 4:
-        return "learning"
-    if severity == 3:
+def classify_problem_type(sig: Signature, severity: int = 1) -> str:
+    """One of PROBLEM_TYPES for a signature (severity is LSP's: 1 error ... 4 hint)."""
+    tool, code, text = sig.tool, sig.code, sig.template
+    lcode = code.lower()
+    for stage in _STAGES:
+        codes = stage.codes.get(tool)
+        if (codes is not None and codes.match(code, severity)) or stage.any_tool(
+            tool, lcode, text, severity
+        ):
+            return stage.type
+    if severity >= 3:
         return "learning"
     if severity == 2 and tool in ("gcc", "clang", "rustc"):
         return "refactoring"
