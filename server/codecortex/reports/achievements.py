@@ -89,16 +89,28 @@ def earned_kinds(figures: dict[str, Any]) -> list[str]:
     return [a.kind for a in ACHIEVEMENTS if a.earned(figures)]
 
 
-async def check_achievements(
+async def award_due(
     conn: psycopg.AsyncConnection[Any], user_id: Any, figures: dict[str, Any] | None = None
 ) -> list[str]:
-    """Award every achievement whose criterion now holds; returns the newly earned kinds."""
+    """Award (a write) every achievement whose criterion now holds; returns the newly earned
+    kinds."""
     figures = figures if figures is not None else await metrics.compute_figures(conn, user_id)
     new = []
     for ach in ACHIEVEMENTS:
         if ach.earned(figures) and await store.award(conn, user_id, ach.kind, ach.data(figures)):
             new.append(ach.kind)
     return new
+
+
+# transitional name: lsp/team_feature.py calls it until it calls `record_progress`
+check_achievements = award_due
+
+
+async def record_progress(conn: psycopg.AsyncConnection[Any], user_id: Any) -> list[str]:
+    """What the write paths call after recording a developer's work: store their refreshed
+    metrics and award the achievements now due; returns the newly earned kinds."""
+    refreshed = await metrics.refresh_metrics(conn, user_id)
+    return await award_due(conn, user_id, refreshed["figures"])
 
 
 def announcement(kind: str) -> str:
