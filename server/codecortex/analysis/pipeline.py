@@ -533,7 +533,7 @@ class SessionRun:
     # ------------------------------------------------------------------ deep
 
     async def _deep(self, phase: dict[str, Any]) -> None:
-        from codecortex.synthesis.fixes import Synthesizer
+        from codecortex.synthesis.runner import Synthesizer
 
         llm = self.settings.llm_settings()
         if not llm.enabled:

@@ -14,7 +14,7 @@ from codecortex.llm import LLMError
 from codecortex.memory.identity import resolve_identity
 from codecortex.store.pool import connect
 from codecortex.synthesis import learning_paths
-from codecortex.synthesis.fixes import Synthesizer
+from codecortex.synthesis.runner import Synthesizer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

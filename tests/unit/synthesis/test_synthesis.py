@@ -18,16 +18,9 @@ from codecortex.store import identity as identity_store
 from codecortex.store import prompts as prompt_store
 from codecortex.store import synthesis as synth_store
 from codecortex.store.pool import connect
-from codecortex.synthesis.fixes import (
-    FixRequest,
-    InvalidEdits,
-    Synthesizer,
-    build_grounding,
-    gather_sources,
-    record_action,
-    synthesize_fix,
-    validate_edits,
-)
+from codecortex.synthesis.fixes import InvalidEdits, record_action, synthesize_fix, validate_edits
+from codecortex.synthesis.grounding import FixRequest, build_grounding, gather_sources
+from codecortex.synthesis.runner import Synthesizer
 
 try:
     from fakeopenai import FakeOpenAI, fake_openai_fixture
