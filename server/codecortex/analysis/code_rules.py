@@ -1,7 +1,9 @@
 """Tree-sitter query rules: security issues and performance traps in code.
 
-Each language has one rules query; every pattern's outer capture names the rule (`@eval`,
-`@shell`, `@sql`, ...). The handlers look only at the matched nodes and their few ancestors.
+The rules are a table of specs (`_CODE_RULES`: the query capture a match carries, the check
+that turns the match into a finding, the `Rule` that says why and how), evaluated by one loop;
+the queries and their matching are in `code_queries`, the checks' helpers in `code_context`.
+Over 400 lines: the table, its specs and its eleven checks stay together, one rule each.
 """
 
 from __future__ import annotations
@@ -12,242 +14,27 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from tree_sitter import Node, Query, QueryCursor
+from tree_sitter import Node, QueryCursor
 
-from codecortex.analysis._text import LineIndex
 from codecortex.analysis.builder import InsightBuilder, Rule
+from codecortex.analysis.code_context import (
+    BUILT,
+    CodeContext,
+    js_built,
+    js_literal,
+    py_built,
+    py_literal,
+    remove_argument,
+)
+from codecortex.analysis.code_queries import TRIGGERS, rule_matches, rules_query
 from codecortex.analysis.languages import queries
 from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
-from codecortex.syntax.grammars import get_language, parse
+from codecortex.syntax.grammars import parse
 
 __all__ = ["run_code_rules"]
-
-_PYTHON_RULES = r"""
-(call function: (identifier) @fn arguments: (argument_list . (_) @arg)
-  (#any-of? @fn "eval" "exec")) @eval
-(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
-  arguments: (argument_list . (_) @arg
-    (keyword_argument name: (identifier) @kw value: (true) @val))
-  (#eq? @kw "shell")) @shell
-(call function: (identifier) @fn
-  arguments: (argument_list . (_) @arg
-    (keyword_argument name: (identifier) @kw value: (true) @val))
-  (#eq? @kw "shell")) @shell
-(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
-  arguments: (argument_list . (_) @arg)
-  (#eq? @mod "os") (#any-of? @fn "system" "popen")) @ossystem
-(call function: (attribute attribute: (identifier) @fn) arguments: (argument_list . (_) @arg)
-  (#any-of? @fn "execute" "executemany" "executescript" "mogrify" "raw")) @sql
-(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
-  arguments: (argument_list) @args
-  (#eq? @mod "yaml") (#any-of? @fn "load" "load_all")) @yaml
-(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
-  (#any-of? @mod "pickle" "cPickle" "_pickle" "dill")
-  (#any-of? @fn "load" "loads" "Unpickler")) @pickle
-(call function: (attribute object: (identifier) @mod attribute: (identifier) @fn)
-  arguments: (argument_list) @args
-  (#eq? @mod "hashlib") (#any-of? @fn "md5" "sha1" "new")) @weakhash
-(call arguments: (argument_list
-  (keyword_argument name: (identifier) @kw value: (false)) @kwarg)
-  (#eq? @kw "verify")) @verify
-(call function: (attribute attribute: (identifier) @fn)
-  (#any-of? @fn "execute" "query" "fetchrow" "fetchval" "raw")) @dbcall
-(assignment left: (identifier) @var
-  right: [(string) (concatenated_string)
-          (binary_operator left: [(string) (concatenated_string) (binary_operator)])
-          (call function: (attribute object: (string) attribute: (identifier) @_f)
-            (#eq? @_f "format"))] @rhs) @assign
-"""
-
-_JS_RULES = r"""
-(call_expression function: (identifier) @fn arguments: (arguments . (_) @arg)
-  (#eq? @fn "eval")) @eval
-(new_expression constructor: (identifier) @fn arguments: (arguments (_) @arg .)
-  (#eq? @fn "Function")) @eval
-(assignment_expression left: (member_expression property: (property_identifier) @prop)
-  right: (_) @rhs (#any-of? @prop "innerHTML" "outerHTML")) @html
-(augmented_assignment_expression left: (member_expression property: (property_identifier) @prop)
-  right: (_) @rhs (#any-of? @prop "innerHTML" "outerHTML")) @html
-(call_expression
-  function: (member_expression object: (identifier) @obj property: (property_identifier) @fn)
-  arguments: (arguments . (_) @rhs)
-  (#eq? @obj "document") (#any-of? @fn "write" "writeln")) @html
-(call_expression
-  function: [(identifier) @fn (member_expression property: (property_identifier) @fn)]
-  arguments: (arguments . (_) @arg) (#any-of? @fn "exec" "execSync")) @cpexec
-(call_expression function: (member_expression property: (property_identifier) @fn)
-  arguments: (arguments . (_) @arg) (#any-of? @fn "query" "execute" "raw")) @sql
-(call_expression function: (member_expression property: (property_identifier) @fn)
-  (#any-of? @fn "query" "execute")) @dbcall
-"""
-
-_GO_RULES = r"""
-(call_expression function: (selector_expression field: (field_identifier) @fn)
-  arguments: (argument_list . (_) @arg) (#any-of? @fn "Query" "QueryRow" "Exec")) @sql
-(call_expression function: (selector_expression field: (field_identifier) @fn)
-  arguments: (argument_list . (_) . (_) @arg)
-  (#any-of? @fn "QueryContext" "QueryRowContext" "ExecContext")) @sql
-(call_expression function: (selector_expression field: (field_identifier) @fn)
-  (#any-of? @fn "Query" "QueryRow" "Exec" "QueryContext" "QueryRowContext" "ExecContext"))
-  @dbcall
-"""
-
-_JAVA_RULES = r"""
-(method_invocation name: (identifier) @fn arguments: (argument_list . (_) @arg)
-  (#any-of? @fn "executeQuery" "executeUpdate" "execute" "prepareStatement" "addBatch"
-    "createQuery" "createNativeQuery")) @sql
-(method_invocation name: (identifier) @fn (#any-of? @fn "executeQuery" "executeUpdate")) @dbcall
-"""
-
-_RULES = {
-    "python": _PYTHON_RULES,
-    "javascript": _JS_RULES,
-    "typescript": _JS_RULES,
-    "tsx": _JS_RULES,
-    "go": _GO_RULES,
-    "java": _JAVA_RULES,
-}
-
-# a file can only match the rules query when it contains one of these strings; most files do
-# not, and skipping the query saves a full pass over their tree
-_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "python": (
-        "eval(",
-        "exec(",
-        "shell",
-        "os.system",
-        "os.popen",
-        ".execute",
-        ".mogrify",
-        ".raw(",
-        "yaml.",
-        "ickle.",
-        "dill.",
-        "hashlib.",
-        "verify",
-        ".query(",
-        ".fetchrow",
-        ".fetchval",
-    ),
-    "javascript": (
-        "eval(",
-        "Function(",
-        "innerHTML",
-        "outerHTML",
-        "document.write",
-        "exec",
-        ".query(",
-        ".execute(",
-        ".raw(",
-    ),
-    "go": ("Query", "Exec"),
-    "java": (
-        "execute",
-        "prepareStatement",
-        "addBatch",
-        "createQuery",
-        "createNativeQuery",
-    ),
-}
-_TRIGGERS["typescript"] = _TRIGGERS["tsx"] = _TRIGGERS["javascript"]
-
-# Python: every rules pattern but `@assign` is rooted at a `call` and constrains one of its
-# identifiers (the function's name or a keyword argument's name) to one of these names, and that
-# identifier's ancestors up to the call are only `attribute`, `keyword_argument` and
-# `argument_list` nodes. So instead of matching the whole tree, the rules query runs on the calls
-# found from these names' occurrences in the source (same matches, a fraction of the nodes).
-_PY_CALL_NAMES = frozenset(
-    {
-        "eval",
-        "exec",
-        "shell",
-        "system",
-        "popen",
-        "execute",
-        "executemany",
-        "executescript",
-        "mogrify",
-        "raw",
-        "load",
-        "load_all",
-        "loads",
-        "Unpickler",
-        "md5",
-        "sha1",
-        "new",
-        "verify",
-        "query",
-        "fetchrow",
-        "fetchval",
-    }
-)
-
-
-def _name_finders(names: frozenset[str]) -> tuple[re.Pattern[bytes], ...]:
-    """One regex per first letter of `names` (a search for a literal first byte is fast; one
-    alternation of every name is not), each matching a whole name up to a word boundary."""
-    by_first: dict[str, list[str]] = {}
-    for name in names:
-        by_first.setdefault(name[0], []).append(name[1:])
-    return tuple(
-        re.compile(
-            re.escape(first).encode()
-            + b"(?:"
-            + b"|".join(re.escape(r).encode() for r in sorted(rests, key=lambda r: (-len(r), r)))
-            + rb")\b"
-        )
-        for first, rests in sorted(by_first.items())
-    )
-
-
-_PY_CALL_FINDERS = _name_finders(_PY_CALL_NAMES)
-_IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-_UP_TO_CALL = frozenset({"attribute", "keyword_argument", "argument_list"})
-
-_LOOPS = {
-    "python": frozenset(
-        {
-            "for_statement",
-            "while_statement",
-            "list_comprehension",
-            "set_comprehension",
-            "dictionary_comprehension",
-            "generator_expression",
-        }
-    ),
-    "javascript": frozenset(
-        {"for_statement", "for_in_statement", "while_statement", "do_statement"}
-    ),
-    "go": frozenset({"for_statement"}),
-    "java": frozenset(
-        {"for_statement", "enhanced_for_statement", "while_statement", "do_statement"}
-    ),
-}
-_LOOPS["typescript"] = _LOOPS["tsx"] = _LOOPS["javascript"]
-
-_BOUNDARIES = {
-    "python": frozenset({"function_definition", "class_definition", "lambda", "module"}),
-    "javascript": frozenset(
-        {
-            "function_declaration",
-            "function_expression",
-            "arrow_function",
-            "method_definition",
-            "generator_function_declaration",
-            "class_body",
-            "program",
-        }
-    ),
-    "go": frozenset({"function_declaration", "method_declaration", "func_literal", "source_file"}),
-    "java": frozenset(
-        {"method_declaration", "constructor_declaration", "lambda_expression", "class_body"}
-    ),
-}
-_BOUNDARIES["typescript"] = _BOUNDARIES["tsx"] = _BOUNDARIES["javascript"]
 
 _SQL = re.compile(
     r"(?is)\b(select\b.+\bfrom|insert\s+into|update\s+[\w.\"`]+\s+set|delete\s+from"
@@ -255,164 +42,6 @@ _SQL = re.compile(
 )
 _SHELL_META = re.compile(r"[|&;<>()$`*?\[\]{}~!#\n\\]|^\s*\w+=")
 _PASSWORD = re.compile(rb"(?i)pass(word|wd)?|pwd|secret|credential")
-
-
-@cache
-def _query(language: str) -> Query | None:
-    source = _RULES.get(language)
-    return Query(get_language(language), source) if source else None
-
-
-class _Ctx:
-    """One file's rule run: its text and tree helpers, and what the checks share (the string
-    assignments the SQL rule follows, the loops the query-in-loop rule has reported)."""
-
-    __slots__ = ("analysis", "assigns", "b", "index", "lang", "seen_loops", "src", "text")
-
-    def __init__(self, b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes):
-        self.b = b
-        self.analysis = analysis
-        self.lang = analysis.language
-        self.text = text
-        self.src = src
-        self.index = LineIndex(src, len(src) == len(text))
-        self.assigns: dict[str, list[tuple[Node, int]]] = {}
-        self.seen_loops: set[int] = set()
-
-    def t(self, node: Node | None) -> str:
-        if node is None:
-            return ""
-        return self.src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
-
-    def loop_and_scope(self, node: Node) -> tuple[Node | None, Node | None]:
-        """(innermost loop within the same function, the function/module scope) of `node`."""
-        loops = _LOOPS[self.lang]
-        bounds = _BOUNDARIES[self.lang]
-        loop = None
-        n = node.parent
-        while n is not None:
-            t = n.type
-            if t in bounds:
-                return loop, n
-            if loop is None and t in loops:
-                loop = n
-            n = n.parent
-        return loop, None
-
-    def edit(self, start: int, end: int, new_text: str) -> TextEdit:
-        return TextEdit(self.index.range_of_offsets(start, end), new_text)
-
-
-# --------------------------------------------------------------------------- classification
-
-
-def _py_string_is_fstring(node: Node) -> bool:
-    return any(c.type == "interpolation" for c in node.children)
-
-
-def _py_literal(node: Node) -> bool:
-    if node.type == "string":
-        return not _py_string_is_fstring(node)
-    if node.type == "concatenated_string":
-        return all(_py_literal(c) for c in node.named_children)
-    return False
-
-
-def _py_built(ctx: _Ctx, node: Node) -> str | None:
-    """How a Python string expression is built from variable parts, or None."""
-    t = node.type
-    if t == "string":
-        return "f-string" if _py_string_is_fstring(node) else None
-    if t == "concatenated_string":
-        return "f-string" if any(_py_built(ctx, c) for c in node.named_children) else None
-    if t == "binary_operator":
-        op = node.child_by_field_name("operator")
-        op_text = ctx.t(op)
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        has_str = any(
-            n is not None and n.type in ("string", "concatenated_string", "binary_operator")
-            for n in (left, right)
-        )
-        if op_text == "%" and left is not None and left.type in ("string", "concatenated_string"):
-            return "%-formatting"
-        if op_text == "+" and has_str:
-            return "concatenation"
-        return None
-    if t == "call":
-        fn = node.child_by_field_name("function")
-        if fn is not None and fn.type == "attribute":
-            attr = fn.child_by_field_name("attribute")
-            obj = fn.child_by_field_name("object")
-            if ctx.t(attr) == "format" and obj is not None and obj.type == "string":
-                return ".format()"
-    if t == "parenthesized_expression" and node.named_child_count == 1:
-        inner = node.named_child(0)
-        return _py_built(ctx, inner) if inner is not None else None
-    return None
-
-
-def _js_literal(node: Node) -> bool:
-    if node.type == "string":
-        return True
-    if node.type == "template_string":
-        return not any(c.type == "template_substitution" for c in node.children)
-    return False
-
-
-def _js_built(ctx: _Ctx, node: Node) -> str | None:
-    if node.type == "template_string":
-        if any(c.type == "template_substitution" for c in node.children):
-            return "template string"
-        return None
-    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if any(
-            n is not None and n.type in ("string", "template_string", "binary_expression")
-            for n in (left, right)
-        ):
-            return "concatenation"
-    return None
-
-
-def _go_built(ctx: _Ctx, node: Node) -> str | None:
-    if node.type == "call_expression":
-        fn = ctx.t(node.child_by_field_name("function"))
-        if fn in ("fmt.Sprintf", "fmt.Sprint", "strings.Join"):
-            return fn
-    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
-        return "concatenation"
-    return None
-
-
-def _java_built(ctx: _Ctx, node: Node) -> str | None:
-    if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
-        return "concatenation"
-    if node.type == "method_invocation":
-        if ctx.t(node.child_by_field_name("name")) in ("format", "formatted"):
-            return "String.format"
-    return None
-
-
-_BUILT: dict[str, Callable[[_Ctx, Node], str | None]] = {
-    "python": _py_built,
-    "javascript": _js_built,
-    "typescript": _js_built,
-    "tsx": _js_built,
-    "go": _go_built,
-    "java": _java_built,
-}
-
-
-def _remove_argument(ctx: _Ctx, arg: Node) -> TextEdit:
-    prev = arg.prev_named_sibling
-    nxt = arg.next_named_sibling
-    if prev is not None and prev.type != "comment":
-        return ctx.edit(prev.end_byte, arg.end_byte, "")
-    if nxt is not None and nxt.type != "comment":
-        return ctx.edit(arg.start_byte, nxt.start_byte, "")
-    return ctx.edit(arg.start_byte, arg.end_byte, "")
 
 
 # --------------------------------------------------------------------------- rules
@@ -442,7 +71,7 @@ class _CodeRule:
     match is a finding, and what the rule says."""
 
     capture: str
-    check: Callable[[_Ctx, Node, _Caps], _Finding | None]
+    check: Callable[[CodeContext, Node, _Caps], _Finding | None]
     says: Rule
 
 
@@ -540,17 +169,17 @@ _SHELL_FUNCTIONS = frozenset(
 )
 
 
-def _eval(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _eval(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     fn = ctx.t(caps["fn"][0])
     if ctx.lang == "python":
-        if _py_literal(arg):
+        if py_literal(arg):
             return None
-        built = _py_built(ctx, arg)
+        built = py_built(ctx, arg)
     else:
-        if _js_literal(arg):
+        if js_literal(arg):
             return None
-        built = _js_built(ctx, arg)
+        built = js_built(ctx, arg)
     user_input = b"input(" in ctx.src[arg.start_byte : arg.end_byte]
     critical = built is not None or user_input
     return _Finding(
@@ -563,7 +192,7 @@ def _eval(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _shell_fix(ctx: _Ctx, arg: Node, val: Node) -> list[TextEdit] | None:
+def _shell_fix(ctx: CodeContext, arg: Node, val: Node) -> list[TextEdit] | None:
     """`"ls -l"` -> `["ls", "-l"]` and `shell=True` -> `shell=False`, for a plain fixed command."""
     if arg.type != "string":
         return None
@@ -582,7 +211,7 @@ def _shell_fix(ctx: _Ctx, arg: Node, val: Node) -> list[TextEdit] | None:
     ]
 
 
-def _shell(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _shell(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     mod = ctx.t(caps["mod"][0]) if "mod" in caps else ""
     if mod and mod not in ("subprocess", "sp", "asyncio"):
@@ -592,7 +221,7 @@ def _shell(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     if arg.type == "keyword_argument":
         return None
-    if _py_literal(arg):
+    if py_literal(arg):
         return _Finding(
             call,
             f"{fn}() runs a fixed command through the shell",
@@ -603,7 +232,7 @@ def _shell(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
             says=_SHELL_FIXED,
             fix=_shell_fix(ctx, arg, caps["val"][0]),
         )
-    built = _py_built(ctx, arg)
+    built = py_built(ctx, arg)
     return _Finding(
         call,
         f"Shell command built from variables in {fn}(..., shell=True)",
@@ -620,8 +249,8 @@ def _shell(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _os_system(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
-    built = _py_built(ctx, caps["arg"][0])
+def _os_system(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+    built = py_built(ctx, caps["arg"][0])
     if built is None:
         return None
     fn = ctx.t(caps["fn"][0])
@@ -636,9 +265,9 @@ def _os_system(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _sql(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _sql(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
-    built = _BUILT[ctx.lang](ctx, arg)
+    built = BUILT[ctx.lang](ctx, arg)
     source = arg
     if built is None and arg.type == "identifier" and ctx.lang == "python":
         # `sql = f"SELECT ... {x}"` earlier in the same scope, then `cur.execute(sql)`
@@ -648,7 +277,7 @@ def _sql(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
             if rhs.start_byte < call.start_byte and rscope == (
                 scope.start_byte if scope is not None else -1
             ):
-                built = _py_built(ctx, rhs)
+                built = py_built(ctx, rhs)
                 source = rhs
                 break
     if built is None or not _SQL.search(ctx.t(source)):
@@ -665,7 +294,7 @@ def _sql(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _yaml(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _yaml(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     args = caps["args"][0]
     fn_node = caps["fn"][0]
     loader_arg: Node | None = None
@@ -686,7 +315,7 @@ def _yaml(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     safe = "safe_load_all" if fn == "load_all" else "safe_load"
     fix = [ctx.edit(fn_node.start_byte, fn_node.end_byte, safe)]
     if loader_arg is not None:
-        fix.append(_remove_argument(ctx, loader_arg))
+        fix.append(remove_argument(ctx, loader_arg))
     return _Finding(
         call,
         f"yaml.{fn}() without SafeLoader",
@@ -699,7 +328,7 @@ def _yaml(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _pickle(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _pickle(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     mod, fn = ctx.t(caps["mod"][0]), ctx.t(caps["fn"][0])
     return _Finding(
         call,
@@ -718,7 +347,7 @@ def _statement_of(node: Node) -> Node:
     return n
 
 
-def _weakhash(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _weakhash(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     args = caps["args"][0]
     algo = fn
@@ -744,7 +373,7 @@ def _weakhash(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _verify(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _verify(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     kwarg = caps["kwarg"][0]
     return _Finding(
         kwarg,
@@ -753,15 +382,15 @@ def _verify(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
         "warning",
         0.85,
         ctx.t(call),
-        fix=[_remove_argument(ctx, kwarg)],
+        fix=[remove_argument(ctx, kwarg)],
     )
 
 
-def _html(ctx: _Ctx, node: Node, caps: _Caps) -> _Finding | None:
+def _html(ctx: CodeContext, node: Node, caps: _Caps) -> _Finding | None:
     rhs = caps["rhs"][0]
-    if _js_literal(rhs):
+    if js_literal(rhs):
         return None
-    built = _js_built(ctx, rhs)
+    built = js_built(ctx, rhs)
     target = ctx.t(caps["prop"][0]) if "prop" in caps else f"document.{ctx.t(caps['fn'][0])}"
     return _Finding(
         node,
@@ -774,10 +403,10 @@ def _html(ctx: _Ctx, node: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _cpexec(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _cpexec(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     if b"child_process" not in ctx.src:
         return None
-    built = _js_built(ctx, caps["arg"][0])
+    built = js_built(ctx, caps["arg"][0])
     if built is None:
         return None
     fn = ctx.t(caps["fn"][0])
@@ -792,7 +421,7 @@ def _cpexec(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _dbcall(ctx: _Ctx, call: Node, caps: _Caps) -> _Finding | None:
+def _dbcall(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     loop, _scope = ctx.loop_and_scope(call)
     if loop is None or loop.start_byte in ctx.seen_loops:
         return None
@@ -825,7 +454,7 @@ _CODE_RULES = (
 )
 
 
-def _report(ctx: _Ctx, says: Rule, found: _Finding) -> None:
+def _report(ctx: CodeContext, says: Rule, found: _Finding) -> None:
     ctx.b.add(
         found.says or says,
         title=found.title,
@@ -839,7 +468,7 @@ def _report(ctx: _Ctx, says: Rule, found: _Finding) -> None:
     )
 
 
-def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
+def _concat_rule(ctx: CodeContext, rule_nodes: dict[str, list[Node]]) -> None:
     """`s += ...` on a string inside a loop (Python)."""
     concats = rule_nodes.get("rule.concat")
     if not concats:
@@ -879,59 +508,13 @@ def _concat_rule(ctx: _Ctx, rule_nodes: dict[str, list[Node]]) -> None:
         _report(ctx, _STRING_CONCAT_IN_LOOP, found)
 
 
-def _python_rule_calls(root: Node, src: bytes) -> list[Node]:
-    """The `call` nodes with an identifier named in `_PY_CALL_NAMES` as their function's name or
-    a keyword argument's name (see `_PY_CALL_NAMES`), in document order."""
-    found: dict[tuple[int, int], Node] = {}
-    descend = root.descendant_for_byte_range
-    ident = _IDENT_BYTES
-    for finder in _PY_CALL_FINDERS:
-        for m in finder.finditer(src):
-            start, end = m.span()
-            if start > 0 and src[start - 1] in ident:
-                continue  # the end of a longer identifier
-            node = descend(start, end)
-            if node is None or node.type != "identifier" or node.start_byte != start:
-                continue
-            n = node.parent
-            while n is not None and n.type in _UP_TO_CALL:
-                n = n.parent
-            if n is not None and n.type == "call":
-                found[(n.start_byte, n.end_byte)] = n
-    return [n for _span, n in sorted(found.items(), key=lambda kv: (kv[0][0], -kv[0][1]))]
-
-
-def _rule_matches(
-    query: Query, tree: Any, lang: str, src: bytes
-) -> tuple[list[dict[str, list[Node]]], list[tuple[int, dict[str, list[Node]]]] | None]:
-    """(captures of the rules query's non-`assign` matches, sorted by their first byte; all the
-    matches of the whole tree, or None when they were not needed)."""
-    if lang != "python":
-        matches = QueryCursor(query).matches(tree.root_node)
-        rest = [caps for _idx, caps in matches if "assign" not in caps]
-    else:
-        matches = None
-        rest = []
-        for call in _python_rule_calls(tree.root_node, src):
-            cursor = QueryCursor(query)
-            cursor.set_max_start_depth(0)  # only the matches rooted at this call
-            rest += [c for _idx, c in cursor.matches(call) if "assign" not in c]
-        if any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
-            # the SQL rule follows `sql = f"..."` assignments: the whole tree's matches
-            matches = QueryCursor(query).matches(tree.root_node)
-            rest = [caps for _idx, caps in matches if "assign" not in caps]
-    # match order does not follow the document; fingerprints of repeated findings do
-    rest.sort(key=lambda c: min(n.start_byte for nodes in c.values() for n in nodes))
-    return rest, matches
-
-
 def run_code_rules(
     b: InsightBuilder, analysis: FileAnalysis, text: str, src: bytes | None = None
 ) -> None:
     """Run the language's query rules over the file (reusing `analysis.tree` when present).
     `src` is `text` encoded (UTF-8, surrogatepass), when the caller has it."""
     lang = analysis.language
-    triggers = _TRIGGERS.get(lang)
+    triggers = TRIGGERS.get(lang)
     if triggers is None:
         return
     if src is None:
@@ -942,10 +525,10 @@ def run_code_rules(
         tree = parse(src, lang)
         caps = QueryCursor(queries(lang).structure).captures(tree.root_node)
         rule_nodes = {k: v for k, v in caps.items() if k.startswith("rule.")}
-    ctx = _Ctx(b, analysis, text, src)
+    ctx = CodeContext(b, analysis, text, src)
     if any(t in text for t in triggers):
-        query = _query(lang)
-        rest, matches = _rule_matches(query, tree, lang, src) if query is not None else ([], [])
+        query = rules_query(lang)
+        rest, matches = rule_matches(query, tree, lang, src) if query is not None else ([], [])
         assigns = ctx.assigns
         if matches and any("sql" in c and c["arg"][0].type == "identifier" for c in rest):
             for _idx, caps in matches:
