@@ -30,6 +30,19 @@ class Achievement:
     data: Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def _at_least(
+    kind: str, title: str, criterion: str, figure: str, threshold: int, data_key: str
+) -> Achievement:
+    """Earned once the success-metric `figure` reaches `threshold`; its data is that figure."""
+    return Achievement(
+        kind,
+        title,
+        criterion,
+        lambda f: f[figure] >= threshold,
+        lambda f: {data_key: f[figure]},
+    )
+
+
 ACHIEVEMENTS: tuple[Achievement, ...] = (
     Achievement(
         "first_repo",
@@ -38,48 +51,54 @@ ACHIEVEMENTS: tuple[Achievement, ...] = (
         lambda f: f["repos_active"] >= 1,
         lambda f: {"repository": f["first_repo"], "repositories": f["repos_active"]},
     ),
-    Achievement(
+    _at_least(
         "pattern_hunter",
         "Pattern hunter",
         f"{PATTERN_HUNTER_PATTERNS} recurring problems (each seen "
         f"{metrics.PATTERN_MIN_SEEN}+ times) that you fixed",
-        lambda f: f["patterns_discovered"] >= PATTERN_HUNTER_PATTERNS,
-        lambda f: {"patterns": f["patterns_discovered"]},
+        "patterns_discovered",
+        PATTERN_HUNTER_PATTERNS,
+        "patterns",
     ),
-    Achievement(
+    _at_least(
         "insight_master",
         "Insight master",
         f"{INSIGHT_MASTER_INSIGHTS} code insights applied in your repositories",
-        lambda f: f["insights_applied"] >= INSIGHT_MASTER_INSIGHTS,
-        lambda f: {"insightsApplied": f["insights_applied"]},
+        "insights_applied",
+        INSIGHT_MASTER_INSIGHTS,
+        "insightsApplied",
     ),
-    Achievement(
+    _at_least(
         "speed_demon",
         "Speed demon",
         f"{SPEED_DEMON_FIXES} problems solved within {metrics.FAST_FIX_SECONDS} seconds",
-        lambda f: f["fast_fixes"] >= SPEED_DEMON_FIXES,
-        lambda f: {"fastFixes": f["fast_fixes"]},
+        "fast_fixes",
+        SPEED_DEMON_FIXES,
+        "fastFixes",
     ),
-    Achievement(
+    _at_least(
         "quality_guardian",
         "Quality guardian",
         f"{QUALITY_GUARDIAN_SOLVED} problems solved",
-        lambda f: f["problems_solved"] >= QUALITY_GUARDIAN_SOLVED,
-        lambda f: {"problemsSolved": f["problems_solved"]},
+        "problems_solved",
+        QUALITY_GUARDIAN_SOLVED,
+        "problemsSolved",
     ),
-    Achievement(
+    _at_least(
         "knowledge_sharer",
         "Knowledge sharer",
         f"{KNOWLEDGE_SHARER_SHARED} solutions, notes or snippets shared with your team",
-        lambda f: f["shared"] >= KNOWLEDGE_SHARER_SHARED,
-        lambda f: {"shared": f["shared"]},
+        "shared",
+        KNOWLEDGE_SHARER_SHARED,
+        "shared",
     ),
-    Achievement(
+    _at_least(
         "learning_champion",
         "Learning champion",
         f"{LEARNING_CHAMPION_REPLAYS} past fixes applied",
-        lambda f: f["replays_applied"] >= LEARNING_CHAMPION_REPLAYS,
-        lambda f: {"replaysApplied": f["replays_applied"]},
+        "replays_applied",
+        LEARNING_CHAMPION_REPLAYS,
+        "replaysApplied",
     ),
 )
 BY_KIND = {a.kind: a for a in ACHIEVEMENTS}
