@@ -8,6 +8,7 @@ Invalid values are reported (the caller tells the user once) and fall back to th
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
 import re
@@ -23,13 +24,22 @@ from codecortex.config.llm import DEFAULT_AZURE_API_VERSION, LLMSettings, read_a
 
 @dataclass(frozen=True)
 class SettingSpec:
-    name: str  # camelCase, dotted for nested (llm.baseUrl)
-    type: type
-    default: Any
+    """One client-visible setting: its name (camelCase, dotted for nested: llm.baseUrl), help
+    and limits; its type and default are those of its `Settings` field (`attr`)."""
+
+    name: str
     help: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+
+    @property
+    def type(self) -> builtins.type:
+        return _TYPES[str(_FIELDS[self.attr].type)]
+
+    @property
+    def default(self) -> Any:
+        return _FIELDS[self.attr].default
 
     @property
     def env(self) -> str:
@@ -40,86 +50,6 @@ class SettingSpec:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name.replace(".", "_")).lower()
 
 
-SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("databaseUrl", str, "", "PostgreSQL URL; empty = the embedded database"),
-    SettingSpec("dataDir", str, "", "Where the embedded database lives (default: user data dir)"),
-    SettingSpec("user", str, "", "Your identity; default: git user.email, else the OS user"),
-    SettingSpec("embedder", str, "hash", "Embedding provider", choices=("hash", "openai")),
-    SettingSpec("embeddingModel", str, "text-embedding-3-small", "Model for embedder=openai"),
-    SettingSpec("embeddingBaseUrl", str, "", "OpenAI-compatible base URL for embeddings"),
-    SettingSpec("hints", bool, True, "Show hint diagnostics for problems with known fixes"),
-    SettingSpec("detectOnSave", bool, False, "Run detectors (ruff, mypy, ...) on save"),
-    SettingSpec(
-        "notifications",
-        str,
-        "errors",
-        "What pops up: nothing, errors and warnings (notices such as achievements go to the "
-        "log), or everything",
-        choices=("off", "errors", "all"),
-    ),
-    SettingSpec(
-        "maxFileSize", int, 2_000_000, "Files larger than this (bytes) are skipped", minimum=1
-    ),
-    SettingSpec("maxDiffLines", int, 60, "Larger fixes are not learned", minimum=1),
-    SettingSpec(
-        "replayMinConfidence", float, 0.8, "Minimum confidence for --fix", minimum=0, maximum=1
-    ),
-    SettingSpec(
-        "defaultVisibility", str, "private", "Visibility of new rows", choices=("private", "team")
-    ),
-    SettingSpec(
-        "shareDocs",
-        bool,
-        False,
-        "Index the workspace's docs team-visible (a team database); default: only you see them",
-    ),
-    SettingSpec("insights", bool, True, "Show code insights as diagnostics"),
-    SettingSpec(
-        "analysis.maxComplexity",
-        int,
-        10,
-        "Cyclomatic complexity above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxFunctionLines",
-        int,
-        80,
-        "Function length in lines above which it is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxNesting",
-        int,
-        4,
-        "Block nesting depth above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxParams",
-        int,
-        6,
-        "Parameter count above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec("llm.provider", str, "none", "Model provider", choices=("none", "openai", "azure")),
-    SettingSpec("llm.model", str, "", "Chat model name (Azure: deployment)"),
-    SettingSpec("llm.baseUrl", str, "", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
-    SettingSpec("llm.apiVersion", str, "", "Azure OpenAI API version"),
-    SettingSpec("llm.timeout", float, 30.0, "Seconds per model request", minimum=1),
-    SettingSpec("llm.maxTokens", int, 1024, "Maximum tokens per answer", minimum=16),
-    SettingSpec("llm.rpm", int, 60, "Requests per minute to the model", minimum=1),
-    SettingSpec("github.clientId", str, "", "OAuth app client id for `codecortex github login`"),
-    SettingSpec(
-        "github.url", str, "https://github.com", "GitHub (or GitHub Enterprise Server) URL"
-    ),
-    SettingSpec("github.apiUrl", str, "", "REST API URL; default: derived from github.url"),
-    SettingSpec("github.scopes", str, "repo read:user", "OAuth scopes asked for at sign-in"),
-    SettingSpec(
-        "logLevel", str, "info", "Server log level", choices=("debug", "info", "warning", "error")
-    ),
-)
-SPEC_BY_NAME = {s.name: s for s in SPECS}
 CLIENT_KEY_SETTING = "llm.apiKey"
 
 
@@ -191,6 +121,66 @@ class Settings:
             rpm=self.llm_rpm,
             api_key=read_api_key(provider, self.llm_api_key, env),
         )
+
+
+# the type and default of each setting are its `Settings` field's
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("databaseUrl", "PostgreSQL URL; empty = the embedded database"),
+    SettingSpec("dataDir", "Where the embedded database lives (default: user data dir)"),
+    SettingSpec("user", "Your identity; default: git user.email, else the OS user"),
+    SettingSpec("embedder", "Embedding provider", choices=("hash", "openai")),
+    SettingSpec("embeddingModel", "Model for embedder=openai"),
+    SettingSpec("embeddingBaseUrl", "OpenAI-compatible base URL for embeddings"),
+    SettingSpec("hints", "Show hint diagnostics for problems with known fixes"),
+    SettingSpec("detectOnSave", "Run detectors (ruff, mypy, ...) on save"),
+    SettingSpec(
+        "notifications",
+        "What pops up: nothing, errors and warnings (notices such as achievements go to the "
+        "log), or everything",
+        choices=("off", "errors", "all"),
+    ),
+    SettingSpec("maxFileSize", "Files larger than this (bytes) are skipped", minimum=1),
+    SettingSpec("maxDiffLines", "Larger fixes are not learned", minimum=1),
+    SettingSpec("replayMinConfidence", "Minimum confidence for --fix", minimum=0, maximum=1),
+    SettingSpec("defaultVisibility", "Visibility of new rows", choices=("private", "team")),
+    SettingSpec(
+        "shareDocs",
+        "Index the workspace's docs team-visible (a team database); default: only you see them",
+    ),
+    SettingSpec("insights", "Show code insights as diagnostics"),
+    SettingSpec(
+        "analysis.maxComplexity",
+        "Cyclomatic complexity above which a function is reported",
+        minimum=1,
+    ),
+    SettingSpec(
+        "analysis.maxFunctionLines",
+        "Function length in lines above which it is reported",
+        minimum=1,
+    ),
+    SettingSpec(
+        "analysis.maxNesting", "Block nesting depth above which a function is reported", minimum=1
+    ),
+    SettingSpec(
+        "analysis.maxParams", "Parameter count above which a function is reported", minimum=1
+    ),
+    SettingSpec("llm.provider", "Model provider", choices=("none", "openai", "azure")),
+    SettingSpec("llm.model", "Chat model name (Azure: deployment)"),
+    SettingSpec("llm.baseUrl", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
+    SettingSpec("llm.apiVersion", "Azure OpenAI API version"),
+    SettingSpec("llm.timeout", "Seconds per model request", minimum=1),
+    SettingSpec("llm.maxTokens", "Maximum tokens per answer", minimum=16),
+    SettingSpec("llm.rpm", "Requests per minute to the model", minimum=1),
+    SettingSpec("github.clientId", "OAuth app client id for `codecortex github login`"),
+    SettingSpec("github.url", "GitHub (or GitHub Enterprise Server) URL"),
+    SettingSpec("github.apiUrl", "REST API URL; default: derived from github.url"),
+    SettingSpec("github.scopes", "OAuth scopes asked for at sign-in"),
+    SettingSpec("logLevel", "Server log level", choices=("debug", "info", "warning", "error")),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 
 def _coerce(spec: SettingSpec, value: Any) -> Any:
