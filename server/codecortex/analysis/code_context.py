@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from codecortex.analysis._text import LineIndex
+from codecortex.analysis._text import LineIndex, node_text
 from codecortex.analysis.builder import InsightBuilder
 from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
@@ -83,9 +83,7 @@ class CodeContext:
         self.seen_loops: set[int] = set()
 
     def t(self, node: Node | None) -> str:
-        if node is None:
-            return ""
-        return self.src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+        return node_text(self.src, node)
 
     def loop_and_scope(self, node: Node) -> tuple[Node | None, Node | None]:
         """(innermost loop within the same function, the function/module scope) of `node`."""
