@@ -2,7 +2,10 @@
 
 `analyze_source` runs one structure query per file (see `languages.py`) and a single sweep over the
 captured nodes sorted by position to attribute decision points and nesting to the innermost
-definition; no Python walk over the whole tree.
+definition; no Python walk over the whole tree. Imports and exports: `analysis.imports`.
+
+Over 400 lines: the sweep and the per-language definition details it reads (names, docstrings,
+parameters, bases, visibility) are one piece.
 """
 
 from __future__ import annotations
