@@ -16,7 +16,7 @@ from codecortex.diagnostics import TextEdit
 
 __all__ = [
     "BUILT",
-    "CodeContext",
+    "RuleContext",
     "js_built",
     "js_literal",
     "py_built",
@@ -66,7 +66,7 @@ _BOUNDARIES = {
 _BOUNDARIES["typescript"] = _BOUNDARIES["tsx"] = _BOUNDARIES["javascript"]
 
 
-class CodeContext:
+class RuleContext:
     """One file's rule run: its text and tree helpers, and what the checks share (the string
     assignments the SQL rule follows, the loops the query-in-loop rule has reported)."""
 
@@ -119,7 +119,7 @@ def py_literal(node: Node) -> bool:
     return False
 
 
-def py_built(ctx: CodeContext, node: Node) -> str | None:
+def py_built(ctx: RuleContext, node: Node) -> str | None:
     """How a Python string expression is built from variable parts, or None."""
     t = node.type
     if t == "string":
@@ -161,7 +161,7 @@ def js_literal(node: Node) -> bool:
     return False
 
 
-def js_built(ctx: CodeContext, node: Node) -> str | None:
+def js_built(ctx: RuleContext, node: Node) -> str | None:
     if node.type == "template_string":
         if any(c.type == "template_substitution" for c in node.children):
             return "template string"
@@ -177,7 +177,7 @@ def js_built(ctx: CodeContext, node: Node) -> str | None:
     return None
 
 
-def _go_built(ctx: CodeContext, node: Node) -> str | None:
+def _go_built(ctx: RuleContext, node: Node) -> str | None:
     if node.type == "call_expression":
         fn = ctx.t(node.child_by_field_name("function"))
         if fn in ("fmt.Sprintf", "fmt.Sprint", "strings.Join"):
@@ -187,7 +187,7 @@ def _go_built(ctx: CodeContext, node: Node) -> str | None:
     return None
 
 
-def _java_built(ctx: CodeContext, node: Node) -> str | None:
+def _java_built(ctx: RuleContext, node: Node) -> str | None:
     if node.type == "binary_expression" and ctx.t(node.child_by_field_name("operator")) == "+":
         return "concatenation"
     if node.type == "method_invocation":
@@ -196,7 +196,7 @@ def _java_built(ctx: CodeContext, node: Node) -> str | None:
     return None
 
 
-BUILT: dict[str, Callable[[CodeContext, Node], str | None]] = {
+BUILT: dict[str, Callable[[RuleContext, Node], str | None]] = {
     "python": py_built,
     "javascript": js_built,
     "typescript": js_built,
@@ -206,7 +206,7 @@ BUILT: dict[str, Callable[[CodeContext, Node], str | None]] = {
 }
 
 
-def remove_argument(ctx: CodeContext, arg: Node) -> TextEdit:
+def remove_argument(ctx: RuleContext, arg: Node) -> TextEdit:
     prev = arg.prev_named_sibling
     nxt = arg.next_named_sibling
     if prev is not None and prev.type != "comment":

@@ -21,7 +21,7 @@ from tree_sitter import Node, QueryCursor
 from codecortex.analysis.builder import InsightBuilder, Rule
 from codecortex.analysis.code_context import (
     BUILT,
-    CodeContext,
+    RuleContext,
     js_built,
     js_literal,
     py_built,
@@ -71,7 +71,7 @@ class _CodeRule:
     match is a finding, and what the rule says."""
 
     capture: str
-    check: Callable[[CodeContext, Node, _Caps], _Finding | None]
+    check: Callable[[RuleContext, Node, _Caps], _Finding | None]
     says: Rule
 
 
@@ -169,7 +169,7 @@ _SHELL_FUNCTIONS = frozenset(
 )
 
 
-def _eval(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _eval(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     fn = ctx.t(caps["fn"][0])
     if ctx.lang == "python":
@@ -192,7 +192,7 @@ def _eval(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _shell_fix(ctx: CodeContext, arg: Node, val: Node) -> list[TextEdit] | None:
+def _shell_fix(ctx: RuleContext, arg: Node, val: Node) -> list[TextEdit] | None:
     """`"ls -l"` -> `["ls", "-l"]` and `shell=True` -> `shell=False`, for a plain fixed command."""
     if arg.type != "string":
         return None
@@ -211,7 +211,7 @@ def _shell_fix(ctx: CodeContext, arg: Node, val: Node) -> list[TextEdit] | None:
     ]
 
 
-def _shell(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _shell(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     mod = ctx.t(caps["mod"][0]) if "mod" in caps else ""
     if mod and mod not in ("subprocess", "sp", "asyncio"):
@@ -249,7 +249,7 @@ def _shell(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _os_system(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _os_system(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     built = py_built(ctx, caps["arg"][0])
     if built is None:
         return None
@@ -265,7 +265,7 @@ def _os_system(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _sql(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _sql(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     arg = caps["arg"][0]
     built = BUILT[ctx.lang](ctx, arg)
     source = arg
@@ -294,7 +294,7 @@ def _sql(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _yaml(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _yaml(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     args = caps["args"][0]
     fn_node = caps["fn"][0]
     loader_arg: Node | None = None
@@ -328,7 +328,7 @@ def _yaml(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _pickle(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _pickle(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     mod, fn = ctx.t(caps["mod"][0]), ctx.t(caps["fn"][0])
     return _Finding(
         call,
@@ -347,7 +347,7 @@ def _statement_of(node: Node) -> Node:
     return n
 
 
-def _weakhash(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _weakhash(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     fn = ctx.t(caps["fn"][0])
     args = caps["args"][0]
     algo = fn
@@ -373,7 +373,7 @@ def _weakhash(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _verify(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _verify(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     kwarg = caps["kwarg"][0]
     return _Finding(
         kwarg,
@@ -386,7 +386,7 @@ def _verify(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _html(ctx: CodeContext, node: Node, caps: _Caps) -> _Finding | None:
+def _html(ctx: RuleContext, node: Node, caps: _Caps) -> _Finding | None:
     rhs = caps["rhs"][0]
     if js_literal(rhs):
         return None
@@ -403,7 +403,7 @@ def _html(ctx: CodeContext, node: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _cpexec(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _cpexec(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     if b"child_process" not in ctx.src:
         return None
     built = js_built(ctx, caps["arg"][0])
@@ -421,7 +421,7 @@ def _cpexec(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
     )
 
 
-def _dbcall(ctx: CodeContext, call: Node, caps: _Caps) -> _Finding | None:
+def _dbcall(ctx: RuleContext, call: Node, caps: _Caps) -> _Finding | None:
     loop, _scope = ctx.loop_and_scope(call)
     if loop is None or loop.start_byte in ctx.seen_loops:
         return None
@@ -454,7 +454,7 @@ _CODE_RULES = (
 )
 
 
-def _report(ctx: CodeContext, says: Rule, found: _Finding) -> None:
+def _report(ctx: RuleContext, says: Rule, found: _Finding) -> None:
     ctx.b.add(
         found.says or says,
         title=found.title,
@@ -468,7 +468,7 @@ def _report(ctx: CodeContext, says: Rule, found: _Finding) -> None:
     )
 
 
-def _concat_rule(ctx: CodeContext, rule_nodes: dict[str, list[Node]]) -> None:
+def _concat_rule(ctx: RuleContext, rule_nodes: dict[str, list[Node]]) -> None:
     """`s += ...` on a string inside a loop (Python)."""
     concats = rule_nodes.get("rule.concat")
     if not concats:
@@ -525,7 +525,7 @@ def run_code_rules(
         tree = parse(src, lang)
         caps = QueryCursor(queries(lang).structure).captures(tree.root_node)
         rule_nodes = {k: v for k, v in caps.items() if k.startswith("rule.")}
-    ctx = CodeContext(b, analysis, text, src)
+    ctx = RuleContext(b, analysis, text, src)
     if any(t in text for t in triggers):
         query = rules_query(lang)
         rest, matches = rule_matches(query, tree, lang, src) if query is not None else ([], [])
