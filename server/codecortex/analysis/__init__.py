@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from codecortex.analysis.context import enclosing_context, find_symbol_range
 from codecortex.analysis.insights import AnalysisThresholds, run_file_rules, run_project_rules
+from codecortex.analysis.listing import SkippedFile, SourceFile, iter_source_files
 from codecortex.analysis.model import (
     CallRef,
     CodeContext,
@@ -19,12 +20,9 @@ from codecortex.analysis.model import (
 )
 from codecortex.analysis.phases import (
     IncrementalResult,
-    SkippedFile,
-    SourceFile,
     WorkspaceAnalysis,
     affected_files,
     analyze_workspace,
-    iter_source_files,
     reanalyze_file,
 )
 from codecortex.analysis.relations import resolve_imports

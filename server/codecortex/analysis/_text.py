@@ -90,4 +90,7 @@ def sha256_hex(*parts: str) -> str:
 
 
 def node_text(src: bytes, node: Any) -> str:
+    """The source text of a tree-sitter node ("" for None)."""
+    if node is None:
+        return ""
     return src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")

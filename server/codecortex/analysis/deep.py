@@ -24,7 +24,7 @@ from codecortex.analysis.model import FileAnalysis
 from codecortex.analysis.symbols import analyze_source
 from codecortex.llm import LLMError, estimate_tokens
 from codecortex.store import synthesis as synth_store
-from codecortex.synthesis.fixes import Synthesizer
+from codecortex.synthesis.runner import Synthesizer
 
 TEMPLATE = "deep_analysis"
 INSIGHT_TYPES = ("architecture", "refactor")

@@ -3,6 +3,8 @@
 Lines and columns are 0-based, like LSP and `codecortex.diagnostics`. Every type has `to_json()`
 (a dict of JSON-safe values, for JSONB columns and the CLI) and, where the engine needs to read
 it back, `from_json()`.
+
+Over 400 lines: eight small data types with their JSON forms, one responsibility.
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ database when the process has none).
 
 Cancellation: `JobContext.progress` raises `JobCancelled` when someone asked to cancel; the
 session is then `cancelled` and what was stored stays valid.
+
+Over 400 lines: the session runner with its phases, the job entry points and the incremental
+path; it splits (the incremental path into its own module) once the job runners (`run_inline`,
+`run_job`, `state_of`) are unified, which is under way in another change. Rows: `analysis.rows`.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ from typing import Any
 from codecortex.analysis import (
     AnalysisThresholds,
     FileAnalysis,
-    Insight,
     Relationship,
     WorkspaceAnalysis,
     iter_source_files,
@@ -54,6 +57,7 @@ from codecortex.analysis import (
 )
 from codecortex.analysis.phases import _run_tasks
 from codecortex.analysis.relations import ModuleIndex
+from codecortex.analysis.rows import insight_row, item_rows, relationship_from_row, relationship_row
 from codecortex.config import Settings
 from codecortex.jobs import (
     ConnectionFactory,
@@ -146,110 +150,6 @@ def state_of(owner: Any) -> AnalysisState:
         state = AnalysisState()
         owner._analysis_state = state
     return state
-
-
-# --------------------------------------------------------------------------- row conversion
-
-
-def item_rows(a: FileAnalysis, key: str) -> list[dict[str, Any]]:
-    """`codecortex_items` rows of one analysed file: the file row, then its symbols."""
-    imports = list(dict.fromkeys(i.module for i in a.imports))
-    rows = [
-        {
-            "file_path": a.path,
-            "file_type": a.file_type,
-            "language": a.language,
-            "code_type": "module",
-            "name": a.path.rsplit("/", 1)[-1],
-            "qualified_name": a.path,
-            "parent_name": None,
-            "complexity_score": float(a.max_complexity),
-            "documentation_score": round(a.doc_coverage, 4),
-            "imports": imports,
-            "exports": list(a.exports),
-            "dependencies": {
-                "rules": key,
-                "lines": a.line_count,
-                "size_bytes": a.size_bytes,
-                "syntax_errors": a.has_syntax_errors,
-            },
-            "content_hash": a.sha256,
-            "line_start": 0,
-            "line_end": max(a.line_count - 1, 0),
-            "analysis": a.to_json(),
-        }
-    ]
-    for s in a.symbols:
-        rows.append(
-            {
-                "file_path": a.path,
-                "file_type": a.file_type,
-                "language": a.language,
-                "code_type": s.kind,
-                "name": s.name,
-                "qualified_name": s.qualified_name,
-                "parent_name": s.parent,
-                "complexity_score": float(s.complexity),
-                "documentation_score": 1.0 if s.has_doc else 0.0,
-                "imports": None,
-                "exports": None,
-                "dependencies": {
-                    "params": s.params,
-                    "max_nesting": s.max_nesting,
-                    "line_count": s.line_count,
-                    "is_public": s.is_public,
-                    "bases": list(s.bases),
-                },
-                "content_hash": a.sha256,
-                "line_start": s.start_line,
-                "line_end": s.end_line,
-                "analysis": None,
-            }
-        )
-    return rows
-
-
-def insight_row(i: Insight) -> dict[str, Any]:
-    """A `code_insights` + `insight_priorities` row for `store.upsert_insights`."""
-    detail = dict(i.detail)
-    detail["range"] = i.range.to_json()
-    detail["symbol"] = i.symbol
-    if i.fix:
-        detail["fix"] = [{"range": e.range.to_json(), "new_text": e.new_text} for e in i.fix]
-    p = i.priority
-    return {
-        "fingerprint": i.fingerprint,
-        "type": i.type,
-        "rule": i.rule,
-        "title": i.title,
-        "summary": i.summary,
-        "detail": detail,
-        "file_path": i.file,
-        "line_start": i.range.start.line,
-        "line_end": i.range.end.line,
-        "severity": i.severity,
-        "confidence": i.confidence,
-        "score": p.score,
-        "category": p.category,
-        "effort": p.effort,
-        "impact": p.impact,
-        "actionability": p.actionability,
-        "factors": p.factors,
-    }
-
-
-def relationship_row(r: Relationship) -> dict[str, Any]:
-    return r.to_json()
-
-
-def relationship_from_row(row: dict[str, Any]) -> Relationship:
-    return Relationship(
-        source_file=row["source_file"],
-        target_file=row["target_file"],
-        type=row["type"],
-        metadata=dict(row.get("metadata") or {}),
-        confidence=float(row["confidence"] if row.get("confidence") is not None else 1.0),
-    )
 
 
 # --------------------------------------------------------------------------- a session
@@ -533,9 +433,9 @@ class SessionRun:
     # ------------------------------------------------------------------ deep
 
     async def _deep(self, phase: dict[str, Any]) -> None:
-        from codecortex.synthesis.fixes import Synthesizer, llm_settings
+        from codecortex.synthesis.runner import Synthesizer
 
-        llm = llm_settings(self.settings)
+        llm = self.settings.llm_settings()
         if not llm.enabled:
             phase.update(status="skipped", reason=NO_MODEL)
             return

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
-from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.builder import InsightBuilder, Rule
 from codecortex.analysis.model import FileAnalysis, Insight, Relationship
 from codecortex.diagnostics import Range
 
@@ -102,6 +102,17 @@ def _shortest_cycle(graph: Mapping[str, set[str]], members: set[str], start: str
     return [start]
 
 
+_IMPORT_CYCLE = Rule(
+    "architecture.import_cycle",
+    "architecture",
+    "days",
+    "Cyclic imports make initialisation order fragile (partially initialised "
+    "modules) and prevent using or testing the modules separately.",
+    "Move the shared pieces into a lower-level module, invert the dependency, or "
+    "import lazily where the cycle is intentional.",
+)
+
+
 def import_cycle_rule(
     analyses: Mapping[str, FileAnalysis], relationships: list[Relationship]
 ) -> list[Insight]:
@@ -121,22 +132,12 @@ def import_cycle_rule(
         b = InsightBuilder(first, analysis.symbols if analysis else None)
         shown = " -> ".join(cycle)
         b.add(
-            type_="architecture",
-            rule="architecture.import_cycle",
+            _IMPORT_CYCLE,
             title=f"Import cycle between {len(comp)} modules",
             summary=f"These modules import each other: {shown}.",
             range_=Range.of(line, 0, line, 0),
             severity="warning",
             confidence=0.9,
-            effort="days",
-            why=(
-                "Cyclic imports make initialisation order fragile (partially initialised "
-                "modules) and prevent using or testing the modules separately."
-            ),
-            how=(
-                "Move the shared pieces into a lower-level module, invert the dependency, or "
-                "import lazily where the cycle is intentional."
-            ),
             snippet="|".join(comp),
             symbol=None,
             use_symbol_at=False,
@@ -159,6 +160,30 @@ _SECTION_HELP = {
     "usage": "how to use it, with an example",
     "test": "how to run the tests",
 }
+_SECTION_RULES = {
+    section: Rule(
+        f"readme.missing_{section}_section",
+        "readme_quality",
+        "minutes",
+        "Readers look for these sections first; without them they guess or give up.",
+        f"Add a heading such as '## {section.capitalize()}' with {help_}.",
+    )
+    for section, help_ in _SECTION_HELP.items()
+}
+_README_MISSING = Rule(
+    "readme.missing",
+    "readme_quality",
+    "hours",
+    "The README is the first thing users and new contributors read.",
+    "Add a README.md saying what the project does, how to install, use and test it.",
+)
+_BROKEN_LINK = Rule(
+    "readme.broken_link",
+    "readme_quality",
+    "minutes",
+    "Broken links make documentation look abandoned and hide the content.",
+    "Fix the path or remove the link.",
+)
 _MD_LINK = re.compile(r"!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)")
 _MD_REF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 _RST_LINK = re.compile(r"`[^`<]*<([^>`]+)>`_")
@@ -204,16 +229,12 @@ def readme_rules(root: Path, has_sources: bool = True) -> list[Insight]:
             return []
         b = InsightBuilder("README.md")
         b.add(
-            type_="readme_quality",
-            rule="readme.missing",
+            _README_MISSING,
             title="The project has no README",
             summary="There is no README at the top of the project.",
             range_=Range.of(0, 0, 0, 0),
             severity="warning",
             confidence=0.95,
-            effort="hours",
-            why="The README is the first thing users and new contributors read.",
-            how="Add a README.md saying what the project does, how to install, use and test it.",
             use_symbol_at=False,
         )
         return b.finish()
@@ -230,16 +251,12 @@ def readme_rules(root: Path, has_sources: bool = True) -> list[Insight]:
         if any(pattern.search(h) for h in headings):
             continue
         b.add(
-            type_="readme_quality",
-            rule=f"readme.missing_{section}_section",
+            _SECTION_RULES[section],
             title=f"README has no {section} section",
             summary=f"The README does not explain {_SECTION_HELP[section]}.",
             range_=Range.of(0, 0, 0, 0),
             severity="info",
             confidence=0.7,
-            effort="minutes",
-            why="Readers look for these sections first; without them they guess or give up.",
-            how=f"Add a heading such as '## {section.capitalize()}' with {_SECTION_HELP[section]}.",
             use_symbol_at=False,
             extra={"headings": headings[:50]},
         )
@@ -268,16 +285,12 @@ def readme_rules(root: Path, has_sources: bool = True) -> list[Insight]:
             if candidate.exists():
                 continue
             b.add(
-                type_="readme_quality",
-                rule="readme.broken_link",
+                _BROKEN_LINK,
                 title=f"Broken link in README: {target}",
                 summary=f"The README links to {path_part}, which does not exist.",
                 range_=Range.of(n, col, n, col + len(target)),
                 severity="warning",
                 confidence=0.9,
-                effort="minutes",
-                why="Broken links make documentation look abandoned and hide the content.",
-                how="Fix the path or remove the link.",
                 snippet=target,
                 use_symbol_at=False,
                 extra={"target": target},

@@ -10,7 +10,7 @@ import hashlib
 import re
 from bisect import bisect_right
 
-from codecortex.analysis.insights import InsightBuilder
+from codecortex.analysis.builder import InsightBuilder, Rule
 from codecortex.diagnostics import Range
 from codecortex.llm.redaction import formats_in
 
@@ -86,6 +86,16 @@ def _credential_literals(text: str) -> list[tuple[int, int, str, str]]:
     return out
 
 
+_HARDCODED_SECRET = Rule(
+    "security.hardcoded_secret",
+    "security_issue",
+    "hours",
+    "Secrets in source end up in every clone, backup, log and fork of the repository.",
+    "Revoke/rotate it, then load it from the environment or a secret manager "
+    "(and purge it from git history).",
+)
+
+
 def _preview(value: str) -> str:
     return value[:4] + "…" if len(value) > 4 else "…"
 
@@ -122,8 +132,7 @@ def scan_secrets(b: InsightBuilder, text: str) -> None:
         rng = Range.of(sl, start - line_starts[sl], el, end - line_starts[el])
         digest = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:16]
         b.add(
-            type_="security_issue",
-            rule="security.hardcoded_secret",
+            _HARDCODED_SECRET,
             title=(
                 f"Hard-coded credential in {name}"
                 if kind == "password_literal"
@@ -133,12 +142,6 @@ def scan_secrets(b: InsightBuilder, text: str) -> None:
             range_=rng,
             severity="warning" if test else "critical",
             confidence=round(confidence * (0.6 if test else 1.0), 2),
-            effort="hours",
-            why="Secrets in source end up in every clone, backup, log and fork of the repository.",
-            how=(
-                "Revoke/rotate it, then load it from the environment or a secret manager "
-                "(and purge it from git history)."
-            ),
             snippet=f"{kind}:{name}:{digest}",
             extra={"secret_kind": kind, "preview": _preview(secret), "secret_sha256": digest},
         )

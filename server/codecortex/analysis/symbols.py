@@ -2,7 +2,10 @@
 
 `analyze_source` runs one structure query per file (see `languages.py`) and a single sweep over the
 captured nodes sorted by position to attribute decision points and nesting to the innermost
-definition; no Python walk over the whole tree.
+definition; no Python walk over the whole tree. Imports and exports: `analysis.imports`.
+
+Over 400 lines: the sweep and the per-language definition details it reads (names, docstrings,
+parameters, bases, visibility) are one piece.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, QueryCursor
 
-from codecortex.analysis._text import LineIndex
+from codecortex.analysis._text import LineIndex, node_text
+from codecortex.analysis.imports import (
+    go_import,
+    java_import,
+    js_exports,
+    js_import,
+    python_all,
+    python_import,
+    python_type_checking,
+    rust_import,
+)
 from codecortex.analysis.languages import ATTR_FIELDS, queries, structure_with_calls
 from codecortex.analysis.model import CallRef, FileAnalysis, ImportInfo, SymbolInfo
 from codecortex.syntax.grammars import language_for_path, normalise_language, parse
@@ -54,12 +67,6 @@ class _Def:
     parent_name: str | None = None  # an explicit parent (Go methods' receiver type)
 
 
-def _text(src: bytes, node: Node | None) -> str:
-    if node is None:
-        return ""
-    return src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
-
-
 def _strip_type(name: str) -> str:
     for ch in "<[(":
         cut = name.find(ch)
@@ -74,21 +81,21 @@ def _def_name(node: Node, language: str, src: bytes) -> tuple[str, str | None]:
     if t in ("arrow_function", "function_expression"):
         parent = node.parent
         if parent is not None and parent.type == "variable_declarator":
-            return _text(src, parent.child_by_field_name("name")), None
+            return node_text(src, parent.child_by_field_name("name")), None
         name = node.child_by_field_name("name")
-        return (_text(src, name) if name is not None else "<anonymous>"), None
+        return (node_text(src, name) if name is not None else "<anonymous>"), None
     if t == "impl_item":
-        return _strip_type(_text(src, node.child_by_field_name("type"))), None
+        return _strip_type(node_text(src, node.child_by_field_name("type"))), None
     if t == "method_declaration" and language == "go":
         recv = node.child_by_field_name("receiver")
         recv_type = ""
         if recv is not None:
             for param in recv.named_children:
                 if param.type == "parameter_declaration":
-                    recv_type = _text(src, param.child_by_field_name("type"))
+                    recv_type = node_text(src, param.child_by_field_name("type"))
                     break
         recv_type = _strip_type(recv_type.lstrip("*").strip())
-        return _text(src, node.child_by_field_name("name")), recv_type or None
+        return node_text(src, node.child_by_field_name("name")), recv_type or None
     name = node.child_by_field_name("name")
     if name is None:
         return (
@@ -96,7 +103,7 @@ def _def_name(node: Node, language: str, src: bytes) -> tuple[str, str | None]:
             if node.parent is not None and node.parent.type == "export_statement"
             else "<anonymous>"
         ), None
-    return _text(src, name), None
+    return node_text(src, name), None
 
 
 def definitions(
@@ -156,7 +163,7 @@ def definitions(
             seen_defs.add(span)
             if python:  # the common case, without the other grammars' special cases
                 name_node = node.child_by_field_name("name")
-                name = _text(src, name_node) if name_node is not None else "<anonymous>"
+                name = node_text(src, name_node) if name_node is not None else "<anonymous>"
                 explicit_parent = None
             else:
                 name, explicit_parent = _def_name(node, language, src)
@@ -280,7 +287,7 @@ def _bases(node: Node, language: str, src: bytes) -> list[str]:
         if sup is not None:
             for arg in sup.named_children:
                 if arg.type in ("identifier", "attribute", "subscript"):
-                    out.append(_strip_type(_text(src, arg)))
+                    out.append(_strip_type(node_text(src, arg)))
     elif language in _JS_LIKE:
         for child in node.named_children:
             if child.type != "class_heritage":
@@ -289,18 +296,18 @@ def _bases(node: Node, language: str, src: bytes) -> list[str]:
                 if h.type == "extends_clause":
                     value = h.child_by_field_name("value")
                     if value is not None:
-                        out.append(_strip_type(_text(src, value)))
+                        out.append(_strip_type(node_text(src, value)))
                 elif h.type == "implements_clause":
-                    out.extend(_strip_type(_text(src, t)) for t in h.named_children)
+                    out.extend(_strip_type(node_text(src, t)) for t in h.named_children)
                 elif h.type in ("identifier", "member_expression"):
-                    out.append(_text(src, h))
+                    out.append(node_text(src, h))
     elif language == "java":
         for child in node.named_children:
             if child.type == "superclass":
-                out.extend(_strip_type(_text(src, t)) for t in child.named_children)
+                out.extend(_strip_type(node_text(src, t)) for t in child.named_children)
             elif child.type in ("super_interfaces", "extends_interfaces"):
                 for tl in child.named_children:
-                    out.extend(_strip_type(_text(src, t)) for t in tl.named_children)
+                    out.extend(_strip_type(node_text(src, t)) for t in tl.named_children)
     return [b for b in out if b]
 
 
@@ -331,7 +338,7 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
             return False
         for child in node.children:
             if child.type == "accessibility_modifier":
-                return _text(src, child) == "public"
+                return node_text(src, child) == "public"
         return True
     if language == "go":
         return name[:1].isupper()
@@ -347,235 +354,6 @@ def _is_public(d: _Def, language: str, src: bytes) -> bool:
                 return b"public" in src[child.start_byte : child.end_byte].split()
         return False
     return not name.startswith("_")
-
-
-# --------------------------------------------------------------------------- imports
-
-
-def _string_value(src: bytes, node: Node) -> str:
-    raw = _text(src, node)
-    if len(raw) >= 2 and raw[0] in "\"'`" and raw[-1] == raw[0]:
-        return raw[1:-1]
-    return raw
-
-
-def _python_type_checking(node: Node, src: bytes) -> bool:
-    parent = node.parent
-    while parent is not None and parent.type not in ("function_definition", "module"):
-        if parent.type == "if_statement":
-            cond = parent.child_by_field_name("condition")
-            if cond is not None and b"TYPE_CHECKING" in src[cond.start_byte : cond.end_byte]:
-                return True
-        parent = parent.parent
-    return False
-
-
-def _python_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
-    out: list[ImportInfo] = []
-    if node.type == "import_statement":
-        for name in node.children_by_field_name("name"):
-            if name.type == "aliased_import":
-                module = _text(src, name.child_by_field_name("name"))
-                alias = _text(src, name.child_by_field_name("alias"))
-                out.append(ImportInfo(module, [], line, alias, "import", bindings=[alias]))
-            else:
-                module = _text(src, name)
-                out.append(
-                    ImportInfo(module, [], line, None, "import", bindings=[module.split(".")[0]])
-                )
-        return out
-    module = _text(src, node.child_by_field_name("module_name"))
-    names: list[str] = []
-    bindings: list[str] = []
-    for name in node.children_by_field_name("name"):
-        if name.type == "aliased_import":
-            names.append(_text(src, name.child_by_field_name("name")))
-            bindings.append(_text(src, name.child_by_field_name("alias")))
-        else:
-            n = _text(src, name)
-            names.append(n)
-            bindings.append(n)
-    if not names:
-        for child in node.named_children:
-            if child.type == "wildcard_import":
-                names.append("*")
-    return [ImportInfo(module, names, line, None, "from", bindings=bindings)]
-
-
-def _js_import(node: Node, src: bytes, line: int, capture: str) -> list[ImportInfo]:
-    if capture == "import.require":
-        module = _string_value(src, node)
-        bindings: list[str] = []
-        call = node.parent.parent if node.parent is not None else None
-        decl = call.parent if call is not None else None
-        if decl is not None and decl.type == "await_expression":
-            decl = decl.parent
-        if decl is not None and decl.type == "variable_declarator":
-            name = decl.child_by_field_name("name")
-            if name is not None and name.type == "identifier":
-                bindings.append(_text(src, name))
-            elif name is not None and name.type == "object_pattern":
-                for prop in name.named_children:
-                    if prop.type == "shorthand_property_identifier_pattern":
-                        bindings.append(_text(src, prop))
-        return [ImportInfo(module, [], line, None, "require", bindings=bindings)]
-    source = node.child_by_field_name("source")
-    if source is None:
-        return []
-    module = _string_value(src, source)
-    names: list[str] = []
-    bindings = []
-    alias: str | None = None
-    type_only = any(c.type == "type" for c in node.children[:3])
-    kind = "reexport" if node.type == "export_statement" else "import"
-    for child in node.named_children:
-        if child.type == "import_clause":
-            for part in child.named_children:
-                if part.type == "identifier":
-                    names.append("default")
-                    bindings.append(_text(src, part))
-                elif part.type == "namespace_import":
-                    ident = part.named_child(0)
-                    alias = _text(src, ident)
-                    bindings.append(alias)
-                    names.append("*")
-                elif part.type == "named_imports":
-                    for spec in part.named_children:
-                        if spec.type != "import_specifier":
-                            continue
-                        nm = _text(src, spec.child_by_field_name("name"))
-                        al = spec.child_by_field_name("alias")
-                        names.append(nm)
-                        bindings.append(_text(src, al) if al is not None else nm)
-        elif child.type == "export_clause":
-            for spec in child.named_children:
-                if spec.type == "export_specifier":
-                    names.append(_text(src, spec.child_by_field_name("name")))
-    if kind == "reexport" and not names:
-        names.append("*")
-    return [ImportInfo(module, names, line, alias, kind, type_only=type_only, bindings=bindings)]
-
-
-def _go_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
-    path_node = node.child_by_field_name("path")
-    if path_node is None:
-        return []
-    path = _string_value(src, path_node)
-    name = node.child_by_field_name("name")
-    alias = _text(src, name) if name is not None else None
-    binding = alias if alias not in (None, "_", ".") else path.rsplit("/", 1)[-1]
-    return [ImportInfo(path, [], line, alias, "import", bindings=[binding] if binding else [])]
-
-
-def _rust_use_paths(node: Node, src: bytes, prefix: str, out: list[tuple[str, str, str]]) -> None:
-    """Flatten a use tree into (module path, imported name, local binding)."""
-    t = node.type
-    if t in ("scoped_identifier", "identifier", "crate", "self", "super", "metavariable"):
-        full = _text(src, node).replace(" ", "")
-        full = f"{prefix}::{full}" if prefix else full
-        mod, _, name = full.rpartition("::")
-        out.append((mod or full, name, name))
-    elif t == "use_as_clause":
-        full = _text(src, node.child_by_field_name("path")).replace(" ", "")
-        full = f"{prefix}::{full}" if prefix else full
-        mod, _, name = full.rpartition("::")
-        out.append((mod or full, name, _text(src, node.child_by_field_name("alias"))))
-    elif t == "scoped_use_list":
-        path = node.child_by_field_name("path")
-        p = _text(src, path).replace(" ", "") if path is not None else ""
-        new_prefix = f"{prefix}::{p}" if prefix and p else (p or prefix)
-        lst = node.child_by_field_name("list")
-        if lst is not None:
-            for child in lst.named_children:
-                _rust_use_paths(child, src, new_prefix, out)
-    elif t == "use_list":
-        for child in node.named_children:
-            _rust_use_paths(child, src, prefix, out)
-    elif t == "use_wildcard":
-        full = _text(src, node).replace(" ", "").removesuffix("::*")
-        full = f"{prefix}::{full}" if prefix else full
-        out.append((full, "*", ""))
-
-
-def _rust_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
-    if node.type == "mod_item":
-        name = _text(src, node.child_by_field_name("name"))
-        return [ImportInfo(name, [], line, None, "mod", bindings=[name])]
-    arg = node.child_by_field_name("argument")
-    if arg is None:
-        return []
-    flat: list[tuple[str, str, str]] = []
-    _rust_use_paths(arg, src, "", flat)
-    by_module: dict[str, ImportInfo] = {}
-    for mod, name, binding in flat:
-        info = by_module.setdefault(mod, ImportInfo(mod, [], line, None, "use"))
-        info.names.append(name)
-        if binding:
-            info.bindings.append(binding)
-    return list(by_module.values())
-
-
-def _java_import(node: Node, src: bytes, line: int) -> list[ImportInfo]:
-    name = None
-    wildcard = False
-    static = False
-    for child in node.children:
-        if child.type in ("scoped_identifier", "identifier"):
-            name = _text(src, child)
-        elif child.type == "asterisk":
-            wildcard = True
-        elif child.type == "static":
-            static = True
-    if name is None:
-        return []
-    kind = "static" if static else "import"
-    if wildcard:
-        return [ImportInfo(name, ["*"], line, None, kind)]
-    module, _, last = name.rpartition(".")
-    if static:
-        return [ImportInfo(module, [last], line, None, kind, bindings=[last])]
-    return [ImportInfo(name, [], line, None, kind, bindings=[last])]
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def _python_all(node: Node, src: bytes) -> list[str] | None:
-    assign = node.parent
-    if assign is None:
-        return None
-    right = assign.child_by_field_name("right")
-    if right is None or right.type not in ("list", "tuple"):
-        return None
-    names = []
-    for el in right.named_children:
-        if el.type == "string":
-            names.append(_string_value(src, el))
-    return names
-
-
-def _js_exports(node: Node, src: bytes) -> list[str]:
-    out: list[str] = []
-    if any(c.type == "default" for c in node.children):
-        return ["default"]
-    decl = node.child_by_field_name("declaration")
-    if decl is not None:
-        if decl.type in ("lexical_declaration", "variable_declaration"):
-            for d in decl.named_children:
-                if d.type == "variable_declarator":
-                    out.append(_text(src, d.child_by_field_name("name")))
-        else:
-            name = decl.child_by_field_name("name")
-            if name is not None:
-                out.append(_text(src, name))
-        return out
-    for child in node.named_children:
-        if child.type == "export_clause":
-            for spec in child.named_children:
-                if spec.type == "export_specifier":
-                    alias = spec.child_by_field_name("alias")
-                    out.append(_text(src, alias or spec.child_by_field_name("name")))
-    return out
 
 
 # --------------------------------------------------------------------------- entry point
@@ -649,21 +427,21 @@ def analyze_source(
         for node, capture in import_nodes:
             line = node.start_point[0]
             if lang == "python":
-                found = _python_import(node, src, line)
+                found = python_import(node, src, line)
             elif lang in _JS_LIKE:
-                found = _js_import(node, src, line, capture)
+                found = js_import(node, src, line, capture)
             elif lang == "go":
-                found = _go_import(node, src, line)
+                found = go_import(node, src, line)
             elif lang == "rust":
-                found = _rust_import(node, src, line)
+                found = rust_import(node, src, line)
             else:
-                found = _java_import(node, src, line)
+                found = java_import(node, src, line)
             if not found:
                 continue
             start = node.start_byte
             below = bisect_right(def_starts, start)
             local = below > 0 and reach[below - 1] > start
-            type_only = lang == "python" and _python_type_checking(node, src)
+            type_only = lang == "python" and python_type_checking(node, src)
             for info in found:
                 info.local = local
                 info.type_only = info.type_only or type_only
@@ -676,16 +454,16 @@ def analyze_source(
     exports: list[str] = []
     if lang == "python":
         for n in sorted(caps.get("assign.top", ()), key=lambda n: n.start_byte):
-            name = _text(src, n)
+            name = node_text(src, n)
             if name == "__all__":
-                found_all = _python_all(n, src)
+                found_all = python_all(n, src)
                 if found_all is not None:
                     dunder_all = found_all
             elif not name.startswith("_"):
                 top_assigned.append(name)
     elif lang in _JS_LIKE:
         for n in sorted(caps.get("export", ()), key=lambda n: n.start_byte):
-            exports.extend(_js_exports(n, src))
+            exports.extend(js_exports(n, src))
 
     # symbols ---------------------------------------------------------------------------------
     symbols: list[SymbolInfo] = []
@@ -780,14 +558,9 @@ def _calls(caps: dict[str, list[Node]], lang: str, src: bytes, bound: set[str]) 
         if receiver not in bound:
             continue
         member = n.child_by_field_name(member_field)
-        name = _text(src, member)
+        name = node_text(src, member)
         if (receiver, name) not in seen:
             seen.add((receiver, name))
             out.append(CallRef(name, n.start_point[0], receiver))
     out.sort(key=lambda c: c.line)
     return out
-
-
-from codecortex.analysis.relations import resolve_imports  # noqa: E402  (re-exported: part of this module's API)
-
-__all__ += ["resolve_imports"]

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from codecortex import presentation
-from codecortex.config import Settings
+from codecortex.config import Settings, load_project_config
 from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.files.text import read_text_file
 from codecortex.memory.identity import resolve_identity
 from codecortex.memory.problem_memory import Memory, ProblemView
 from codecortex.memory.signatures import normalise_tool
-from codecortex.project_config import load_project_config
 from codecortex.store.pool import connect
 from codecortex.syntax.grammars import language_for_path
 

@@ -129,9 +129,8 @@ async def model_checks(settings: Settings) -> list[Check]:
             Check("model endpoint", True, "none configured (synthesis disabled)", required=False)
         ]
     from codecortex.llm import LLMClient, LLMError
-    from codecortex.synthesis.fixes import llm_settings
 
-    llm = llm_settings(settings)
+    llm = settings.llm_settings()
     where = f"{llm.provider} {llm.model or '(no model set)'} {llm.base_url}".strip()
     problems = llm.validate()
     if problems:

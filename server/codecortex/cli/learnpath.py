@@ -14,7 +14,7 @@ from codecortex.llm import LLMError
 from codecortex.memory.identity import resolve_identity
 from codecortex.store.pool import connect
 from codecortex.synthesis import learning_paths
-from codecortex.synthesis.fixes import Synthesizer, llm_settings
+from codecortex.synthesis.runner import Synthesizer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def render(path: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    synth = Synthesizer(llm_settings(settings))
+    synth = Synthesizer(settings.llm_settings())
     try:
         async with connect(settings) as conn:
             ident, _root = await resolve_identity(conn, settings, Path.cwd())

@@ -57,7 +57,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from codecortex.cancellation import cancel_and_wait, finish, stop_process, to_the_end
-from codecortex.config import Settings
+from codecortex.config import Settings, load_project_config
 from codecortex.detectors import TOOLS, DetectorRun, find_executable, run_detectors
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.files.text import decode_text
@@ -70,7 +70,6 @@ from codecortex.memory.signatures import (
     compute_signature,
     normalise_tool,
 )
-from codecortex.project_config import load_project_config
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as job_queue

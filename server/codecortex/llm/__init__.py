@@ -1,6 +1,7 @@
 """Model access for synthesis and analysis: settings, a typed-error chat client with structured
 output, versioned prompt templates and token budgeting. Nothing here talks to the database."""
 
+from codecortex.config.llm import LLMSettings
 from codecortex.llm.budget import estimate_tokens, fit_to_budget
 from codecortex.llm.client import AsyncTokenBucket, LLMClient, LLMResult
 from codecortex.llm.errors import (
@@ -15,7 +16,6 @@ from codecortex.llm.errors import (
     LLMUnavailable,
 )
 from codecortex.llm.prompts import PromptTemplate, load_templates
-from codecortex.llm.settings import LLMSettings
 
 __all__ = [
     "AsyncTokenBucket",

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from codecortex.config.llm import LLMSettings
 from codecortex.llm.errors import (
     LLMBadResponse,
     LLMError,
@@ -30,7 +31,6 @@ from codecortex.llm.errors import (
 from codecortex.llm.redaction import redact_messages
 from codecortex.llm.retry import RetryPolicy, call_with_retries
 from codecortex.llm.schema import validate
-from codecortex.llm.settings import LLMSettings
 
 _WIRE_KEYWORDS = {
     "type",

@@ -7,6 +7,9 @@ Rules run in order; a later rule never re-redacts an earlier placeholder. Determ
 idempotent (redacting twice changes nothing) and it keeps line breaks: the same code redacts to
 the same text, so a snapshot and the current file still differ only where the code changed,
 and fixes learned from redacted text replay on redacted text.
+
+Over 400 lines: the ordered rule tables and the one pass that applies them belong together
+(a rule's order is part of its meaning).
 """
 
 from __future__ import annotations

@@ -24,6 +24,19 @@ def _is_type(value: Any, name: str) -> bool:
     return expected is not None and isinstance(value, expected)
 
 
+def _bounds(
+    schema: dict[str, Any], path: str, size: Any, low: str, high: str, below: str, above: str
+) -> list[str]:
+    """Errors for `size` (a number, or a length) outside the schema's `low` / `high` keywords;
+    `below` / `above` are messages over {v} (the size) and {n} (the bound)."""
+    errors = []
+    if low in schema and size < schema[low]:
+        errors.append(f"{path}: " + below.format(v=size, n=schema[low]))
+    if high in schema and size > schema[high]:
+        errors.append(f"{path}: " + above.format(v=size, n=schema[high]))
+    return errors
+
+
 def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Errors (``"$.edits[0].start_line: expected integer"``); empty when ``value`` conforms."""
     errors: list[str] = []
@@ -41,15 +54,19 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: {value} < minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: {value} > maximum {schema['maximum']}")
+        errors += _bounds(
+            schema, path, value, "minimum", "maximum", "{v} < minimum {n}", "{v} > maximum {n}"
+        )
     if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append(f"{path}: shorter than {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']} characters")
+        errors += _bounds(
+            schema,
+            path,
+            len(value),
+            "minLength",
+            "maxLength",
+            "shorter than {n} characters",
+            "longer than {n} characters",
+        )
     if isinstance(value, dict):
         props: dict[str, Any] = schema.get("properties", {})
         for key in schema.get("required", []):
@@ -61,10 +78,15 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
             elif schema.get("additionalProperties") is False:
                 errors.append(f"{path}: unexpected property {key!r}")
     if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append(f"{path}: fewer than {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{path}: more than {schema['maxItems']} items")
+        errors += _bounds(
+            schema,
+            path,
+            len(value),
+            "minItems",
+            "maxItems",
+            "fewer than {n} items",
+            "more than {n} items",
+        )
         items = schema.get("items")
         if isinstance(items, dict):
             for i, item in enumerate(value):

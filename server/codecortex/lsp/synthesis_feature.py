@@ -79,7 +79,7 @@ def state_of(ls: CodeCortexServer) -> State:
 
 def synthesizer(ls: CodeCortexServer) -> synthesis.Synthesizer | None:
     """The server's synthesizer for the current settings; None when no model is configured."""
-    settings = synthesis.llm_settings(ls.settings)
+    settings = ls.settings.llm_settings()
     state = state_of(ls)
     if settings.provider == "none":
         return None

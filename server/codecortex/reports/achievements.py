@@ -30,6 +30,19 @@ class Achievement:
     data: Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def _at_least(
+    kind: str, title: str, criterion: str, figure: str, threshold: int, data_key: str
+) -> Achievement:
+    """Earned once the success-metric `figure` reaches `threshold`; its data is that figure."""
+    return Achievement(
+        kind,
+        title,
+        criterion,
+        lambda f: f[figure] >= threshold,
+        lambda f: {data_key: f[figure]},
+    )
+
+
 ACHIEVEMENTS: tuple[Achievement, ...] = (
     Achievement(
         "first_repo",
@@ -38,48 +51,54 @@ ACHIEVEMENTS: tuple[Achievement, ...] = (
         lambda f: f["repos_active"] >= 1,
         lambda f: {"repository": f["first_repo"], "repositories": f["repos_active"]},
     ),
-    Achievement(
+    _at_least(
         "pattern_hunter",
         "Pattern hunter",
         f"{PATTERN_HUNTER_PATTERNS} recurring problems (each seen "
         f"{metrics.PATTERN_MIN_SEEN}+ times) that you fixed",
-        lambda f: f["patterns_discovered"] >= PATTERN_HUNTER_PATTERNS,
-        lambda f: {"patterns": f["patterns_discovered"]},
+        "patterns_discovered",
+        PATTERN_HUNTER_PATTERNS,
+        "patterns",
     ),
-    Achievement(
+    _at_least(
         "insight_master",
         "Insight master",
         f"{INSIGHT_MASTER_INSIGHTS} code insights applied in your repositories",
-        lambda f: f["insights_applied"] >= INSIGHT_MASTER_INSIGHTS,
-        lambda f: {"insightsApplied": f["insights_applied"]},
+        "insights_applied",
+        INSIGHT_MASTER_INSIGHTS,
+        "insightsApplied",
     ),
-    Achievement(
+    _at_least(
         "speed_demon",
         "Speed demon",
         f"{SPEED_DEMON_FIXES} problems solved within {metrics.FAST_FIX_SECONDS} seconds",
-        lambda f: f["fast_fixes"] >= SPEED_DEMON_FIXES,
-        lambda f: {"fastFixes": f["fast_fixes"]},
+        "fast_fixes",
+        SPEED_DEMON_FIXES,
+        "fastFixes",
     ),
-    Achievement(
+    _at_least(
         "quality_guardian",
         "Quality guardian",
         f"{QUALITY_GUARDIAN_SOLVED} problems solved",
-        lambda f: f["problems_solved"] >= QUALITY_GUARDIAN_SOLVED,
-        lambda f: {"problemsSolved": f["problems_solved"]},
+        "problems_solved",
+        QUALITY_GUARDIAN_SOLVED,
+        "problemsSolved",
     ),
-    Achievement(
+    _at_least(
         "knowledge_sharer",
         "Knowledge sharer",
         f"{KNOWLEDGE_SHARER_SHARED} solutions, notes or snippets shared with your team",
-        lambda f: f["shared"] >= KNOWLEDGE_SHARER_SHARED,
-        lambda f: {"shared": f["shared"]},
+        "shared",
+        KNOWLEDGE_SHARER_SHARED,
+        "shared",
     ),
-    Achievement(
+    _at_least(
         "learning_champion",
         "Learning champion",
         f"{LEARNING_CHAMPION_REPLAYS} past fixes applied",
-        lambda f: f["replays_applied"] >= LEARNING_CHAMPION_REPLAYS,
-        lambda f: {"replaysApplied": f["replays_applied"]},
+        "replays_applied",
+        LEARNING_CHAMPION_REPLAYS,
+        "replaysApplied",
     ),
 )
 BY_KIND = {a.kind: a for a in ACHIEVEMENTS}
@@ -89,16 +108,28 @@ def earned_kinds(figures: dict[str, Any]) -> list[str]:
     return [a.kind for a in ACHIEVEMENTS if a.earned(figures)]
 
 
-async def check_achievements(
+async def award_due(
     conn: psycopg.AsyncConnection[Any], user_id: Any, figures: dict[str, Any] | None = None
 ) -> list[str]:
-    """Award every achievement whose criterion now holds; returns the newly earned kinds."""
+    """Award (a write) every achievement whose criterion now holds; returns the newly earned
+    kinds."""
     figures = figures if figures is not None else await metrics.compute_figures(conn, user_id)
     new = []
     for ach in ACHIEVEMENTS:
         if ach.earned(figures) and await store.award(conn, user_id, ach.kind, ach.data(figures)):
             new.append(ach.kind)
     return new
+
+
+# transitional name: lsp/team_feature.py calls it until it calls `record_progress`
+check_achievements = award_due
+
+
+async def record_progress(conn: psycopg.AsyncConnection[Any], user_id: Any) -> list[str]:
+    """What the write paths call after recording a developer's work: store their refreshed
+    metrics and award the achievements now due; returns the newly earned kinds."""
+    refreshed = await metrics.refresh_metrics(conn, user_id)
+    return await award_due(conn, user_id, refreshed["figures"])
 
 
 def announcement(kind: str) -> str:

@@ -72,15 +72,23 @@ def metrics_row(fig: dict[str, Any], weekly: list[dict[str, Any]]) -> dict[str, 
     }
 
 
+async def current_metrics(
+    conn: psycopg.AsyncConnection[Any], user_id: Any, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The developer's metrics as of now, read only; returns {"figures", "metrics", "weekly"}."""
+    fig = await compute_figures(conn, user_id)
+    trend = await store.weekly(conn, user_id, TREND_WEEKS, now)
+    return {"figures": fig, "metrics": metrics_row(fig, trend), "weekly": trend}
+
+
 async def refresh_metrics(
     conn: psycopg.AsyncConnection[Any], user_id: Any, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Recompute and store the developer's metrics; returns {"figures", "metrics", "weekly"}."""
-    fig = await compute_figures(conn, user_id)
-    trend = await store.weekly(conn, user_id, TREND_WEEKS, now)
-    row = metrics_row(fig, trend)
-    await store.save_metrics(conn, user_id, row)
-    return {"figures": fig, "metrics": row, "weekly": trend}
+    """Recompute and store the developer's metrics (a write); returns what `current_metrics`
+    does."""
+    current = await current_metrics(conn, user_id, now=now)
+    await store.save_metrics(conn, user_id, current["metrics"])
+    return current
 
 
 def metrics_json(row: dict[str, Any]) -> dict[str, Any]:

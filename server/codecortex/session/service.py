@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from codecortex.analysis import pipeline as analysis_pipeline
-from codecortex.config import Settings
+from codecortex.config import ProjectConfig, Settings, load_project_config
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.files.roots import RepoInfo, repo_info, uri_to_path, user_name
 from codecortex.jobs import JobRunner
@@ -29,7 +29,6 @@ from codecortex.llm.redaction import scrub
 from codecortex.memory import problem_memory as mem
 from codecortex.memory.identity import register_repo
 from codecortex.memory.problem_memory import Identity, Memory, ProblemView, Resolved
-from codecortex.project_config import ProjectConfig, load_project_config
 from codecortex.session.database import Database, DatabaseDown
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as jobs_store

@@ -1,16 +1,13 @@
 """Synthesized fixes: when no past fix replays, ask the configured model for a minimal edit,
-grounded in the diagnostic, the code around it (tree-sitter: enclosing function and imports), the
-developer's past solutions and project knowledge, and learn from what the developer accepts.
+grounded in the diagnostic, the code around it, the developer's past solutions and project
+knowledge (`synthesis.grounding`), and learn from what the developer accepts.
 
 Engine layer (plain Python over `codecortex.store`). Everything here is optional: without a model
-(`llm.provider` = "none") nothing calls it.
+(`llm.provider` = "none") nothing calls it. The model runs through `synthesis.runner.Synthesizer`
+(built from `Settings.llm_settings()`).
 
-* `llm_settings(settings)` - the model settings from `Settings` plus the API key from the
-  environment (never from, nor into, the database or settings files).
-* `Synthesizer` - one per process: the chat client, the shipped prompt templates and
-  `run_template` (cache lookup, model call, execution bookkeeping) shared with learning paths and
-  deep analysis.
 * `synthesize_fix(...)` - prompt, call (or cache), validate, store a `synthesized_solutions` row.
+* `validate_edits(...)` - the model's edits apply to the document and parse.
 * `record_action(...)` - applied / modified / rejected, tied back to the prompt execution; an
   applied fix becomes a past solution.
 """
@@ -18,11 +15,8 @@ Engine layer (plain Python over `codecortex.store`). Everything here is optional
 from __future__ import annotations
 
 import difflib
-import hashlib
 import itertools
-import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,377 +24,19 @@ from typing import Any
 
 import psycopg
 
-from codecortex.analysis.context import enclosing_context
-from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range, TextEdit, apply_edits
-from codecortex.llm import (
-    LLMAuthError,
-    LLMBadResponse,
-    LLMClient,
-    LLMError,
-    LLMNotConfigured,
-    LLMRateLimited,
-    LLMRefused,
-    LLMRequestError,
-    LLMSettings,
-    LLMTimeout,
-    LLMUnavailable,
-    PromptTemplate,
-    fit_to_budget,
-    load_templates,
-)
+from codecortex.llm import LLMError
 from codecortex.llm.redaction import PLACEHOLDER_RE, redact
 from codecortex.memory.learning import LearnedChange, learn_change
-from codecortex.store import prompts as prompt_store
-from codecortex.store import solutions as solution_store
 from codecortex.store import synthesis as synth_store
 from codecortex.syntax import grammars as treesitter
+from codecortex.synthesis.grounding import FixRequest, build_grounding, gather_sources
+from codecortex.synthesis.runner import Synthesizer, outcome_of
 
 log = logging.getLogger(__name__)
 
 TEMPLATE = "synthesize_fix"
-CACHE_TTL_SECONDS = 7 * 24 * 3600
-PROMPT_BUDGET_TOKENS = 3000  # for the variable parts of the prompt (code, past fixes, knowledge)
-MAX_FUNCTION_LINES = 150
-WINDOW_LINES = 25
-MAX_SOLUTIONS = 3
-MAX_KNOWLEDGE = 3
 ACTIONS = ("applied", "modified", "rejected")
-
-_OUTCOMES: tuple[tuple[type[LLMError], str], ...] = (
-    (LLMTimeout, "timeout"),
-    (LLMRateLimited, "rate_limited"),
-    (LLMUnavailable, "unavailable"),
-    (LLMAuthError, "auth_error"),
-    (LLMRequestError, "request_error"),
-    (LLMBadResponse, "bad_response"),
-    (LLMRefused, "refused"),
-    (LLMNotConfigured, "not_configured"),
-)
-
-
-def outcome_of(err: LLMError) -> str:
-    for cls, name in _OUTCOMES:
-        if isinstance(err, cls):
-            return name
-    return "error"
-
-
-def llm_settings(settings: Settings, env: Mapping[str, str] | None = None) -> LLMSettings:
-    """`LLMSettings` from the `llm.*` settings (which already merged `CODECORTEX_LLM_*` and the
-    client's values) and the API key from the environment: `CODECORTEX_OPENAI_API_KEY`, then
-    `OPENAI_API_KEY` (Azure: `AZURE_OPENAI_API_KEY`, `AZURE_OPENAI_ENDPOINT`)."""
-    env = os.environ if env is None else env
-    keys_only = {k: v for k, v in env.items() if not k.startswith("CODECORTEX_LLM_")}
-    return LLMSettings.from_env(
-        keys_only,
-        overrides={
-            "provider": settings.llm_provider,
-            "model": settings.llm_model,
-            "baseUrl": settings.llm_base_url,
-            "apiVersion": settings.llm_api_version,
-            "timeout": settings.llm_timeout,
-            "maxTokens": settings.llm_max_tokens,
-            "rpm": settings.llm_rpm,
-            "apiKey": settings.llm_api_key,
-        },
-    )
-
-
-# --- running a template: cache, model, bookkeeping ---------------------------------------------
-
-
-@dataclass
-class TemplateRun:
-    template: PromptTemplate
-    data: dict[str, Any]
-    execution_id: Any
-    cache_key: str
-    input_hash: str
-    cached: bool
-    model: str
-    tokens: int = 0
-    latency_ms: int = 0
-
-
-class Synthesizer:
-    """The model client and prompt templates of one process (server or CLI command)."""
-
-    def __init__(
-        self,
-        settings: LLMSettings,
-        templates: dict[str, PromptTemplate] | None = None,
-        client: LLMClient | None = None,
-    ) -> None:
-        self.settings = settings
-        self.llm = client or LLMClient(settings)
-        self.templates = templates or load_templates()
-
-    @property
-    def enabled(self) -> bool:
-        return self.llm.enabled
-
-    @property
-    def model(self) -> str:
-        return self.settings.model
-
-    async def aclose(self) -> None:
-        await self.llm.aclose()
-
-    async def run_template(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        name: str,
-        values: dict[str, Any],
-        *,
-        user_id: Any = None,
-        repo_id: Any = None,
-        problem_id: Any = None,
-        use_cache: bool = True,
-    ) -> TemplateRun:
-        """Render `name` with `values` (redacted here first), answer from the cache or the model,
-        and record a `prompt_executions` row. Model errors are recorded and re-raised.
-
-        The output is *not* cached yet: call `remember` once the caller validated it."""
-        template = self.templates[name]
-        values = {k: redact(v)[0] if isinstance(v, str) else v for k, v in values.items()}
-        key = template.cache_key(self.model, **values)
-        input_hash = hashlib.sha256(
-            json.dumps(values, sort_keys=True, default=str).encode("utf-8")
-        ).hexdigest()
-        template_id = await prompt_store.register_template(conn, template)
-        execution = prompt_store.NewExecution(
-            template_id=template_id,
-            provider=self.settings.provider,
-            model=self.model,
-            outcome="success",
-            user_id=user_id,
-            repo_id=repo_id,
-            problem_id=problem_id,
-            cache_key=key,
-        )
-        if use_cache:
-            hit = await synth_store.cache_get(conn, key)
-            if hit is not None:
-                execution.outcome, execution.cached = "cached", True
-                execution_id = await prompt_store.record_execution(conn, execution)
-                return TemplateRun(
-                    template, hit["output"], execution_id, key, input_hash, True, self.model
-                )
-        try:
-            result = await self.llm.chat_json(template.render(**values), template.schema, name=name)
-        except LLMError as err:
-            execution.outcome, execution.error = outcome_of(err), err.message
-            await prompt_store.record_execution(conn, execution)
-            raise
-        execution.prompt_tokens = result.prompt_tokens
-        execution.completion_tokens = result.completion_tokens
-        execution.latency_ms = result.latency_ms
-        execution.redactions = result.redactions
-        execution_id = await prompt_store.record_execution(conn, execution)
-        return TemplateRun(
-            template,
-            result.data,
-            execution_id,
-            key,
-            input_hash,
-            False,
-            self.model,
-            result.prompt_tokens + result.completion_tokens,
-            result.latency_ms,
-        )
-
-    async def remember(self, conn: psycopg.AsyncConnection[Any], run: TemplateRun) -> None:
-        """Cache a validated model answer (cache hits are already there)."""
-        if run.cached:
-            return
-        await synth_store.cache_put(
-            conn,
-            cache_key=run.cache_key,
-            agent=run.template.name,
-            agent_version=str(run.template.version),
-            input_hash=run.input_hash,
-            output=run.data,
-            token_count=run.tokens,
-            processing_time_ms=run.latency_ms,
-            model=run.model,
-            ttl_seconds=CACHE_TTL_SECONDS,
-        )
-
-    async def reject(
-        self, conn: psycopg.AsyncConnection[Any], run: TemplateRun, reason: str
-    ) -> None:
-        """The answer was unusable: mark the execution (and never cache it)."""
-        if not run.cached:
-            await prompt_store.set_outcome(conn, run.execution_id, "invalid_output", reason)
-
-
-# --- grounding ---------------------------------------------------------------------------------
-
-
-@dataclass
-class FixRequest:
-    """One open problem in one document, as the editor has it now."""
-
-    problem: dict[str, Any]  # the detected_problems row (id, problem_signature, tool, ...)
-    diagnostic: Diagnostic
-    path: str  # shown to the model (workspace-relative when known)
-    language: str | None
-    text: str
-    version: int | None = None
-
-
-@dataclass
-class Grounding:
-    values: dict[str, str]
-    redacted_lines: set[int]
-    sources: list[dict[str, Any]]
-
-
-def _listing(lines: list[str], numbers: list[int]) -> str:
-    return "\n".join(f"{i:>4}|{lines[i].rstrip(chr(13) + chr(10))}" for i in numbers)
-
-
-def _code_lines(request: FixRequest) -> tuple[list[int], list[int], str | None]:
-    """(code line numbers, import line numbers, enclosing function name)."""
-    lines = request.text.splitlines(keepends=True)
-    if not lines:
-        return [], [], None
-    rng = request.diagnostic.range
-    first, last = rng.start.line, max(rng.end.line, rng.start.line)
-    first, last = min(first, len(lines) - 1), min(last, len(lines) - 1)
-    name: str | None = None
-    lo, hi = max(0, first - WINDOW_LINES), min(len(lines) - 1, last + WINDOW_LINES)
-    try:
-        ctx = enclosing_context(request.text, request.language, first, rng.start.character)
-        name = ctx.function_name
-        fr = ctx.function_range
-        if name and fr.end.line - fr.start.line + 1 <= MAX_FUNCTION_LINES:
-            lo, hi = min(fr.start.line, first), max(fr.end.line, last)
-        elif not name:
-            lo, hi = max(0, first - WINDOW_LINES), min(len(lines) - 1, last + WINDOW_LINES)
-    except Exception as exc:  # context is a help, never a reason to fail
-        log.debug("enclosing context failed: %s", exc)
-    imports: list[int] = []
-    lang = treesitter.normalise_language(request.language)
-    if lang is not None:
-        try:
-            from codecortex.analysis.symbols import analyze_source
-
-            analysis = analyze_source(
-                request.path, request.text, lang, collect_calls=False, keep_tree=False
-            )
-            imports = sorted(
-                {i.line for i in analysis.imports if not i.local} - set(range(lo, hi + 1))
-            )
-        except Exception as exc:
-            log.debug("import extraction failed: %s", exc)
-    return list(range(lo, hi + 1)), [i for i in imports if i < len(lines)], name
-
-
-def _solution_block(n: int, sol: Mapping[str, Any]) -> tuple[str, str]:
-    title = f"Past fix {n} (id {sol.get('id')}, reused {int(sol.get('reuse_count') or 0)}x)"
-    body = (
-        f"Problem: {sol.get('error_pattern') or ''}\n"
-        f"Language: {sol.get('language') or 'unknown'}\n"
-        f"Change:\n{sol.get('diff') or ''}"
-    )
-    return title, body
-
-
-def _knowledge_block(item: Mapping[str, Any]) -> tuple[str, str]:
-    where = item.get("source_path") or item.get("item_kind") or "note"
-    return f"{item.get('title') or 'Untitled'} ({where})", str(item.get("content") or "")[:2000]
-
-
-def build_grounding(
-    request: FixRequest,
-    solutions: Sequence[Mapping[str, Any]],
-    knowledge: Sequence[Mapping[str, Any]],
-    budget_tokens: int = PROMPT_BUDGET_TOKENS,
-) -> Grounding:
-    """The prompt values for `synthesize_fix`, within `budget_tokens`, secrets redacted.
-
-    `redacted_lines` are the document lines whose listing lost a secret: an edit touching one of
-    them would be computed on text the model never saw, so it is refused."""
-    lines = request.text.splitlines(keepends=True)
-    code_numbers, import_numbers, function_name = _code_lines(request)
-    code_listing = _listing(lines, code_numbers)
-    import_listing = _listing(lines, import_numbers)
-    redacted_lines: set[int] = set()
-    for listing, numbers in ((code_listing, code_numbers), (import_listing, import_numbers)):
-        clean, count = redact(listing)
-        if count:
-            for i in numbers:
-                if _listing(lines, [i]) not in clean:
-                    redacted_lines.add(i)
-    d = request.diagnostic
-    rng = d.range
-    diagnostic = (
-        f"{d.source or 'tool'}{' ' + d.code if d.code else ''}: {d.message}\n"
-        f"Range: line {rng.start.line}, character {rng.start.character} to line "
-        f"{rng.end.line}, character {rng.end.character} (0-based)"
-    )
-    if function_name:
-        diagnostic += f"\nEnclosing definition: {function_name}"
-    code = fit_to_budget(
-        [("Imports", import_listing, 5), ("Code", code_listing, 10)], int(budget_tokens * 0.55)
-    )
-    sol_sections = [
-        (*_solution_block(n, s), 10 - n) for n, s in enumerate(solutions[:MAX_SOLUTIONS], 1)
-    ]
-    past = fit_to_budget(sol_sections, int(budget_tokens * 0.3)) or "(none recorded yet)"
-    know_sections = [(*_knowledge_block(k), 5 - n) for n, k in enumerate(knowledge[:MAX_KNOWLEDGE])]
-    know = fit_to_budget(know_sections, int(budget_tokens * 0.15)) or "(none)"
-    sources = [
-        {"kind": "solution", "id": str(s.get("id")), "title": str(s.get("error_pattern") or "")}
-        for s in solutions[:MAX_SOLUTIONS]
-    ] + [
-        {"kind": "knowledge", "id": str(k.get("id")), "title": str(k.get("title") or "")}
-        for k in knowledge[:MAX_KNOWLEDGE]
-    ]
-    values = {
-        "language": request.language or "unknown",
-        "path": request.path,
-        "diagnostic": diagnostic,
-        "code": code,
-        "past_solutions": past,
-        "knowledge": know,
-    }
-    return Grounding(values, redacted_lines, sources)
-
-
-async def gather_sources(
-    conn: psycopg.AsyncConnection[Any],
-    user_id: Any,
-    signature: str,
-    known_solutions: list[Mapping[str, Any]],
-    related: list[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Top past solutions (the problem's replay candidates, then retrieval hits, then exact
-    signature matches) and knowledge chunks (retrieval hits), without duplicates."""
-    solutions: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def add(row: Mapping[str, Any]) -> None:
-        key = str(row.get("id"))
-        if key not in seen and len(solutions) < MAX_SOLUTIONS:
-            seen.add(key)
-            solutions.append(dict(row))
-
-    for row in known_solutions:
-        add(row)
-    for row in related:
-        if row.get("kind") == "solution":
-            add(row)
-    if len(solutions) < MAX_SOLUTIONS:
-        by_sig = await solution_store.solutions_for_signatures(
-            conn, user_id, [signature], per_signature=MAX_SOLUTIONS
-        )
-        for row in by_sig.get(signature, []):
-            add(row)
-    knowledge = [dict(r) for r in related if r.get("kind") == "knowledge"][:MAX_KNOWLEDGE]
-    return solutions, knowledge
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -713,17 +349,10 @@ async def record_action(
 
 __all__ = [
     "ACTIONS",
-    "FixRequest",
-    "Grounding",
     "InvalidEdits",
     "SynthesisResult",
-    "Synthesizer",
-    "TemplateRun",
-    "build_grounding",
+    "Synthesizer",  # the runner's, re-exported: lsp/synthesis_feature.py uses synthesis.Synthesizer
     "fix_for_problem",
-    "gather_sources",
-    "llm_settings",
-    "outcome_of",
     "record_action",
     "synthesis_row",
     "synthesize_fix",

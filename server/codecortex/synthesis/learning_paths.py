@@ -15,7 +15,7 @@ import psycopg
 from codecortex.llm import LLMBadResponse
 from codecortex.store import solutions as solution_store
 from codecortex.store import synthesis as synth_store
-from codecortex.synthesis.fixes import Synthesizer
+from codecortex.synthesis.runner import Synthesizer
 
 TEMPLATE = "learning_path"
 DEFAULT_WEEKS = 4

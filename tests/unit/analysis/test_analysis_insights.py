@@ -6,7 +6,7 @@ import pytest
 from conftest import TESTS
 
 from codecortex.analysis import AnalysisThresholds, analyze_source, run_file_rules
-from codecortex.analysis.insights import prioritise
+from codecortex.analysis.builder import prioritise
 from codecortex.diagnostics import apply_edits
 
 FIXTURES = TESTS / "fixtures" / "analysis"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from codecortex.analysis import run_project_rules
-from codecortex.analysis.deps import dependency_rules, npm_satisfies, pep440_satisfies
+from codecortex.analysis.deps import dependency_rules
 from codecortex.analysis.project import readme_rules
+from codecortex.analysis.versions import npm_satisfies, pep440_satisfies
 
 
 def _rules(insights) -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from codecortex.config import SPECS, load_settings
-from codecortex.synthesis.fixes import llm_settings
 
 
 def test_environment_then_client_precedence_and_names() -> None:
@@ -33,9 +32,9 @@ def test_invalid_values_fall_back_with_a_reason() -> None:
 def test_client_api_key_is_used_but_never_shown() -> None:
     s = load_settings({"llm": {"provider": "openai", "apiKey": "sk-client-secret-123"}}, env={})
     assert "sk-client-secret-123" not in repr(s) and "sk-client-secret-123" not in str(s.public())
-    llm = llm_settings(s, env={"OPENAI_API_KEY": "sk-env"})
+    llm = s.llm_settings(env={"OPENAI_API_KEY": "sk-env"})
     assert llm.api_key == "sk-client-secret-123"
     assert "sk-client-secret-123" not in repr(llm)
-    assert llm_settings(load_settings({}, env={}), env={"OPENAI_API_KEY": "sk-env"}).api_key == (
+    assert load_settings({}, env={}).llm_settings(env={"OPENAI_API_KEY": "sk-env"}).api_key == (
         "sk-env"
     )

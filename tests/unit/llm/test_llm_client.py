@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import TESTS
 
+from codecortex.config import load_settings
 from codecortex.llm import (
     AsyncTokenBucket,
     LLMAuthError,
@@ -77,9 +78,14 @@ def make_client(fake: FakeOpenAI, **kw: Any) -> LLMClient:
 # ------------------------------------------------------------------------------------ settings
 
 
+def _llm(env: dict[str, str], llm: dict[str, Any] | None = None) -> LLMSettings:
+    """The `llm` section as the server reads it: `CODECORTEX_*` from `env`, then the client's."""
+    return load_settings({"llm": llm} if llm else None, env=env).llm_settings(env)
+
+
 def test_settings_from_env_and_overrides() -> None:
     env = {
-        "CODECORTEX_LLM_PROVIDER": "OpenAI",
+        "CODECORTEX_LLM_PROVIDER": "openai",
         "CODECORTEX_LLM_MODEL": "gpt-4o-mini",
         "CODECORTEX_LLM_TIMEOUT": "12.5",
         "CODECORTEX_LLM_MAX_TOKENS": "2048",
@@ -87,7 +93,7 @@ def test_settings_from_env_and_overrides() -> None:
         "OPENAI_API_KEY": "sk-from-openai-env",
         "CODECORTEX_OPENAI_API_KEY": "sk-from-codecortex-env",
     }
-    s = LLMSettings.from_env(env)
+    s = _llm(env)
     assert (s.provider, s.model, s.timeout, s.max_tokens, s.rpm) == (
         "openai",
         "gpt-4o-mini",
@@ -98,11 +104,9 @@ def test_settings_from_env_and_overrides() -> None:
     assert s.api_key == "sk-from-codecortex-env"  # CODECORTEX_ key wins
     assert s.enabled
     assert s.validate() == []
-    o = LLMSettings.from_env(
-        env, {"model": "local-model", "baseUrl": "http://127.0.0.1:11434/v1", "rpm": None}
-    )
+    o = _llm(env, {"model": "local-model", "baseUrl": "http://127.0.0.1:11434/v1", "rpm": None})
     assert (o.model, o.base_url, o.rpm) == ("local-model", "http://127.0.0.1:11434/v1", 30)
-    plain = LLMSettings.from_env({"OPENAI_API_KEY": "sk-x"})
+    plain = _llm({"OPENAI_API_KEY": "sk-x"})
     assert plain.provider == "none"
     assert not plain.enabled
     assert plain.api_key == "sk-x"
@@ -116,12 +120,12 @@ def test_settings_azure_env() -> None:
         "AZURE_OPENAI_ENDPOINT": "https://example.openai.azure.com",
         "OPENAI_API_KEY": "not-this-one",
     }
-    s = LLMSettings.from_env(env)
+    s = _llm(env)
     assert s.api_key == "azure-key"
     assert s.base_url == "https://example.openai.azure.com"
     assert s.api_version  # a default API version
     assert s.validate() == []
-    missing = LLMSettings.from_env({"CODECORTEX_LLM_PROVIDER": "azure"})
+    missing = _llm({"CODECORTEX_LLM_PROVIDER": "azure"})
     errors = " ".join(missing.validate())
     assert "llm.model" in errors
     assert "AZURE_OPENAI_ENDPOINT" in errors
@@ -138,13 +142,13 @@ def test_settings_validation_and_secret_handling() -> None:
     assert LLMSettings(provider="openai", model="m").validate()  # no key, no base URL
     assert LLMSettings(provider="openai", model="m", base_url="http://localhost:1").validate() == []
     assert any("provider" in e for e in LLMSettings(provider="gemini").validate())
-    bad = LLMSettings.from_env(
-        {"CODECORTEX_LLM_TIMEOUT": "soon", "CODECORTEX_LLM_RPM": "0"}, {"baseUrl": "ftp://x"}
-    )
-    errors = " ".join(bad.validate())
-    assert "'soon' is not a number" in errors
-    assert "llm.rpm" in errors
-    assert "llm.baseUrl" in errors
+    env = {"CODECORTEX_LLM_TIMEOUT": "soon", "CODECORTEX_LLM_RPM": "0"}
+    parsed = load_settings({"llm": {"baseUrl": "ftp://x"}}, env=env)
+    errors = " ".join(parsed.errors)
+    assert "CODECORTEX_LLM_TIMEOUT='soon'" in errors
+    assert "CODECORTEX_LLM_RPM='0'" in errors
+    assert "llm.baseUrl" in " ".join(parsed.llm_settings(env).validate())
+    assert "llm.rpm" in " ".join(LLMSettings(rpm=0).validate())
 
 
 # ----------------------------------------------------------------------------------- templates
@@ -519,7 +523,7 @@ async def test_ping(fake_openai: FakeOpenAI) -> None:
 
 
 async def test_azure_provider(fake_openai: FakeOpenAI) -> None:
-    settings = LLMSettings.from_env(
+    settings = _llm(
         {
             "CODECORTEX_LLM_PROVIDER": "azure",
             "CODECORTEX_LLM_MODEL": "fix-deployment",

@@ -98,6 +98,12 @@ def test_achievement_criterion_positive_and_negative(kind: str) -> None:
     assert achievements.earned_kinds(dict(BASE, **{key: threshold})) == [kind]
 
 
+def stored_metrics(conn: Any, user: Any) -> Any:
+    return conn.execute(
+        "SELECT count(*) AS n FROM codecortex_success_metrics WHERE user_id = %s", (user,)
+    )
+
+
 async def test_achievements_from_history_awarded_and_announced_once(db_settings: Any) -> None:
     async with connect(db_settings) as conn:
         u = await make_user(conn, "ada@example.com")
@@ -119,8 +125,11 @@ async def test_achievements_from_history_awarded_and_announced_once(db_settings:
         )
         fig = await metrics.compute_figures(conn, u)
         assert (fig["fast_fixes"], fig["patterns_discovered"], fig["shared"]) == (5, 2, 4)
-        assert await achievements.check_achievements(conn, u) == ["first_repo", "speed_demon"]
-        assert await achievements.check_achievements(conn, u) == []
+        # reading the stats writes nothing: no achievement, no stored metrics
+        assert (await collect_stats(conn, u))["achievements"] == []
+        assert (await (await stored_metrics(conn, u)).fetchone())["n"] == 0
+        assert await achievements.award_due(conn, u) == ["first_repo", "speed_demon"]
+        assert await achievements.award_due(conn, u) == []
         await conn.execute(
             "INSERT INTO items (user_id, kind, content, content_hash, visibility)"
             " VALUES (%s, 'note', 'y', 'hn', 'team')",
@@ -129,9 +138,12 @@ async def test_achievements_from_history_awarded_and_announced_once(db_settings:
         msgs = await achievements.take_announcements(conn, u)
         assert len(msgs) == 2 and any("Speed demon" in m for m in msgs)
         assert await achievements.take_announcements(conn, u) == []
-        assert await achievements.check_achievements(conn, u) == ["knowledge_sharer"]
+        assert await achievements.award_due(conn, u) == ["knowledge_sharer"]
         assert [m.split(":")[1].split("—")[0].strip() for m in
                 await achievements.take_announcements(conn, u)] == ["Knowledge sharer"]  # fmt: skip
+        # the write paths' call: metrics stored, nothing new to award
+        assert await achievements.record_progress(conn, u) == []
+        assert (await (await stored_metrics(conn, u)).fetchone())["n"] == 1
         listed = await achievements.list_achievements(conn, u)
         assert {a["type"] for a in listed} == {"first_repo", "speed_demon", "knowledge_sharer"}
         assert next(a for a in listed if a["type"] == "speed_demon")["data"] == {"fastFixes": 5}

@@ -18,8 +18,8 @@ from codecortex.llm import LLMBadResponse, LLMClient, LLMSettings
 from codecortex.memory.problem_memory import Identity, Memory
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
-from codecortex.synthesis.fixes import Synthesizer
 from codecortex.synthesis.learning_paths import NotEnoughHistory, generate, mark_lesson, path_json
+from codecortex.synthesis.runner import Synthesizer
 
 try:
     from fakeopenai import FakeOpenAI, fake_openai_fixture

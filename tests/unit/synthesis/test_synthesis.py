@@ -18,17 +18,9 @@ from codecortex.store import identity as identity_store
 from codecortex.store import prompts as prompt_store
 from codecortex.store import synthesis as synth_store
 from codecortex.store.pool import connect
-from codecortex.synthesis.fixes import (
-    FixRequest,
-    InvalidEdits,
-    Synthesizer,
-    build_grounding,
-    gather_sources,
-    llm_settings,
-    record_action,
-    synthesize_fix,
-    validate_edits,
-)
+from codecortex.synthesis.fixes import InvalidEdits, record_action, synthesize_fix, validate_edits
+from codecortex.synthesis.grounding import FixRequest, build_grounding, gather_sources
+from codecortex.synthesis.runner import Synthesizer
 
 try:
     from fakeopenai import FakeOpenAI, fake_openai_fixture
@@ -438,7 +430,7 @@ def test_llm_settings_come_from_settings_and_the_key_from_the_environment() -> N
         env={"CODECORTEX_LLM_TIMEOUT": "7"},
     )
     env = {"OPENAI_API_KEY": "sk-other", "CODECORTEX_LLM_MODEL": "ignored"}
-    s = llm_settings(settings, env)
+    s = settings.llm_settings(env)
     assert (s.provider, s.model, s.base_url, s.timeout) == (
         "openai",
         "m",
@@ -446,7 +438,7 @@ def test_llm_settings_come_from_settings_and_the_key_from_the_environment() -> N
         7,
     )
     assert s.api_key == "sk-other"
-    s = llm_settings(settings, {**env, "CODECORTEX_OPENAI_API_KEY": "sk-first"})
+    s = settings.llm_settings({**env, "CODECORTEX_OPENAI_API_KEY": "sk-first"})
     assert s.api_key == "sk-first"
     assert "sk-first" not in repr(s) and "sk-first" not in str(s.to_dict())
-    assert llm_settings(load_settings({}, env={}), env).provider == "none"
+    assert load_settings({}, env={}).llm_settings(env).provider == "none"

@@ -12,7 +12,7 @@ from codecortex.analysis.deep import run_deep_phase, sample_files
 from codecortex.llm import LLMClient, LLMError, LLMSettings
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
-from codecortex.synthesis.fixes import Synthesizer
+from codecortex.synthesis.runner import Synthesizer
 
 try:
     from fakeopenai import FakeOpenAI, fake_openai_fixture

@@ -1,5 +1,10 @@
-"""LLM settings: provider, model, endpoint, limits. The API key is read from the environment,
-never persisted and masked in ``repr``."""
+"""The `llm` section of the settings (provider, model, endpoint, limits) and the one reader of
+model API keys (`read_api_key`).
+
+`Settings.llm_settings()` builds the section from the parsed `llm.*` settings; the API key comes
+from the client (`llm.apiKey`, memory only) or the environment, never from the database or the
+repository, is never persisted and is masked in ``repr``.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,23 @@ from typing import Any
 PROVIDERS = ("none", "openai", "azure")
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
-# setting name -> (environment variable, accepted override keys)
-_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "provider": ("CODECORTEX_LLM_PROVIDER", ("provider",)),
-    "model": ("CODECORTEX_LLM_MODEL", ("model",)),
-    "base_url": ("CODECORTEX_LLM_BASE_URL", ("baseUrl", "base_url")),
-    "api_version": ("CODECORTEX_LLM_API_VERSION", ("apiVersion", "api_version")),
-    "timeout": ("CODECORTEX_LLM_TIMEOUT", ("timeout",)),
-    "max_tokens": ("CODECORTEX_LLM_MAX_TOKENS", ("maxTokens", "max_tokens")),
-    "rpm": ("CODECORTEX_LLM_RPM", ("rpm",)),
-}
+
+def read_api_key(provider: str, client_key: str = "", env: Mapping[str, str] | None = None) -> str:
+    """The model API key for `provider` (also the OpenAI embedder's: provider "openai"): the key
+    the client handed over (`llm.apiKey`), else the environment: `AZURE_OPENAI_API_KEY` then
+    `CODECORTEX_OPENAI_API_KEY` for Azure, `CODECORTEX_OPENAI_API_KEY` then `OPENAI_API_KEY`
+    otherwise. "" when there is none."""
+    env = os.environ if env is None else env
+    if client_key:
+        return client_key.strip()
+    if provider == "azure":
+        names = ("AZURE_OPENAI_API_KEY", "CODECORTEX_OPENAI_API_KEY")
+    else:
+        names = ("CODECORTEX_OPENAI_API_KEY", "OPENAI_API_KEY")
+    for name in names:
+        if env.get(name):
+            return env[name].strip()
+    return ""
 
 
 @dataclass
@@ -33,7 +45,6 @@ class LLMSettings:
     max_tokens: int = 1024
     rpm: int = 60
     api_key: str = field(default="", repr=False, compare=False)
-    problems: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "''"
@@ -65,7 +76,7 @@ class LLMSettings:
 
     def validate(self) -> list[str]:
         """Human-readable configuration errors; empty when the settings are usable."""
-        errors = list(self.problems)
+        errors: list[str] = []
         if self.provider not in PROVIDERS:
             errors.append(
                 f"llm.provider must be one of {', '.join(PROVIDERS)} (got {self.provider!r})"
@@ -102,59 +113,5 @@ class LLMSettings:
                 errors.append("provider 'azure' needs llm.apiVersion")
         return errors
 
-    @classmethod
-    def from_env(
-        cls,
-        env: Mapping[str, str] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> LLMSettings:
-        """Settings from ``CODECORTEX_LLM_*`` variables, then ``overrides`` (the LSP ``llm``
-        section: camelCase or snake_case keys; ``None`` and ``""`` mean "not set")."""
-        env = os.environ if env is None else env
-        overrides = dict(overrides or {})
-        raw: dict[str, Any] = {}
-        for name, (var, keys) in _FIELDS.items():
-            value: Any = env.get(var)
-            for key in keys:
-                if overrides.get(key) not in (None, ""):
-                    value = overrides[key]
-            if value not in (None, ""):
-                raw[name] = value
 
-        settings = cls()
-        for name in ("provider", "model", "base_url", "api_version"):
-            if name in raw:
-                setattr(settings, name, str(raw[name]).strip())
-        settings.provider = settings.provider.lower() or "none"
-        for name, conv in (("timeout", float), ("max_tokens", int), ("rpm", int)):
-            if name in raw:
-                try:
-                    setattr(settings, name, conv(raw[name]))
-                except (TypeError, ValueError):
-                    settings.problems.append(
-                        f"{_FIELDS[name][0]}/{_FIELDS[name][1][0]}: {raw[name]!r} is not a number"
-                    )
-
-        key = ""
-        for k in ("apiKey", "api_key"):
-            if overrides.get(k):
-                key = str(overrides[k])
-        if settings.provider == "azure":
-            key = (
-                key
-                or env.get("AZURE_OPENAI_API_KEY", "")
-                or env.get("CODECORTEX_OPENAI_API_KEY", "")
-            )
-            settings.base_url = settings.base_url or env.get("AZURE_OPENAI_ENDPOINT", "")
-            settings.api_version = (
-                settings.api_version
-                or env.get("OPENAI_API_VERSION", "")
-                or DEFAULT_AZURE_API_VERSION
-            )
-        else:
-            key = key or env.get("CODECORTEX_OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", "")
-        settings.api_key = key.strip()
-        return settings
-
-
-__all__ = ["DEFAULT_AZURE_API_VERSION", "PROVIDERS", "LLMSettings"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "PROVIDERS", "LLMSettings", "read_api_key"]

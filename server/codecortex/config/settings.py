@@ -1,4 +1,4 @@
-"""Settings: one set of names for LSP `initializationOptions`, `workspace/didChangeConfiguration`
+"""Server settings: one set of names for LSP `initializationOptions`, `workspace/didChangeConfiguration`
 (section `codecortex`) and `CODECORTEX_*` environment variables.
 
 The LSP name `maxFileSize` is the environment variable `CODECORTEX_MAX_FILE_SIZE`; nested LLM settings
@@ -8,6 +8,7 @@ Invalid values are reported (the caller tells the user once) and fall back to th
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
 import re
@@ -18,16 +19,27 @@ from typing import Any
 
 import platformdirs
 
+from codecortex.config.llm import DEFAULT_AZURE_API_VERSION, LLMSettings, read_api_key
+
 
 @dataclass(frozen=True)
 class SettingSpec:
-    name: str  # camelCase, dotted for nested (llm.baseUrl)
-    type: type
-    default: Any
+    """One client-visible setting: its name (camelCase, dotted for nested: llm.baseUrl), help
+    and limits; its type and default are those of its `Settings` field (`attr`)."""
+
+    name: str
     help: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+
+    @property
+    def type(self) -> builtins.type:
+        return _TYPES[str(_FIELDS[self.attr].type)]
+
+    @property
+    def default(self) -> Any:
+        return _FIELDS[self.attr].default
 
     @property
     def env(self) -> str:
@@ -38,86 +50,6 @@ class SettingSpec:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name.replace(".", "_")).lower()
 
 
-SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("databaseUrl", str, "", "PostgreSQL URL; empty = the embedded database"),
-    SettingSpec("dataDir", str, "", "Where the embedded database lives (default: user data dir)"),
-    SettingSpec("user", str, "", "Your identity; default: git user.email, else the OS user"),
-    SettingSpec("embedder", str, "hash", "Embedding provider", choices=("hash", "openai")),
-    SettingSpec("embeddingModel", str, "text-embedding-3-small", "Model for embedder=openai"),
-    SettingSpec("embeddingBaseUrl", str, "", "OpenAI-compatible base URL for embeddings"),
-    SettingSpec("hints", bool, True, "Show hint diagnostics for problems with known fixes"),
-    SettingSpec("detectOnSave", bool, False, "Run detectors (ruff, mypy, ...) on save"),
-    SettingSpec(
-        "notifications",
-        str,
-        "errors",
-        "What pops up: nothing, errors and warnings (notices such as achievements go to the "
-        "log), or everything",
-        choices=("off", "errors", "all"),
-    ),
-    SettingSpec(
-        "maxFileSize", int, 2_000_000, "Files larger than this (bytes) are skipped", minimum=1
-    ),
-    SettingSpec("maxDiffLines", int, 60, "Larger fixes are not learned", minimum=1),
-    SettingSpec(
-        "replayMinConfidence", float, 0.8, "Minimum confidence for --fix", minimum=0, maximum=1
-    ),
-    SettingSpec(
-        "defaultVisibility", str, "private", "Visibility of new rows", choices=("private", "team")
-    ),
-    SettingSpec(
-        "shareDocs",
-        bool,
-        False,
-        "Index the workspace's docs team-visible (a team database); default: only you see them",
-    ),
-    SettingSpec("insights", bool, True, "Show code insights as diagnostics"),
-    SettingSpec(
-        "analysis.maxComplexity",
-        int,
-        10,
-        "Cyclomatic complexity above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxFunctionLines",
-        int,
-        80,
-        "Function length in lines above which it is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxNesting",
-        int,
-        4,
-        "Block nesting depth above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec(
-        "analysis.maxParams",
-        int,
-        6,
-        "Parameter count above which a function is reported",
-        minimum=1,
-    ),
-    SettingSpec("llm.provider", str, "none", "Model provider", choices=("none", "openai", "azure")),
-    SettingSpec("llm.model", str, "", "Chat model name (Azure: deployment)"),
-    SettingSpec("llm.baseUrl", str, "", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
-    SettingSpec("llm.apiVersion", str, "", "Azure OpenAI API version"),
-    SettingSpec("llm.timeout", float, 30.0, "Seconds per model request", minimum=1),
-    SettingSpec("llm.maxTokens", int, 1024, "Maximum tokens per answer", minimum=16),
-    SettingSpec("llm.rpm", int, 60, "Requests per minute to the model", minimum=1),
-    SettingSpec("github.clientId", str, "", "OAuth app client id for `codecortex github login`"),
-    SettingSpec(
-        "github.url", str, "https://github.com", "GitHub (or GitHub Enterprise Server) URL"
-    ),
-    SettingSpec("github.apiUrl", str, "", "REST API URL; default: derived from github.url"),
-    SettingSpec("github.scopes", str, "repo read:user", "OAuth scopes asked for at sign-in"),
-    SettingSpec(
-        "logLevel", str, "info", "Server log level", choices=("debug", "info", "warning", "error")
-    ),
-)
-SPEC_BY_NAME = {s.name: s for s in SPECS}
 CLIENT_KEY_SETTING = "llm.apiKey"
 
 
@@ -155,7 +87,8 @@ class Settings:
     github_scopes: str = "repo read:user"
     log_level: str = "info"
     # A model API key handed over by the client (`llm.apiKey`): kept in memory only, never in
-    # SPECS (so never read from CODECORTEX_* nor shown); the environment keys are read by llm/.
+    # SPECS (so never read from CODECORTEX_* nor shown); `read_api_key` falls back to the
+    # environment.
     llm_api_key: str = field(default="", compare=False, repr=False)
     errors: list[str] = field(default_factory=list, compare=False, repr=False)
 
@@ -166,6 +99,88 @@ class Settings:
 
     def public(self) -> dict[str, Any]:
         return {s.name: getattr(self, s.attr) for s in SPECS}
+
+    def llm_settings(self, env: Mapping[str, str] | None = None) -> LLMSettings:
+        """The `llm` section with the API key (`read_api_key`); for Azure, an empty endpoint or
+        API version comes from `AZURE_OPENAI_ENDPOINT` / `OPENAI_API_VERSION` (else a default)."""
+        env = os.environ if env is None else env
+        provider = self.llm_provider.strip().lower() or "none"
+        base_url, api_version = self.llm_base_url.strip(), self.llm_api_version.strip()
+        if provider == "azure":
+            base_url = base_url or env.get("AZURE_OPENAI_ENDPOINT", "")
+            api_version = (
+                api_version or env.get("OPENAI_API_VERSION", "") or DEFAULT_AZURE_API_VERSION
+            )
+        return LLMSettings(
+            provider=provider,
+            model=self.llm_model.strip(),
+            base_url=base_url,
+            api_version=api_version,
+            timeout=self.llm_timeout,
+            max_tokens=self.llm_max_tokens,
+            rpm=self.llm_rpm,
+            api_key=read_api_key(provider, self.llm_api_key, env),
+        )
+
+
+# the type and default of each setting are its `Settings` field's
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("databaseUrl", "PostgreSQL URL; empty = the embedded database"),
+    SettingSpec("dataDir", "Where the embedded database lives (default: user data dir)"),
+    SettingSpec("user", "Your identity; default: git user.email, else the OS user"),
+    SettingSpec("embedder", "Embedding provider", choices=("hash", "openai")),
+    SettingSpec("embeddingModel", "Model for embedder=openai"),
+    SettingSpec("embeddingBaseUrl", "OpenAI-compatible base URL for embeddings"),
+    SettingSpec("hints", "Show hint diagnostics for problems with known fixes"),
+    SettingSpec("detectOnSave", "Run detectors (ruff, mypy, ...) on save"),
+    SettingSpec(
+        "notifications",
+        "What pops up: nothing, errors and warnings (notices such as achievements go to the "
+        "log), or everything",
+        choices=("off", "errors", "all"),
+    ),
+    SettingSpec("maxFileSize", "Files larger than this (bytes) are skipped", minimum=1),
+    SettingSpec("maxDiffLines", "Larger fixes are not learned", minimum=1),
+    SettingSpec("replayMinConfidence", "Minimum confidence for --fix", minimum=0, maximum=1),
+    SettingSpec("defaultVisibility", "Visibility of new rows", choices=("private", "team")),
+    SettingSpec(
+        "shareDocs",
+        "Index the workspace's docs team-visible (a team database); default: only you see them",
+    ),
+    SettingSpec("insights", "Show code insights as diagnostics"),
+    SettingSpec(
+        "analysis.maxComplexity",
+        "Cyclomatic complexity above which a function is reported",
+        minimum=1,
+    ),
+    SettingSpec(
+        "analysis.maxFunctionLines",
+        "Function length in lines above which it is reported",
+        minimum=1,
+    ),
+    SettingSpec(
+        "analysis.maxNesting", "Block nesting depth above which a function is reported", minimum=1
+    ),
+    SettingSpec(
+        "analysis.maxParams", "Parameter count above which a function is reported", minimum=1
+    ),
+    SettingSpec("llm.provider", "Model provider", choices=("none", "openai", "azure")),
+    SettingSpec("llm.model", "Chat model name (Azure: deployment)"),
+    SettingSpec("llm.baseUrl", "OpenAI-compatible base URL (Ollama, vLLM, ...)"),
+    SettingSpec("llm.apiVersion", "Azure OpenAI API version"),
+    SettingSpec("llm.timeout", "Seconds per model request", minimum=1),
+    SettingSpec("llm.maxTokens", "Maximum tokens per answer", minimum=16),
+    SettingSpec("llm.rpm", "Requests per minute to the model", minimum=1),
+    SettingSpec("github.clientId", "OAuth app client id for `codecortex github login`"),
+    SettingSpec("github.url", "GitHub (or GitHub Enterprise Server) URL"),
+    SettingSpec("github.apiUrl", "REST API URL; default: derived from github.url"),
+    SettingSpec("github.scopes", "OAuth scopes asked for at sign-in"),
+    SettingSpec("logLevel", "Server log level", choices=("debug", "info", "warning", "error")),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 
 def _coerce(spec: SettingSpec, value: Any) -> Any:
