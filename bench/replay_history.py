@@ -64,7 +64,7 @@ from lsphelp import (  # noqa: E402
 )
 from lsprotocol import types  # noqa: E402
 
-from codecortex.history.miner import is_reformatting, layout_only_hunks  # noqa: E402
+from codecortex.history.filters import is_reformatting, layout_only_hunks  # noqa: E402
 from codecortex.memory.signatures import compute_signature  # noqa: E402
 
 RUFF = str(Path(sys.executable).parent / "ruff")

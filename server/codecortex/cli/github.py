@@ -30,7 +30,7 @@ from codecortex.github.sync import (
     parse_since,
 )
 from codecortex.github.vault import VaultError
-from codecortex.history.miner import HISTORY_TOOLS, HistoryOptions
+from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.jobs import JobRunner
 from codecortex.memory.problem_memory import Identity
 from codecortex.store import github as store

@@ -20,14 +20,8 @@ from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.config import Settings
 from codecortex.files.roots import git
-from codecortex.history.miner import (
-    HISTORY_TOOLS,
-    JOB_TYPE,
-    LEASE_SECONDS,
-    HistoryOptions,
-    enqueue_learn_history,
-    make_job_handler,
-)
+from codecortex.history.job import JOB_TYPE, LEASE_SECONDS, enqueue_learn_history, make_job_handler
+from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.jobs import JobRunner
 from codecortex.memory.identity import resolve_identity
 from codecortex.store import history as history_store

@@ -33,15 +33,10 @@ from codecortex.config import Settings
 from codecortex.github.account import AccountError, make_client, require_account
 from codecortex.github.api import AuthError, GitHubClient, GitHubError, json_of
 from codecortex.github.repos import repo_metadata
-from codecortex.history.miner import (
-    Change,
-    Commit,
-    Git,
-    GitError,
-    HistoryMiner,
-    HistoryOptions,
-    _worker_alive,
-)
+from codecortex.history.git import Change, Commit, Git, GitError
+from codecortex.history.job import worker_alive
+from codecortex.history.miner import HistoryMiner
+from codecortex.history.options import HistoryOptions
 from codecortex.jobs import Handler, JobContext, PermanentJobError
 from codecortex.memory.problem_memory import Identity, Memory
 from codecortex.store import github as store
@@ -383,7 +378,7 @@ async def enqueue_github_sync(
     )  # fmt: skip
     job = await job_queue.get_job(conn, job_id)
     if job is not None and (
-        job.status == "pending" or (job.status == "running" and not _worker_alive(job.locked_by))
+        job.status == "pending" or (job.status == "running" and not worker_alive(job.locked_by))
     ):
         await history_store.release_job(conn, job_id, payload)
     return job_id
