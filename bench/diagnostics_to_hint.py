@@ -47,7 +47,8 @@ from lsphelp import change_doc, forward, open_doc, ruff_diagnostics  # noqa: E40
 from lsprotocol import types  # noqa: E402
 
 from codecortex.config import load_settings  # noqa: E402
-from codecortex.memory.problem_memory import Identity, Memory  # noqa: E402
+from codecortex.memory.identity import Identity  # noqa: E402
+from codecortex.memory.problem_memory import Memory  # noqa: E402
 
 USER = "bench-dev"
 TARGET_P95_MS = 150.0

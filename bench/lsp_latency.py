@@ -46,7 +46,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  
 
 from codecortex.config import load_settings  # noqa: E402
 from codecortex.diagnostics import Diagnostic, Range  # noqa: E402
-from codecortex.memory.problem_memory import Identity, Memory  # noqa: E402
+from codecortex.memory.identity import Identity  # noqa: E402
+from codecortex.memory.problem_memory import Memory  # noqa: E402
 from codecortex.store import solutions as solution_store  # noqa: E402
 
 USER = "bench-dev"

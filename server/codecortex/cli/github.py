@@ -32,7 +32,7 @@ from codecortex.github.sync import (
 from codecortex.github.vault import VaultError
 from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.jobs import JobRunner
-from codecortex.memory.problem_memory import Identity
+from codecortex.memory.identity import Identity
 from codecortex.store import github as store
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store

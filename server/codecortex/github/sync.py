@@ -38,7 +38,8 @@ from codecortex.history.job import worker_alive
 from codecortex.history.miner import HistoryMiner
 from codecortex.history.options import HistoryOptions
 from codecortex.jobs import Handler, JobContext, PermanentJobError
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import github as store
 from codecortex.store import history as history_store
 from codecortex.store import jobs as job_queue

@@ -14,7 +14,8 @@ from memory_project import Project, view_for
 
 from codecortex.config import load_settings
 from codecortex.diagnostics import Range
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.memory.replay import replay_fix
 from codecortex.memory.templates import (
     generalise,
