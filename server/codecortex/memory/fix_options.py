@@ -12,8 +12,9 @@ from codecortex.diagnostics import Range, TextEdit, apply_edits
 from codecortex.memory.candidates import Candidates
 from codecortex.memory.moved import LineMap
 from codecortex.memory.patterns import replay_pattern
-from codecortex.memory.replay import replay_fix, suggestion_values, tokenize
+from codecortex.memory.replay import replay_fix
 from codecortex.memory.templates import generalise, replay_template, replay_templates
+from codecortex.memory.tokens import suggestion_values, tokenize
 from codecortex.memory.views import FixOption, ProblemView
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,8 @@ import textwrap
 from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same opcodes
 
 from codecortex.diagnostics import Range, TextEdit, apply_edits
-from codecortex.memory.replay import (
-    ReplayResult,
+from codecortex.memory.replay import ReplayResult
+from codecortex.memory.tokens import (
     build_value_mapping,
     line_starts,
     map_text,

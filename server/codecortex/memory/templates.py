@@ -42,8 +42,8 @@ from functools import lru_cache
 from tree_sitter import Node, Tree
 
 from codecortex.diagnostics import Range, TextEdit, apply_edits
-from codecortex.memory.replay import (
-    ReplayResult,
+from codecortex.memory.replay import ReplayResult
+from codecortex.memory.tokens import (
     build_value_mapping,
     line_starts,
     map_text,

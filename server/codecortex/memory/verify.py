@@ -39,7 +39,7 @@ from codecortex.detectors.parsers import DetectorOutputError
 from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
 from codecortex.detectors.versions import ruff_on_versions
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
-from codecortex.memory.replay import python_parses, python_tree
+from codecortex.memory.tokens import python_parses, python_tree
 
 __all__ = [
     "UNVERIFIED_CONFIDENCE",
