@@ -12,10 +12,11 @@ from codecortex.diagnostics import Range, TextEdit, apply_edits
 from codecortex.memory.candidates import Candidates
 from codecortex.memory.moved import LineMap
 from codecortex.memory.patterns import replay_pattern
-from codecortex.memory.replay import replay_fix
-from codecortex.memory.templates import generalise, replay_template, replay_templates
-from codecortex.memory.tokens import suggestion_values, tokenize
+from codecortex.memory.replay import ReplayResult, replay_fix
+from codecortex.memory.templates import generalise, learn_template, replay_template
+from codecortex.memory.tokens import build_value_mapping, suggestion_values, tokenize
 from codecortex.memory.views import FixOption, ProblemView
+from codecortex.syntax import grammars as treesitter
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,50 @@ def replay_values(values: list[str], message: str) -> list[str]:
     """Placeholder values plus the names the message suggests ("Did you mean 'length'?"):
     signatures leave suggestions out of the key, but a rename fix needs them mapped."""
     return [str(v) for v in values] + suggestion_values(message)
+
+
+def replayed(
+    sol: dict[str, Any],
+    old_values: list[str],
+    new_values: list[str],
+    text: str,
+    rng: Range,
+    language: str | None,
+) -> list[ReplayResult]:
+    """Each way one stored change replays at the problem: the token replay and, for Python, the
+    fix patterns (comments, imports, statement suffixes) and the change's own template; all
+    try, and verification decides between their results. A way that fails is skipped: a bad
+    stored row must not break recall."""
+    before, after = sol["before_text"], sol["after_text"]
+
+    def tokens() -> ReplayResult | None:
+        return replay_fix(before, after, old_values, new_values, text, rng, language)
+
+    def pattern() -> ReplayResult | None:
+        mapping = build_value_mapping(old_values, new_values)
+        if mapping is None:
+            return None
+        return replay_pattern(before, after, mapping, new_values, text, rng)
+
+    def template() -> ReplayResult | None:
+        learned = learn_template(before, after)
+        if learned is None:
+            return None
+        return replay_template(learned, old_values, new_values, text, rng)
+
+    ways = [tokens]
+    if treesitter.normalise_language(language) == "python":
+        ways += [pattern, template]
+    results = []
+    for way in ways:
+        try:
+            result = way()
+        except Exception as exc:
+            log.debug("replay failed for %s: %s", sol.get("id"), exc)
+            continue
+        if result is not None:
+            results.append(result)
+    return results
 
 
 class FixOptions:
@@ -65,24 +110,10 @@ class FixOptions:
             if pair in seen_pairs:
                 continue  # the same learned change stored twice (teammates, history + live)
             seen_pairs.add(pair)
-            # the token replay and the fix patterns (comments, imports, statement suffixes)
-            # both try; verification decides between their results
-            for replay in (replay_fix, replay_pattern, replay_templates):
-                try:
-                    result = replay(
-                        sol["before_text"],
-                        sol["after_text"],
-                        old_values,
-                        new_values,
-                        text,
-                        view.diagnostic.range,
-                        language,
-                    )
-                except Exception as exc:  # a bad stored row must not break recall
-                    log.debug("replay failed for %s: %s", sol.get("id"), exc)
-                    continue
-                if result is not None:
-                    options.append(FixOption(sol, result))
+            for result in replayed(
+                sol, old_values, new_values, text, view.diagnostic.range, language
+            ):
+                options.append(FixOption(sol, result))
         options.sort(key=lambda o: (o.fit, int(o.solution.get("reuse_count") or 0)), reverse=True)
         unique: dict[str, FixOption] = {}
         sources: dict[str, dict[tuple[str, str], int]] = {}

@@ -36,7 +36,6 @@ from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same op
 from codecortex.diagnostics import Range, TextEdit, apply_edits
 from codecortex.memory.replay import ReplayResult
 from codecortex.memory.tokens import (
-    build_value_mapping,
     line_starts,
     map_text,
     offset_position,
@@ -438,18 +437,13 @@ def _import_fix(
 def replay_pattern(
     change_before: str,
     change_after: str,
-    old_values: list[str],
+    mapping: dict[str, str],
     new_values: list[str],
     new_text: str,
     new_range: Range,
-    language: str | None,
 ) -> ReplayResult | None:
-    """Re-apply a learned change through the first fix pattern that recognises it."""
-    if treesitter.normalise_language(language) != "python":
-        return None
-    mapping = build_value_mapping(old_values, new_values)
-    if mapping is None:
-        return None
+    """Re-apply a learned change to Python code through the first fix pattern that recognises
+    it (`mapping`: `build_value_mapping` of the old and new placeholder values)."""
     return (
         _comment_fix(change_before, change_after, new_text, new_range)
         or _import_fix(change_before, change_after, mapping, new_values, new_text)

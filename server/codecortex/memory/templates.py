@@ -52,7 +52,7 @@ from codecortex.memory.tokens import (
 )
 from codecortex.syntax import grammars as treesitter
 
-__all__ = ["Template", "generalise", "learn_template", "replay_template", "replay_templates"]
+__all__ = ["Template", "generalise", "learn_template", "replay_template"]
 
 # subtrees that are never holes: the language's own constants are part of the fix
 _NOT_HOLES = frozenset({"none", "true", "false", "ellipsis"})
@@ -654,21 +654,3 @@ def replay_template(
         confidence = GENERAL_CONFIDENCE if template.general else SPECIFIC_CONFIDENCE
         return ReplayResult([edit], confidence, kind, result)
     return None
-
-
-def replay_templates(
-    change_before: str,
-    change_after: str,
-    old_values: list[str],
-    new_values: list[str],
-    new_text: str,
-    new_range: Range,
-    language: str | None,
-) -> ReplayResult | None:
-    """`replay_fix`-shaped entry point: the template of one learned change, applied."""
-    if treesitter.normalise_language(language) != "python":
-        return None
-    template = learn_template(change_before, change_after)
-    if template is None:
-        return None
-    return replay_template(template, old_values, new_values, new_text, new_range)

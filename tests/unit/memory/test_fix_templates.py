@@ -21,7 +21,6 @@ from codecortex.memory.templates import (
     generalise,
     learn_template,
     replay_template,
-    replay_templates,
 )
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
@@ -166,9 +165,7 @@ def test_a_structural_fix_matches_only_at_the_problem() -> None:
     template = learn_template("    if x == None:\n", "    if x is None:\n")
     assert template is not None and template.before.type == "comparison_operator"
     text = "a = b == None\nif self.items[0].value == None:\n    pass\n"
-    result = replay_templates(
-        "    if x == None:\n", "    if x is None:\n", [], [], text, Range.of(1, 3, 1, 30), "python"
-    )
+    result = replay_template(template, [], [], text, Range.of(1, 3, 1, 30))
     assert result is not None
     assert result.new_text == "a = b == None\nif self.items[0].value is None:\n    pass\n"
 
