@@ -32,6 +32,7 @@ import sys
 import textwrap
 
 from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same opcodes
+from tree_sitter import Node
 
 from codecortex.diagnostics import Range, TextEdit, apply_edits
 from codecortex.memory.replay import ReplayResult
@@ -140,14 +141,19 @@ def _merge_directive(existing: str, added: str) -> str | None:
 # --------------------------------------------------------------------------- statement suffix
 
 
-def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
-    """(start, end) character offsets of the innermost statement at the problem's start."""
+def _node_at(text: str, rng: Range) -> Node | None:
+    """The innermost syntax node of Python `text` at the problem's start (None past its end)."""
     tree = treesitter.parse_recent(text, "python")
     lines = text.splitlines(keepends=True)
     if rng.start.line >= len(lines):
         return None
     col = len(lines[rng.start.line][: rng.start.character].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+    return tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+
+
+def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
+    """(start, end) character offsets of the innermost statement at the problem's start."""
+    node = _node_at(text, rng)
     while node is not None and not node.type.endswith("_statement"):
         node = node.parent
     if node is None:
@@ -285,12 +291,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     if k == 0 or btoks[k].text != "(" or btoks[k - 1].kind != "ident":
         return None
     function = btoks[k - 1].text
-    tree = treesitter.parse_recent(text, "python")
-    lines = text.splitlines(keepends=True)
-    if rng.start.line >= len(lines):
-        return None
-    col = len(lines[rng.start.line][: rng.start.character].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+    node = _node_at(text, rng)
     call = None
     while node is not None:
         if node.type == "call":
@@ -309,6 +310,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     if close.type != ")":
         return None
     inner = [c for c in args.children[1:-1]]
+    lines = text.splitlines(keepends=True)
     row, bcol = close.start_point
     line_text = lines[row].encode("utf-8")
     ccol = len(line_text[:bcol].decode("utf-8", "replace"))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -227,15 +228,21 @@ def _indent(src: bytes, offset: int) -> str:
     return (m.group() if m else b"").decode()
 
 
+def _common_ends(a: Sequence[object], b: Sequence[object]) -> tuple[int, int]:
+    """(p, s): `a` and `b` share their first p and, after those, their last s items."""
+    p = 0
+    while p < min(len(a), len(b)) and a[p] == b[p]:
+        p += 1
+    s = 0
+    while s < min(len(a), len(b)) - p and a[-1 - s] == b[-1 - s]:
+        s += 1
+    return p, s
+
+
 def _changed_pair(bsrc: bytes, asrc: bytes) -> tuple[Node, Node] | None:
     """The innermost before node containing the change with an after node of the same type on
     the corresponding span (the unchanged text around both is the same)."""
-    p = 0
-    while p < min(len(bsrc), len(asrc)) and bsrc[p] == asrc[p]:
-        p += 1
-    s = 0
-    while s < min(len(bsrc), len(asrc)) - p and bsrc[-1 - s] == asrc[-1 - s]:
-        s += 1
+    p, s = _common_ends(bsrc, asrc)
     btree, atree = treesitter.parse(bsrc, "python"), treesitter.parse(asrc, "python")
     lo, hi = p, max(p, len(bsrc) - s)
     if lo == hi:  # an insertion: start from the token before it
@@ -501,12 +508,7 @@ def _edit(text: str, src: bytes, start: int, end: int, new: str) -> TextEdit:
 def _minimal_edit(text: str, src: bytes, start: int, end: int, new: str) -> TextEdit:
     """The edit replacing src[start:end] by `new`, narrowed to the part that differs."""
     old = src[start:end].decode("utf-8", "replace")
-    p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
+    p, s = _common_ends(old, new)
     a = start + len(old[:p].encode("utf-8"))
     b = end - len(old[len(old) - s :].encode("utf-8")) if s else end
     return _edit(text, src, a, b, new[p : len(new) - s])
