@@ -43,28 +43,33 @@ def worker_alive(locked_by: str | None) -> bool:
     return True
 
 
-async def enqueue_learn_history(
-    conn: Any, ident: Identity, root: Path, options: HistoryOptions
+async def enqueue_taking_over(
+    conn: Any, job_type: str, payload: dict[str, Any], dedupe_key: str, user_id: Any, repo_id: Any
 ) -> str:
-    """Queue mining of `root` (one job per repository at a time). A job left unfinished by an
-    interrupted or dead process is taken over, with these options, and runnable at once.
-    Returns the job id."""
-    payload = job_payload(root, options, ident.visibility)
+    """Queue a job of which one runs at a time (per `dedupe_key`). A job left unfinished by an
+    interrupted or dead process is taken over, with this payload, and runnable at once. Returns
+    the job id."""
     job_id = await job_queue.enqueue(
-        conn,
-        JOB_TYPE,
-        payload,
-        dedupe_key=f"{JOB_TYPE}:{ident.repo_id}",
-        user_id=ident.user_id,
-        repo_id=ident.repo_id,
+        conn, job_type, payload, dedupe_key=dedupe_key, user_id=user_id, repo_id=repo_id,
         max_attempts=10,
-    )
+    )  # fmt: skip
     job = await job_queue.get_job(conn, job_id)
     if job is not None and (
         job.status == "pending" or (job.status == "running" and not worker_alive(job.locked_by))
     ):
         await history_store.release_job(conn, job_id, payload)
     return job_id
+
+
+async def enqueue_learn_history(
+    conn: Any, ident: Identity, root: Path, options: HistoryOptions
+) -> str:
+    """Queue mining of `root` (one job per repository at a time; see `enqueue_taking_over`).
+    Returns the job id."""
+    payload = job_payload(root, options, ident.visibility)
+    return await enqueue_taking_over(
+        conn, JOB_TYPE, payload, f"{JOB_TYPE}:{ident.repo_id}", ident.user_id, ident.repo_id
+    )
 
 
 def make_job_handler(settings: Settings, memory: Memory | None = None) -> Handler:
