@@ -8,11 +8,13 @@ cannot parse is reported in *errors* and the other tools carry on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from codecortex.cancellation import to_the_end
 from codecortex.detectors import parsers
@@ -28,6 +30,9 @@ from codecortex.detectors.scope import (
 from codecortex.detectors.tools import ALL_EXTENSIONS, TOOLS, find_executable
 from codecortex.diagnostics import Diagnostic
 from codecortex.files.text import read_text_file
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DEFAULT_MAX_FILE_SIZE = 2_000_000
 CHUNK = 400  # files per invocation for per-file tools (keeps argv far below ARG_MAX)
@@ -335,33 +340,33 @@ async def run_detectors(
     return run
 
 
-def run_detectors_sync(
-    paths: list[Path],
-    root: Path | None = None,
-    tools: list[str] | None = None,
-    timeout: float = 60,
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-    executables: dict[str, str] | None = None,
-) -> DetectorRun:
-    """Blocking wrapper around run_detectors (safe to call from inside a running event loop: it
-    then runs on a helper thread)."""
-    coro_args = (paths, root, tools, timeout, max_file_size, executables)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(run_detectors(*coro_args))
-    box: dict[str, DetectorRun | BaseException] = {}
+def blocking(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
+    """`fn` as a blocking call (safe to call from inside a running event loop: it then runs on a
+    helper thread)."""
 
-    def target() -> None:
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            box["run"] = asyncio.run(run_detectors(*coro_args))
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["run"] = exc
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(fn(*args, **kwargs))
+        box: dict[str, R | BaseException] = {}
 
-    t = threading.Thread(target=target, name="codecortex-detectors")
-    t.start()
-    t.join()
-    result = box["run"]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+        def target() -> None:
+            try:
+                box["run"] = asyncio.run(fn(*args, **kwargs))
+            except BaseException as exc:  # re-raised in the caller's thread
+                box["run"] = exc
+
+        t = threading.Thread(target=target, name="codecortex-detectors")
+        t.start()
+        t.join()
+        result = box["run"]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    return call
+
+
+run_detectors_sync = blocking(run_detectors)  # the same, blocking
