@@ -13,7 +13,8 @@ from codecortex.memory.candidates import Candidates
 from codecortex.memory.moved import LineMap
 from codecortex.memory.patterns import replay_pattern
 from codecortex.memory.replay import ReplayResult, replay_fix
-from codecortex.memory.templates import generalise, learn_template, replay_template
+from codecortex.memory.template_replay import replay_template
+from codecortex.memory.templates import generalise, learn_template
 from codecortex.memory.tokens import build_value_mapping, suggestion_values, tokenize
 from codecortex.memory.views import FixOption, ProblemView
 from codecortex.syntax import grammars as treesitter

@@ -17,11 +17,8 @@ from codecortex.diagnostics import Range
 from codecortex.memory.identity import Identity
 from codecortex.memory.problem_memory import Memory
 from codecortex.memory.replay import replay_fix
-from codecortex.memory.templates import (
-    generalise,
-    learn_template,
-    replay_template,
-)
+from codecortex.memory.template_replay import replay_template
+from codecortex.memory.templates import generalise, learn_template
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
 
