@@ -77,9 +77,10 @@ from codecortex.history.options import (
     HistoryReport,
 )
 from codecortex.memory.identity import Identity
-from codecortex.memory.learning import LearnedChange, learn_change, line_opcodes, not_a_fix
+from codecortex.memory.learning import LearnedChange, learn_change, line_opcodes
 from codecortex.memory.observe import content_sha, problem_context
 from codecortex.memory.problem_memory import Memory
+from codecortex.memory.real_fix import not_a_fix
 from codecortex.memory.signatures import Signature, classify_problem_type, normalise_tool
 from codecortex.project_config import load_project_config
 from codecortex.store import history as history_store

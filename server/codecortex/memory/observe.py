@@ -19,7 +19,8 @@ from codecortex.knowledge.embeddings import Embedder, HashEmbedder
 from codecortex.llm.redaction import scrub_async
 from codecortex.memory.fix_options import replay_values
 from codecortex.memory.identity import Identity
-from codecortex.memory.learning import LearnedChange, NoSolution, learn_change, not_a_fix
+from codecortex.memory.learning import LearnedChange, NoSolution, learn_change
+from codecortex.memory.real_fix import not_a_fix
 from codecortex.memory.signatures import Signature, classify_problem_type, compute_signature
 from codecortex.memory.views import Observation, ProblemView, Resolved
 from codecortex.store import problems as problem_store
