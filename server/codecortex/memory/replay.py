@@ -69,6 +69,20 @@ class ReplayResult:
     new_text: str
 
 
+def checked_result(
+    text: str, edits: list[TextEdit], confidence: float, reason: str
+) -> ReplayResult | None:
+    """The result of `edits` on `text`, unless they do not apply, change nothing, or make Python
+    that parsed not parse (the fix patterns' check)."""
+    try:
+        new_text = apply_edits(text, edits)
+    except ValueError:
+        return None
+    if new_text == text or (python_parses(text) and not python_parses(new_text)):
+        return None
+    return ReplayResult(edits, confidence, reason, new_text)
+
+
 def _indent_of(text: str, offset: int) -> str:
     line_start = text.rfind("\n", 0, offset) + 1
     m = re.match(r"[ \t]*", text[line_start:])
