@@ -39,7 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import connection, database, log, percentiles, seed_memory  # noqa: E402
 from lsp_latency import FIX_TITLE, action_params, start, to_diagnostic  # noqa: E402

@@ -37,7 +37,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import connection, database, log, percentiles, seed_memory  # noqa: E402
 from lsphelp import _fix_code_action_parsing, forward, open_doc, ruff_diagnostics  # noqa: E402
