@@ -192,7 +192,7 @@ def closest(
 def generalised(
     view: ProblemView, candidates: Candidates, new_values: list[str], text: str
 ) -> list[FixOption]:
-    """Fix patterns generalised from all stored fixes of the signature (fixtemplates), applied
+    """Fix patterns generalised from all stored fixes of the signature (`templates`), applied
     at the problem; each stands for its most reused member fix."""
     by_reuse, changes = candidates.by_reuse()
     out = []

@@ -1,4 +1,4 @@
-"""Structural fix patterns (fixtemplates) and the project's formatter, through the real memory.
+"""Fix templates (memory.templates) and the project's formatter, through the real memory.
 
 Real ruff on files in a temporary project, the real `Memory` (observe -> learn, recall -> replay
 + verify) on the real embedded PostgreSQL, as in test_verified_memory.py.
