@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from codecortex.cli.progress import ProgressBar
-from codecortex.cli.run_job import run_here
+from codecortex.cli.run_job import ran_here, run_here
 from codecortex.config import Settings
 from codecortex.files.roots import user_name
 from codecortex.github import account as accounts
@@ -255,11 +255,11 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
             conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
             printer=printer,
         )  # fmt: skip
-    if job is None:
-        _err("the github sync job disappeared")
-        return 2
-    if job.status == "running":
-        _err(f"a GitHub sync is running in another process ({job.locked_by}); try again later")
+    if not ran_here(
+        job,
+        "github sync",
+        "a GitHub sync is running in another process ({locked_by}); try again later",
+    ):
         return 2
     if job.status != "completed":
         error = str(job.last_error or job.status)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codecortex.cli.progress import ProgressBar
-from codecortex.cli.run_job import run_here
+from codecortex.cli.run_job import ran_here, run_here
 from codecortex.config import Settings
 from codecortex.files.roots import git
 from codecortex.history.job import JOB_TYPE, LEASE_SECONDS, enqueue_learn_history, make_job_handler
@@ -88,15 +88,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
             printer=printer,
         )  # fmt: skip
-    if job is None:
-        print("codecortex: error: the learn-history job disappeared", file=sys.stderr)
-        return 2
-    if job.status == "running":
-        print(
-            f"codecortex: error: this repository's history is being learned by another "
-            f"process ({job.locked_by}); try again when it is done",
-            file=sys.stderr,
-        )
+    if not ran_here(
+        job, "learn-history", "this repository's history is being learned by another process"
+        " ({locked_by}); try again when it is done",
+    ):  # fmt: skip
         return 2
     if job.status != "completed":
         print(f"codecortex: error: learning from history {job.status}: {job.last_error}",

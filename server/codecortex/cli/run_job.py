@@ -4,9 +4,10 @@ progress display (`learn-history`, `github sync`)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
@@ -56,3 +57,16 @@ async def run_here(
         raise
     finally:
         printer.close()
+
+
+def ran_here(job: Job | None, name: str, running: str) -> TypeGuard[Job]:
+    """Whether the job ran here; if not, why is printed: it disappeared, or another process runs
+    it (`running`, with `{locked_by}` for that process)."""
+    if job is None:
+        print(f"codecortex: error: the {name} job disappeared", file=sys.stderr)
+        return False
+    if job.status == "running":
+        message = running.format(locked_by=job.locked_by)
+        print(f"codecortex: error: {message}", file=sys.stderr)
+        return False
+    return True
