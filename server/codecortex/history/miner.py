@@ -33,15 +33,14 @@ The detectors see the changed files of one commit side, not the whole tree: impo
 modules are unresolved for mypy in both versions alike (so never learned as fixes), and types
 that come from them are unknown. Tools that need a whole project (cargo) are not run.
 
-Over 400 lines: one class whose stages (prepare, check, learn) share a run's state; git access
-(`git`), options (`options`), noise filters (`filters`), the detector stage (`checks`), the
-problem comparison (`fixes`) and the job (`job`) are modules of their own.
+The stages live in modules of their own: git access (`git`), options (`options`), reading and
+filtering commits (`prepare`, with the noise filters of `filters`), the detector stage
+(`checks`), the problem comparison (`fixes`) and the job (`job`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import tempfile
 import time
@@ -53,14 +52,7 @@ from typing import Any
 from codecortex.cancellation import cancel_and_wait
 from codecortex.detectors import TOOLS, find_executable
 from codecortex.diagnostics import Diagnostic
-from codecortex.files.text import decode_text
-from codecortex.history.checks import CONFIG_FILES, FilePair, Prepared, VersionChecks, module_dirs
-from codecortex.history.filters import (
-    generated_header,
-    is_reformatting,
-    layout_only_hunks,
-    vendored_or_generated_path,
-)
+from codecortex.history.checks import FilePair, Prepared, VersionChecks
 from codecortex.history.fixes import (
     appeared_problems,
     cached_signature,
@@ -69,15 +61,16 @@ from codecortex.history.fixes import (
     last_line,
     reason_kind,
 )
-from codecortex.history.git import Change, Commit, Git, GitError
+from codecortex.history.git import Commit, Git, GitError
 from codecortex.history.options import (
     DEFAULT_HISTORY_TOOLS,
     HISTORY_TOOLS,
     HistoryOptions,
     HistoryReport,
 )
+from codecortex.history.prepare import CommitReader
 from codecortex.memory.identity import Identity
-from codecortex.memory.learning import LearnedChange, learn_change, line_opcodes
+from codecortex.memory.learning import LearnedChange, learn_change
 from codecortex.memory.observe import content_sha, problem_context
 from codecortex.memory.problem_memory import Memory
 from codecortex.memory.real_fix import not_a_fix
@@ -85,7 +78,7 @@ from codecortex.memory.signatures import Signature, classify_problem_type, norma
 from codecortex.project_config import load_project_config
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
-from codecortex.syntax.grammars import language_for_path, syntax_error_count
+from codecortex.syntax.grammars import syntax_error_count
 
 PROGRESS_SECONDS = 0.5  # progress is reported at most this often (and at the end)
 
@@ -129,7 +122,6 @@ class HistoryMiner:
         self.progress = progress
         self.git = git or Git(self.root)
         self.report = HistoryReport()
-        self.attributes: dict[str, set[str]] = {}  # path -> linguist attributes set
         self.extensions: set[str] = set()
         self.project = load_project_config(self.root, self.root)
         self.workers = max(1, self.options.workers or os.cpu_count() or 2)
@@ -202,11 +194,15 @@ class HistoryMiner:
     async def _mine(self, commits: list[Commit], scratch: Path) -> None:
         """A pipeline over batches of commits: while batch k's new versions are checked (the
         detectors' own processes), batch k+1 is read from git and batch k-1's fixes learned."""
+        reader = CommitReader(
+            self.git, self.root, self.project, self.options, self.report, self.checks.tools,
+            self.extensions,
+        )  # fmt: skip
         size = max(self.options.batch_commits, 1)
         batches = [commits[i : i + size] for i in range(0, len(commits), size)]
         tasks: list[asyncio.Task[Any]] = []
         try:
-            reading = asyncio.create_task(self._prepare_batch(batches[0]))
+            reading = asyncio.create_task(reader.prepare_batch(batches[0]))
             tasks.append(reading)
             previous: tuple[list[Prepared], asyncio.Task[None]] | None = None
             for k in range(len(batches)):
@@ -216,7 +212,7 @@ class HistoryMiner:
                 checking = asyncio.create_task(self.checks.check(snapshots, scratch / f"b{k}"))
                 tasks.append(checking)
                 if k + 1 < len(batches):
-                    reading = asyncio.create_task(self._prepare_batch(batches[k + 1]))
+                    reading = asyncio.create_task(reader.prepare_batch(batches[k + 1]))
                     tasks.append(reading)
                 if previous is not None:
                     await self._learn_batch(*previous)
@@ -245,95 +241,6 @@ class HistoryMiner:
 
     def _skip_commit(self, reason: str) -> None:
         self.report.commits_skipped[reason] = self.report.commits_skipped.get(reason, 0) + 1
-
-    def _skip_file(self, reason: str) -> None:
-        self.report.files_skipped[reason] = self.report.files_skipped.get(reason, 0) + 1
-
-    # --- preparing commits: changed files, their texts, the configuration ----------------------
-
-    async def _prepare_batch(self, batch: list[Commit]) -> list[Prepared]:
-        changed: dict[str, list[Change]] = {}
-        if self.checks.tools:
-            changed = await self.git.changes_many([c for c in batch if len(c.parents) == 1])
-            paths = {
-                c.new_path
-                for cs in changed.values()
-                for c in cs
-                if os.path.splitext(c.new_path)[1] in self.extensions
-            }
-            unknown = sorted(p for p in paths if p not in self.attributes)
-            found = await self.git.attributes(unknown)
-            for p in unknown:
-                self.attributes[p] = set(found.get(p, ()))
-        return [await self._prepare(c, changed.get(c.sha, [])) for c in batch]
-
-    async def _prepare(self, commit: Commit, all_changes: list[Change]) -> Prepared:
-        if len(commit.parents) > 1:
-            return Prepared(commit, [], "merge")
-        if not commit.parents:
-            return Prepared(commit, [], "root commit")
-        if not self.checks.tools:
-            return Prepared(commit, [], "no detector installed")
-        changes = [
-            c
-            for c in all_changes
-            if os.path.splitext(c.new_path)[1] in self.extensions
-            and not self.project.ignores(self.root / c.new_path)
-        ]
-        if not changes:
-            return Prepared(commit, [], "no modified source file")
-        files: list[FilePair] = []
-        counts: list[tuple[int, int]] = []
-        for change in changes:
-            self.report.files_changed += 1
-            reason = vendored_or_generated_path(change.new_path)
-            attrs = self.attributes.get(change.new_path)
-            if reason is None and attrs:
-                reason = "generated" if "linguist-generated" in attrs else "vendored"
-            if reason:
-                self._skip_file(reason)
-                continue
-            old_data = await self.git.blob(change.old_blob)
-            new_data = await self.git.blob(change.new_blob)
-            if max(len(old_data), len(new_data)) > self.options.max_file_size:
-                self._skip_file("over the size limit")
-                continue
-            (old_text, _), (new_text, _) = decode_text(old_data), decode_text(new_data)
-            if old_text is None or new_text is None:
-                self._skip_file("binary or not UTF-8")
-                continue
-            if generated_header(new_text) or generated_header(old_text):
-                self._skip_file("generated")
-                continue
-            old_lines = old_text.splitlines(keepends=True)
-            new_lines = new_text.splitlines(keepends=True)
-            ops = line_opcodes(old_lines, new_lines)
-            counts.append(layout_only_hunks(old_lines, new_lines, ops))
-            files.append(
-                FilePair(change, language_for_path(change.new_path), old_text, new_text, ops)
-            )
-        if not files:
-            return Prepared(commit, [], "only vendored, generated or unreadable files")
-        if is_reformatting(counts):
-            return Prepared(commit, [], "reformatting")
-        # the child's configuration and package markers, for both versions
-        wanted: list[str] = []
-        for f in files:
-            for path in (f.change.old_path, f.change.new_path):
-                for d in module_dirs(path):
-                    wanted.extend(f"{d}/{name}" for name in CONFIG_FILES)
-                    wanted.append(f"{d}/__init__.py")
-        wanted.extend(CONFIG_FILES)
-        entries = await self.git.blobs_at(commit.sha, sorted(set(wanted)))
-        config = {p: data for p, (_sha, data) in sorted(entries.items())}
-        config_key = hashlib.sha1(
-            "\n".join(
-                f"{p}:{sha}"
-                for p, (sha, _data) in sorted(entries.items())
-                if not p.endswith("__init__.py")
-            ).encode()
-        ).hexdigest()[:16]
-        return Prepared(commit, files, None, config, config_key)
 
     # --- learning: problems of the parent version gone in the child ----------------------------
 
