@@ -37,7 +37,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from codecortex.knowledge.embeddings import HashEmbedder
-from codecortex.memory.problem_memory import content_sha, solution_text
+from codecortex.memory.observe import content_sha, solution_text
 from codecortex.memory.signatures import classify_problem_type, compute_signature
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -39,7 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import connection, database, log, percentiles, seed_memory  # noqa: E402
 from lsp_latency import FIX_TITLE, action_params, start, to_diagnostic  # noqa: E402
@@ -47,7 +47,8 @@ from lsphelp import change_doc, forward, open_doc, ruff_diagnostics  # noqa: E40
 from lsprotocol import types  # noqa: E402
 
 from codecortex.config import load_settings  # noqa: E402
-from codecortex.memory.problem_memory import Identity, Memory  # noqa: E402
+from codecortex.memory.identity import Identity  # noqa: E402
+from codecortex.memory.problem_memory import Memory  # noqa: E402
 
 USER = "bench-dev"
 TARGET_P95_MS = 150.0

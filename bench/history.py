@@ -36,8 +36,10 @@ from typing import Any
 import psycopg
 
 from codecortex.config import load_settings
-from codecortex.history.miner import HistoryMiner, HistoryOptions
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.history.miner import HistoryMiner
+from codecortex.history.options import HistoryOptions
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
 

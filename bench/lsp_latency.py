@@ -37,7 +37,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import connection, database, log, percentiles, seed_memory  # noqa: E402
 from lsphelp import _fix_code_action_parsing, forward, open_doc, ruff_diagnostics  # noqa: E402
@@ -46,7 +46,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  
 
 from codecortex.config import load_settings  # noqa: E402
 from codecortex.diagnostics import Diagnostic, Range  # noqa: E402
-from codecortex.memory.problem_memory import Identity, Memory  # noqa: E402
+from codecortex.memory.identity import Identity  # noqa: E402
+from codecortex.memory.problem_memory import Memory  # noqa: E402
 from codecortex.store import solutions as solution_store  # noqa: E402
 
 USER = "bench-dev"

@@ -51,7 +51,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import database, log, percentiles  # noqa: E402
 from lsphelp import (  # noqa: E402
@@ -64,7 +64,7 @@ from lsphelp import (  # noqa: E402
 )
 from lsprotocol import types  # noqa: E402
 
-from codecortex.history.miner import is_reformatting, layout_only_hunks  # noqa: E402
+from codecortex.history.filters import is_reformatting, layout_only_hunks  # noqa: E402
 from codecortex.memory.signatures import compute_signature  # noqa: E402
 
 RUFF = str(Path(sys.executable).parent / "ruff")

@@ -76,8 +76,10 @@ from codecortex.config import load_settings
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.memory import verify as verify_module
 from codecortex.memory.candidates import CandidateCache
-from codecortex.memory.problem_memory import Identity, Memory, ProblemView
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.memory.signatures import classify_problem_type
+from codecortex.memory.views import ProblemView
 from codecortex.store import problems as problem_store
 from codecortex.store import retrieval as retrieval_store
 

@@ -75,7 +75,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from codecortex.config import load_settings
 from codecortex.diagnostics import Diagnostic, Range
-from codecortex.memory.problem_memory import FixOption, Identity, Memory, ProblemView
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
+from codecortex.memory.views import FixOption, ProblemView
 from codecortex.session.database import _acquire as acquire_connection
 from codecortex.session.service import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
 from codecortex.store import identity as identity_store

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from codecortex.memory.problem_memory import FixOption, ProblemView
+from codecortex.memory.views import FixOption, ProblemView
 
 
 def format_duration(seconds: float | None) -> str:

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from codecortex.detectors import run_detectors
-from codecortex.memory.problem_memory import Identity, Memory, ProblemView
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
+from codecortex.memory.views import ProblemView
 
 PYPROJECT = """\
 [tool.ruff.lint]

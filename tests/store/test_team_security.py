@@ -17,8 +17,8 @@ from psycopg.rows import dict_row
 
 from codecortex.config import load_settings
 from codecortex.knowledge.docs import add_note
-from codecortex.memory.identity import resolve_identity
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity, resolve_identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import problems as problem_store
 from codecortex.store import solutions as solution_store
 from codecortex.store.pool import connect

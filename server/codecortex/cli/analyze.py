@@ -13,14 +13,13 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from codecortex.analysis import pipeline as ap
 from codecortex.cli.progress import ProgressBar
+from codecortex.cli.run_job import reuse
 from codecortex.config import Settings
 from codecortex.memory.identity import resolve_identity
 from codecortex.store import analysis as store
@@ -149,11 +148,6 @@ def _phase_text(phases: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- analyze
 
 
-@asynccontextmanager
-async def _shared(conn: Any) -> AsyncIterator[Any]:
-    yield conn
-
-
 async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path).resolve()
     if not path.is_dir():
@@ -164,7 +158,7 @@ async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
         ident, root = await resolve_identity(conn, settings, path)
 
         def connection() -> Any:
-            return _shared(conn)
+            return reuse(conn)
 
         while True:
             job_id = await ap.enqueue(conn, root, ident.repo_id, ident.user_id, args.phase)

@@ -20,8 +20,9 @@ from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import TextEdit, apply_edits
 from codecortex.files.text import read_text_file
 from codecortex.memory.identity import resolve_identity
-from codecortex.memory.problem_memory import Memory, ProblemView
+from codecortex.memory.problem_memory import Memory
 from codecortex.memory.signatures import normalise_tool
+from codecortex.memory.views import ProblemView
 from codecortex.store.pool import connect
 from codecortex.syntax.grammars import language_for_path
 

@@ -102,7 +102,7 @@ def grammar_checks() -> list[Check]:
 
 
 def tool_checks() -> list[Check]:
-    from codecortex.detectors.runner import cargo_toolchain
+    from codecortex.detectors.tools import cargo_toolchain
 
     found = {name: find_tool(name) for name in EXTERNAL_TOOLS}
     broken = []

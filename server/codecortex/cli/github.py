@@ -5,7 +5,6 @@ repositories; `sync` learns fixes from merged pull requests of the selected repo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -13,8 +12,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
+from codecortex.cli.run_job import ran_here, run_here
 from codecortex.config import Settings
 from codecortex.files.roots import user_name
 from codecortex.github import account as accounts
@@ -30,13 +29,10 @@ from codecortex.github.sync import (
     parse_since,
 )
 from codecortex.github.vault import VaultError
-from codecortex.history.miner import HISTORY_TOOLS, HistoryOptions
-from codecortex.jobs import JobRunner
-from codecortex.memory.problem_memory import Identity
+from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
+from codecortex.memory.identity import Identity
 from codecortex.store import github as store
-from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
-from codecortex.store import jobs as job_queue
 from codecortex.store.jobs import Job
 from codecortex.store.pool import connect
 
@@ -255,38 +251,15 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
         ident = Identity(user_id, name, None, settings.default_visibility)
         job_id = await enqueue_github_sync(conn, ident, options, names)
-
-        @asynccontextmanager
-        async def shared() -> AsyncIterator[Any]:
-            yield conn
-
-        runner = JobRunner(
-            shared, {JOB_TYPE: make_job_handler(settings)}, lease_seconds=LEASE_SECONDS,
-            on_progress=printer,
+        job = await run_here(
+            conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
+            printer=printer,
         )  # fmt: skip
-        job: Job | None = None
-        try:
-            while True:
-                ran = await runner.run_one([JOB_TYPE])
-                if ran is not None and ran.job_id == job_id:
-                    job = ran
-                    if ran.status == "pending":  # failed; runnable again by the next run
-                        await history_store.release_job(conn, job_id)
-                    break
-                if ran is None:
-                    job = await job_queue.get_job(conn, job_id)
-                    break
-        except asyncio.CancelledError:
-            printer.close()
-            await finish(history_store.release_job(conn, job_id, interrupted=True))
-            raise
-        finally:
-            printer.close()
-    if job is None:
-        _err("the github sync job disappeared")
-        return 2
-    if job.status == "running":
-        _err(f"a GitHub sync is running in another process ({job.locked_by}); try again later")
+    if not ran_here(
+        job,
+        "github sync",
+        "a GitHub sync is running in another process ({locked_by}); try again later",
+    ):
         return 2
     if job.status != "completed":
         error = str(job.last_error or job.status)

@@ -8,31 +8,19 @@ after the last commit it finished; a run over commits already mined adds nothing
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
+from codecortex.cli.run_job import ran_here, run_here
 from codecortex.config import Settings
 from codecortex.files.roots import git
-from codecortex.history.miner import (
-    HISTORY_TOOLS,
-    JOB_TYPE,
-    LEASE_SECONDS,
-    HistoryOptions,
-    enqueue_learn_history,
-    make_job_handler,
-)
-from codecortex.jobs import JobRunner
+from codecortex.history.job import JOB_TYPE, LEASE_SECONDS, enqueue_learn_history, make_job_handler
+from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.memory.identity import resolve_identity
 from codecortex.store import history as history_store
-from codecortex.store import jobs as job_queue
-from codecortex.store.jobs import Job
 from codecortex.store.pool import connect
 
 
@@ -95,45 +83,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with connect(settings) as conn:
         ident, root = await resolve_identity(conn, settings, folder)
         job_id = await enqueue_learn_history(conn, ident, root, options)
-
-        @asynccontextmanager
-        async def shared() -> AsyncIterator[Any]:
-            yield conn
-
-        runner = JobRunner(
-            shared,
-            {JOB_TYPE: make_job_handler(settings)},
-            lease_seconds=LEASE_SECONDS,
-            on_progress=printer,
-        )
-        job: Job | None = None
-        try:
-            while True:
-                ran = await runner.run_one([JOB_TYPE])
-                if ran is not None and ran.job_id == job_id:
-                    job = ran
-                    if ran.status == "pending":  # failed; runnable again by the next run
-                        await history_store.release_job(conn, job_id)
-                    break
-                if ran is None:
-                    job = await job_queue.get_job(conn, job_id)
-                    break
-        except asyncio.CancelledError:
-            # Ctrl-C: the commits done so far are saved; the next run continues from there.
-            printer.close()
-            await finish(history_store.release_job(conn, job_id, interrupted=True))
-            raise
-        finally:
-            printer.close()
-    if job is None:
-        print("codecortex: error: the learn-history job disappeared", file=sys.stderr)
-        return 2
-    if job.status == "running":
-        print(
-            f"codecortex: error: this repository's history is being learned by another "
-            f"process ({job.locked_by}); try again when it is done",
-            file=sys.stderr,
-        )
+        # Ctrl-C: the commits done so far are saved; the next run continues from there.
+        job = await run_here(
+            conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
+            printer=printer,
+        )  # fmt: skip
+    if not ran_here(
+        job, "learn-history", "this repository's history is being learned by another process"
+        " ({locked_by}); try again when it is done",
+    ):  # fmt: skip
         return 2
     if job.status != "completed":
         print(f"codecortex: error: learning from history {job.status}: {job.last_error}",

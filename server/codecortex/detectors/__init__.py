@@ -4,13 +4,11 @@ machine-readable output into :class:`codecortex.diagnostics.Diagnostic` objects 
 from codecortex.detectors.parsers import DetectorOutputError
 from codecortex.detectors.runner import (
     DEFAULT_MAX_FILE_SIZE,
-    TOOLS,
     DetectorRun,
-    available_detectors,
-    find_executable,
     run_detectors,
     run_detectors_sync,
 )
+from codecortex.detectors.tools import TOOLS, available_detectors, find_executable
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",

@@ -351,3 +351,16 @@ def parse_cargo(stdout: str, stderr: str, returncode: int, cwd: Path) -> Found:
     if not recognised and returncode != 0:
         raise DetectorOutputError(f"cargo exited with {returncode}: {_snippet(stderr)}")
     return found
+
+
+_TOKEN = re.compile(r"[\w$]+|\"[^\"]*\"|'[^']*'|`[^`]*`|\S")
+
+
+def widen_to_token(diag: Diagnostic, lines: list[str]) -> None:
+    """Give a zero-width range (tsc and pyflakes report only a start) the extent of the token
+    there (`lines`: the text's lines)."""
+    ln, col = diag.range.start.line, diag.range.start.character
+    if diag.range.start == diag.range.end and ln < len(lines):
+        m = _TOKEN.match(lines[ln], col)
+        if m:
+            diag.range = Range.of(ln, col, ln, m.end())

@@ -127,7 +127,8 @@ async def ruff_on_versions(
     file's path: check that one alone). `select`: rule codes checked in addition to the
     configured ones. Raises DetectorOutputError when the batch cannot run; the caller checks
     the texts one by one then."""
-    from codecortex.detectors.runner import _exec, extend_select_args, finish_text_diagnostics
+    from codecortex.detectors.process import run_tool
+    from codecortex.detectors.text import extend_select_args, finish_text_diagnostics
 
     scratch = Path(tempfile.mkdtemp(prefix=_MARK, dir=_scratch_base()))
     try:
@@ -139,7 +140,7 @@ async def ruff_on_versions(
             ) from exc
         argv = [exe, "check", "--output-format=json", "--no-fix", "--exit-zero", "--quiet"]
         argv += ["--no-cache", *extend_select_args(select), *map(str, files)]
-        rc, out, err = await _exec(argv, root, timeout, "ruff")
+        rc, out, err = await run_tool(argv, root, timeout, "ruff")
         found = parsers.parse_ruff(out, err, rc, root)
         result: list[list[Diagnostic] | None] = []
         for file, text in zip(files, texts, strict=True):

@@ -33,20 +33,14 @@ from codecortex.config import Settings
 from codecortex.github.account import AccountError, make_client, require_account
 from codecortex.github.api import AuthError, GitHubClient, GitHubError, json_of
 from codecortex.github.repos import repo_metadata
-from codecortex.history.miner import (
-    Change,
-    Commit,
-    Git,
-    GitError,
-    HistoryMiner,
-    HistoryOptions,
-    _worker_alive,
-)
+from codecortex.history.git import Change, Commit, Git, GitError
+from codecortex.history.job import enqueue_taking_over
+from codecortex.history.miner import HistoryMiner
+from codecortex.history.options import HistoryOptions
 from codecortex.jobs import Handler, JobContext, PermanentJobError
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import github as store
-from codecortex.store import history as history_store
-from codecortex.store import jobs as job_queue
 
 log = logging.getLogger(__name__)
 
@@ -377,16 +371,9 @@ async def enqueue_github_sync(
     """Queue a sync for this user (one at a time); a job left by a dead process is taken over."""
     payload = {"options": options.to_payload(), "names": names, "visibility": ident.visibility,
                "user_name": ident.user_name}  # fmt: skip
-    job_id = await job_queue.enqueue(
-        conn, JOB_TYPE, payload, dedupe_key=f"{JOB_TYPE}:{ident.user_id}",
-        user_id=ident.user_id, max_attempts=10,
-    )  # fmt: skip
-    job = await job_queue.get_job(conn, job_id)
-    if job is not None and (
-        job.status == "pending" or (job.status == "running" and not _worker_alive(job.locked_by))
-    ):
-        await history_store.release_job(conn, job_id, payload)
-    return job_id
+    return await enqueue_taking_over(
+        conn, JOB_TYPE, payload, f"{JOB_TYPE}:{ident.user_id}", ident.user_id, None
+    )
 
 
 def make_job_handler(settings: Settings, memory: Memory | None = None) -> Handler:

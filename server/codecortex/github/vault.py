@@ -16,9 +16,13 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ class VaultError(Exception):
     """The key cannot be read or created, or a stored token cannot be decrypted."""
 
 
-def _usable_keyring() -> object | None:
+def _usable_keyring() -> KeyringBackend | None:
     try:
         import keyring
         from keyring.backends import fail
@@ -78,12 +82,12 @@ class TokenVault:
         backend = _usable_keyring()
         if backend is not None:
             try:
-                stored = backend.get_password(KEYRING_SERVICE, KEYRING_USER)  # type: ignore[attr-defined]
+                stored = backend.get_password(KEYRING_SERVICE, KEYRING_USER)
                 if not stored:
-                    backend.set_password(  # type: ignore[attr-defined]
+                    backend.set_password(
                         KEYRING_SERVICE, KEYRING_USER, base64.b64encode(os.urandom(32)).decode()
                     )
-                    stored = backend.get_password(KEYRING_SERVICE, KEYRING_USER)  # type: ignore[attr-defined]
+                    stored = backend.get_password(KEYRING_SERVICE, KEYRING_USER)
                 key = base64.b64decode(stored or "")
                 if len(key) == 32:
                     self.where = f"OS keyring ({type(backend).__module__}.{type(backend).__name__})"

@@ -20,7 +20,7 @@ from codecortex.github.sync import (
     make_job_handler,
     parse_since,
 )
-from codecortex.history.miner import HistoryOptions
+from codecortex.history.options import HistoryOptions
 from codecortex.jobs import JobCancelled, JobRunner
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer

@@ -8,13 +8,8 @@ import logging
 from typing import Any
 
 from codecortex.files.roots import uri_to_path
-from codecortex.history.miner import (
-    JOB_TYPE,
-    LEASE_SECONDS,
-    HistoryOptions,
-    enqueue_learn_history,
-    make_job_handler,
-)
+from codecortex.history.job import JOB_TYPE, LEASE_SECONDS, enqueue_learn_history, make_job_handler
+from codecortex.history.options import HistoryOptions
 from codecortex.jobs import JobCancelled, JobRunner
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer

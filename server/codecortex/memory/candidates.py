@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from codecortex.memory.replay import tokenize
+from codecortex.memory.tokens import tokenize
 from codecortex.store import solutions as solution_store
 
 MAX_CACHED_ROWS = 50_000  # over every cached signature (a row holds its code: ~1-2 KB)

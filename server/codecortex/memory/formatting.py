@@ -18,9 +18,10 @@ import logging
 import tomllib
 from pathlib import Path
 
-from codecortex.detectors.runner import find_executable
+from codecortex.detectors.tools import find_executable
 from codecortex.diagnostics import Range, TextEdit, apply_edits
-from codecortex.memory.replay import ReplayResult, python_parses
+from codecortex.memory.replay import ReplayResult
+from codecortex.memory.tokens import python_parses
 
 __all__ = ["configured_formatter", "format_replay"]
 

@@ -1,7 +1,9 @@
-"""The developer and repository rows for a CLI run (the server keeps its own in `Service`)."""
+"""Who is working where (`Identity`), and the developer and repository rows for a CLI run (the
+server keeps its own in `Service`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +11,17 @@ import psycopg
 
 from codecortex.config import Settings
 from codecortex.files.roots import RepoInfo, repo_info, user_name
-from codecortex.memory.problem_memory import Identity
 from codecortex.store import identity as store
+
+
+@dataclass
+class Identity:
+    """Who is working where: rows are attributed to `user_id` and scoped to `repo_id`."""
+
+    user_id: Any
+    user_name: str
+    repo_id: Any = None
+    visibility: str = "private"
 
 
 async def resolve_identity(

@@ -14,10 +14,8 @@ recognised as one of these shapes and re-applied where the fix lives on the new 
 - **argument added**: a keyword argument with a constant value was added to one call
   (``zip(a, b)`` -> ``zip(a, b, strict=True)``); added to the call of the same function at the
   new problem, after whatever arguments it has.
-- **import added**: the fix added import lines only (``import re`` for "Undefined name `re`",
-  anywhere in the file). The placeholder values are mapped (``re`` -> ``json``) and the import
-  goes into the file's import block, in its group (standard library, then the rest), sorted,
-  unless the name is imported already.
+- **import added** (`import_pattern`): the fix added import lines only (``import re`` for
+  "Undefined name `re`"): the mapped import goes into the new file's import block.
 
 Each returns a `replay.ReplayResult` (edits relative to the new text) or None when the shape
 does not apply; the result must still parse.
@@ -25,23 +23,19 @@ does not apply; the result must still parse.
 
 from __future__ import annotations
 
-import ast
 import keyword
 import re
-import sys
 import textwrap
 
 from cydifflib import SequenceMatcher  # difflib's matcher compiled: the same opcodes
+from tree_sitter import Node
 
-from codecortex.diagnostics import Range, TextEdit, apply_edits
-from codecortex.memory.replay import (
-    ReplayResult,
-    build_value_mapping,
+from codecortex.diagnostics import Range, TextEdit
+from codecortex.memory.import_pattern import import_fix
+from codecortex.memory.replay import ReplayResult, checked_result
+from codecortex.memory.tokens import (
     line_starts,
-    map_text,
     offset_position,
-    python_parses,
-    python_tree,
     tokenize,
 )
 from codecortex.syntax import grammars as treesitter
@@ -51,26 +45,8 @@ __all__ = ["replay_pattern"]
 _IDENT = re.compile(r"[^\W\d]\w*")
 _EXCEPT_ALIAS = re.compile(r"^\s*except\b[^:#]*?\bas\s+([^\W\d]\w*)\s*:")
 _EXCEPT = re.compile(r"^(\s*except\b[^:#]*?)(\s*:)")
-_IMPORT_LINE = re.compile(r"^(?:import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*"
-                          r"|from\s+[\w.]+\s+import\s+[^()#]+?)\s*(?:#.*)?$")  # fmt: skip
 _NOQA = re.compile(r"#\s*noqa:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)", re.I)
 _TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\[([\w\-, ]+)\]")
-
-
-def _parses(text: str) -> bool:
-    return python_parses(text)
-
-
-def _result(
-    text: str, edits: list[TextEdit], confidence: float, reason: str
-) -> ReplayResult | None:
-    try:
-        new_text = apply_edits(text, edits)
-    except ValueError:
-        return None
-    if new_text == text or (_parses(text) and not _parses(new_text)):
-        return None
-    return ReplayResult(edits, confidence, reason, new_text)
 
 
 def _code_of(line: str) -> tuple[str, str]:
@@ -117,7 +93,7 @@ def _comment_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult
         edit = TextEdit(Range.of(line_no, len(code), line_no, len(line)), merged)
     else:
         edit = TextEdit(Range.of(line_no, len(code.rstrip()), line_no, len(line)), spacing + added)
-    return _result(text, [edit], 0.85, f"comment fix: {added}")
+    return checked_result(text, [edit], 0.85, f"comment fix: {added}")
 
 
 def _merge_directive(existing: str, added: str) -> str | None:
@@ -141,14 +117,19 @@ def _merge_directive(existing: str, added: str) -> str | None:
 # --------------------------------------------------------------------------- statement suffix
 
 
-def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
-    """(start, end) character offsets of the innermost statement at the problem's start."""
+def _node_at(text: str, rng: Range) -> Node | None:
+    """The innermost syntax node of Python `text` at the problem's start (None past its end)."""
     tree = treesitter.parse_recent(text, "python")
     lines = text.splitlines(keepends=True)
     if rng.start.line >= len(lines):
         return None
     col = len(lines[rng.start.line][: rng.start.character].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+    return tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+
+
+def _statement_at(text: str, rng: Range) -> tuple[int, int] | None:
+    """(start, end) character offsets of the innermost statement at the problem's start."""
+    node = _node_at(text, rng)
     while node is not None and not node.type.endswith("_statement"):
         node = node.parent
     if node is None:
@@ -241,7 +222,7 @@ def _suffix_fix(before: str, after: str, text: str, rng: Range) -> ReplayResult 
             edits.append(TextEdit(Range.of(clause_line, col, clause_line, col), f" as {alias}"))
     end_pos = offset_position(starts, end)
     edits.append(TextEdit(Range(end_pos, end_pos), new_suffix))
-    return _result(text, edits, 0.9, f"statement suffix: {keyword_} ...{new_suffix}")
+    return checked_result(text, edits, 0.9, f"statement suffix: {keyword_} ...{new_suffix}")
 
 
 # --------------------------------------------------------------------------- call arguments
@@ -286,12 +267,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     if k == 0 or btoks[k].text != "(" or btoks[k - 1].kind != "ident":
         return None
     function = btoks[k - 1].text
-    tree = treesitter.parse_recent(text, "python")
-    lines = text.splitlines(keepends=True)
-    if rng.start.line >= len(lines):
-        return None
-    col = len(lines[rng.start.line][: rng.start.character].encode("utf-8"))
-    node = tree.root_node.descendant_for_point_range((rng.start.line, col), (rng.start.line, col))
+    node = _node_at(text, rng)
     call = None
     while node is not None:
         if node.type == "call":
@@ -310,6 +286,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
     if close.type != ")":
         return None
     inner = [c for c in args.children[1:-1]]
+    lines = text.splitlines(keepends=True)
     row, bcol = close.start_point
     line_text = lines[row].encode("utf-8")
     ccol = len(line_text[:bcol].decode("utf-8", "replace"))
@@ -329,107 +306,7 @@ def _call_argument_fix(before: str, after: str, text: str, rng: Range) -> Replay
             return None
     else:
         edit = TextEdit(Range.of(row, ccol, row, ccol), insert)
-    return _result(text, [edit], 0.9, f"argument added to {function}(): {name}={value}")
-
-
-# --------------------------------------------------------------------------- imports added
-
-
-def _import_block(lines: list[str]) -> tuple[int, int]:
-    """(first, end) line indexes of the leading import block (after docstring, comments and
-    `from __future__`); first == end when the file has none (end: where to put one)."""
-    i = 0
-    n = len(lines)
-    tree = python_tree("".join(lines))
-    if tree is None:
-        return (0, 0)
-    body = tree.body
-    k = 0
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(getattr(body[0], "value", None), ast.Constant)
-    ):
-        i = body[0].end_lineno or 0
-        k = 1
-    first = None
-    end = i
-    while k < len(body) and isinstance(body[k], (ast.Import, ast.ImportFrom)):
-        node = body[k]
-        if first is None:
-            first = node.lineno - 1
-        end = node.end_lineno or node.lineno
-        k += 1
-    if first is None:
-        while i < n and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
-            i += 1
-        return (i, i)
-    return (first, end)
-
-
-def _module_of(line: str) -> str:
-    m = re.match(r"\s*(?:from|import)\s+([\w.]+)", line)
-    return m.group(1) if m else ""
-
-
-def _is_stdlib(module: str) -> bool:
-    return module.split(".")[0] in sys.stdlib_module_names or module == "__future__"
-
-
-def _import_fix(
-    before: str, after: str, mapping: dict[str, str], new_values: list[str], text: str
-) -> ReplayResult | None:
-    if before.strip():
-        return None
-    added = [ln for ln in after.splitlines() if ln.strip()]
-    if not added or not all(_IMPORT_LINE.match(ln.strip()) for ln in added):
-        return None
-    mapped, _spans = map_text("\n".join(added), mapping)
-    new_lines = [ln.strip() for ln in mapped.splitlines()]
-    names = {p for v in new_values for p in _IDENT.findall(v)}
-    bound = {n for ln in new_lines for n in _IDENT.findall(ln)}
-    if not names & bound:
-        return None  # the import is not the mapped name of the new problem
-    lines = text.splitlines(keepends=True)
-    first, end = _import_block(lines)
-    block = lines[first:end]
-    present = {ln.strip() for ln in block}
-    edits: list[TextEdit] = []
-    nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    for new in new_lines:
-        if new in present:
-            return None
-        module = _module_of(new)
-        std = _is_stdlib(module)
-        # the group: consecutive non-blank import lines of the same kind
-        group = [
-            i
-            for i in range(first, end)
-            if lines[i].strip()
-            and not lines[i][0].isspace()
-            and _module_of(lines[i])
-            and _is_stdlib(_module_of(lines[i])) == std
-            and _module_of(lines[i]) != "__future__"
-        ]
-        if group:
-            kind = new.split()[0]
-            same_kind = [i for i in group if lines[i].lstrip().startswith(kind + " ")]
-            if same_kind:  # sorted among the lines of its kind (`import x` before `from x`)
-                at = next(
-                    (i for i in same_kind if _module_of(lines[i]).lower() > module.lower()),
-                    same_kind[-1] + 1,
-                )
-            else:
-                at = group[0] if kind == "import" else group[-1] + 1
-            insert = new + nl
-        elif std and first < end:
-            at, insert = first, new + nl + nl
-        elif first < end:
-            at, insert = end, nl + new + nl
-        else:
-            at, insert = first, new + nl + (nl if first < len(lines) else "")
-        edits.append(TextEdit(Range.of(at, 0, at, 0), insert))
-    return _result(text, edits, 0.85, "import added in its group: " + "; ".join(new_lines))
+    return checked_result(text, [edit], 0.9, f"argument added to {function}(): {name}={value}")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -438,21 +315,16 @@ def _import_fix(
 def replay_pattern(
     change_before: str,
     change_after: str,
-    old_values: list[str],
+    mapping: dict[str, str],
     new_values: list[str],
     new_text: str,
     new_range: Range,
-    language: str | None,
 ) -> ReplayResult | None:
-    """Re-apply a learned change through the first fix pattern that recognises it."""
-    if treesitter.normalise_language(language) != "python":
-        return None
-    mapping = build_value_mapping(old_values, new_values)
-    if mapping is None:
-        return None
+    """Re-apply a learned change to Python code through the first fix pattern that recognises
+    it (`mapping`: `build_value_mapping` of the old and new placeholder values)."""
     return (
         _comment_fix(change_before, change_after, new_text, new_range)
-        or _import_fix(change_before, change_after, mapping, new_values, new_text)
+        or import_fix(change_before, change_after, mapping, new_values, new_text)
         or _suffix_fix(change_before, change_after, new_text, new_range)
         or _call_argument_fix(change_before, change_after, new_text, new_range)
     )

@@ -24,7 +24,7 @@ template over the tree-sitter trees of both fragments:
    the element equal to E from a node of this type", E mapped through the placeholder values and
    required to contain one: it applies at any position and to lists of any length.
 
-To replay, a template is matched against the node at the new problem and its ancestors up to the
+To replay (`template_replay`), a template is matched against the node at the new problem and its ancestors up to the
 enclosing definition (so the match always contains the problem): same node types, same fixed
 leaves, holes bind any named subtree consistently. The after side is rendered with the learned
 fix's own layout between its parts, the holes filled with the new code's text, re-indented to
@@ -35,32 +35,24 @@ lost), as is a result that does not parse.
 from __future__ import annotations
 
 import re
-import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
-from codecortex.diagnostics import Range, TextEdit, apply_edits
-from codecortex.memory.replay import (
-    ReplayResult,
-    build_value_mapping,
-    line_starts,
-    map_text,
-    offset_position,
-    python_parses,
-)
+from codecortex.memory.tokens import map_text
 from codecortex.syntax import grammars as treesitter
 
-__all__ = ["Template", "generalise", "learn_template", "replay_template", "replay_templates"]
+__all__ = ["T", "Template", "generalise", "learn_template"]
 
 # subtrees that are never holes: the language's own constants are part of the fix
 _NOT_HOLES = frozenset({"none", "true", "false", "ellipsis"})
 # a string holding a name (`getattr(x, "name")`, `{"arg": 1}`): a hole when the other side
 # has that name as an identifier
 _NAME_STRING = re.compile(r"([rRbBuU]?)(['\"])([^\W\d]\w*)\2")
-_LEAF_TYPES = frozenset({"string", "concatenated_string", "integer", "float"})
-_STOP_AT = frozenset({"function_definition", "class_definition", "decorated_definition", "module"})
+LEAF_TYPES = frozenset({"string", "concatenated_string", "integer", "float"})
+STOP_AT = frozenset({"function_definition", "class_definition", "decorated_definition", "module"})
 _SEQUENCES = frozenset(
     {
         "import_from_statement",
@@ -75,9 +67,7 @@ _SEQUENCES = frozenset(
         "dictionary",
     }
 )
-_IDENTS = re.compile(r"[^\W\d]\w*")
-SPECIFIC_CONFIDENCE = 0.87  # below a whole token match, above most partial ones (<= 0.85)
-GENERAL_CONFIDENCE = 0.85  # more general than the fixes it covers: after them
+IDENTS = re.compile(r"[^\W\d]\w*")
 MAX_GENERALISED = 40  # templates folded per node type (the most reused fixes first)
 
 
@@ -141,32 +131,32 @@ class Template:
 # --------------------------------------------------------------------------- building
 
 
-def _children(node: Node) -> list[Node]:
+def children_of(node: Node) -> list[Node]:
     return [c for c in node.children if not c.is_extra]
 
 
-def _text(src: bytes, node: Node) -> str:
+def node_text(src: bytes, node: Node) -> str:
     return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
-def _name_string(node: Node, src: bytes) -> tuple[str, str] | None:
+def name_string(node: Node, src: bytes) -> tuple[str, str] | None:
     """(prefix and quote, name) of a string literal that holds only a name."""
     if node.type != "string":
         return None
-    m = _NAME_STRING.fullmatch(_text(src, node))
+    m = _NAME_STRING.fullmatch(node_text(src, node))
     return (m.group(1) + m.group(2), m.group(3)) if m else None
 
 
 def _build(node: Node, src: bytes, prev: int, holes: dict[str, str] | None) -> T:
     gap = src[prev : node.start_byte].decode("utf-8", "replace")
-    text = _text(src, node)
+    text = node_text(src, node)
     if holes is not None and node.is_named and text in holes and node.type not in _NOT_HOLES:
         return T("hole", "", holes[text], gap)
-    named = _name_string(node, src) if holes is not None else None
+    named = name_string(node, src) if holes is not None else None
     if holes is not None and named is not None and named[1] in holes:
         return T("hole", "string:" + named[0], holes[named[1]], gap)
-    kids = _children(node)
-    if not kids or node.type in _LEAF_TYPES:
+    kids = children_of(node)
+    if not kids or node.type in LEAF_TYPES:
         return T("leaf", node.type, text, gap)
     out = []
     pos = node.start_byte
@@ -182,8 +172,8 @@ def _named_texts(node: Node, src: bytes) -> set[str]:
     while stack:
         n = stack.pop()
         if n.is_named and n.type not in _NOT_HOLES and not n.is_extra:
-            out.add(_text(src, n))
-        stack.extend(_children(n))
+            out.add(node_text(src, n))
+        stack.extend(children_of(n))
     return out
 
 
@@ -192,10 +182,10 @@ def _strings_of_names(node: Node, src: bytes) -> set[str]:
     stack = [node]
     while stack:
         n = stack.pop()
-        named = _name_string(n, src)
+        named = name_string(n, src)
         if named is not None:
             out.add(named[1])
-        stack.extend(_children(n))
+        stack.extend(children_of(n))
     return out
 
 
@@ -205,37 +195,43 @@ def _hole_names(b: Node, a: Node, bsrc: bytes, asrc: bytes) -> dict[str, str]:
     reused = _named_texts(a, asrc)
     reused_as_string = _strings_of_names(a, asrc)
     names: dict[str, str] = {}
-    stack = list(reversed(_children(b)))
+    stack = list(reversed(children_of(b)))
     while stack:
         n = stack.pop()
-        t = _text(bsrc, n)
+        t = node_text(bsrc, n)
         if n.is_named and n.type not in _NOT_HOLES and t.strip():
             if t in reused or (n.type == "identifier" and t in reused_as_string):
                 names.setdefault(t, f"${len(names) + 1}")
                 continue
-        named = _name_string(n, bsrc)
+        named = name_string(n, bsrc)
         if named is not None and named[1] in reused:
             names.setdefault(named[1], f"${len(names) + 1}")
             continue
-        stack.extend(reversed(_children(n)))
+        stack.extend(reversed(children_of(n)))
     return names
 
 
-def _indent(src: bytes, offset: int) -> str:
+def indent_at(src: bytes, offset: int) -> str:
     start = src.rfind(b"\n", 0, offset) + 1
     m = re.match(rb"[ \t]*", src[start:])
     return (m.group() if m else b"").decode()
 
 
+def common_ends(a: Sequence[object], b: Sequence[object]) -> tuple[int, int]:
+    """(p, s): `a` and `b` share their first p and, after those, their last s items."""
+    p = 0
+    while p < min(len(a), len(b)) and a[p] == b[p]:
+        p += 1
+    s = 0
+    while s < min(len(a), len(b)) - p and a[-1 - s] == b[-1 - s]:
+        s += 1
+    return p, s
+
+
 def _changed_pair(bsrc: bytes, asrc: bytes) -> tuple[Node, Node] | None:
     """The innermost before node containing the change with an after node of the same type on
     the corresponding span (the unchanged text around both is the same)."""
-    p = 0
-    while p < min(len(bsrc), len(asrc)) and bsrc[p] == asrc[p]:
-        p += 1
-    s = 0
-    while s < min(len(bsrc), len(asrc)) - p and bsrc[-1 - s] == asrc[-1 - s]:
-        s += 1
+    p, s = common_ends(bsrc, asrc)
     btree, atree = treesitter.parse(bsrc, "python"), treesitter.parse(asrc, "python")
     lo, hi = p, max(p, len(bsrc) - s)
     if lo == hi:  # an insertion: start from the token before it
@@ -277,10 +273,10 @@ def _removal(b: Node, a: Node, bsrc: bytes, asrc: bytes) -> T | None:
     """The element a fix removed (with one comma) from a sequence node, or None."""
     if b.type not in _SEQUENCES:
         return None
-    bk, ak = _children(b), _children(a)
+    bk, ak = children_of(b), children_of(a)
     if len(bk) - len(ak) != 2:
         return None
-    bt, at = [_text(bsrc, c) for c in bk], [_text(asrc, c) for c in ak]
+    bt, at = [node_text(bsrc, c) for c in bk], [node_text(asrc, c) for c in ak]
     for i in range(len(bk) - 1):
         pair = (bk[i], bk[i + 1])
         if not (pair[0].type == "," or pair[1].type == ","):
@@ -319,7 +315,7 @@ def learn_template(before: str, after: str) -> Template | None:
         return None
     if bt.fixed_leaves() < 1:
         return None
-    return Template(bt, at, _indent(asrc, a.start_byte))
+    return Template(bt, at, indent_at(asrc, a.start_byte))
 
 
 # --------------------------------------------------------------------------- generalisation
@@ -407,268 +403,3 @@ def generalise(changes: tuple[tuple[str, str], ...]) -> tuple[Template, ...]:
                 Template(acc.before, acc.after, acc.indent, True, False, len(used), tuple(used))
             )
     return tuple(out)
-
-
-# --------------------------------------------------------------------------- matching
-
-
-class _Binding:
-    def __init__(self, src: bytes, mapping: dict[str, str]) -> None:
-        self.src = src
-        self.mapping = mapping
-        self.binds: dict[str, str] = {}
-        self.hole_spans: list[tuple[int, int]] = []
-
-    def match(self, t: T, node: Node) -> bool:
-        text = _text(self.src, node)
-        if t.kind == "hole" and t.type.startswith("string:"):
-            named = _name_string(node, self.src)
-            if named is None or self.binds.get(t.text, named[1]) != named[1]:
-                return False
-            self.binds[t.text] = named[1]
-            self.hole_spans.append((node.start_byte, node.end_byte))
-            return True
-        if t.kind == "hole":
-            if not node.is_named or (t.text in self.binds and self.binds[t.text] != text):
-                return False
-            self.binds[t.text] = text
-            self.hole_spans.append((node.start_byte, node.end_byte))
-            return True
-        if t.kind == "leaf":
-            return node.type == t.type and text == map_text(t.text, self.mapping)[0]
-        kids = _children(node)
-        if node.type != t.type or len(kids) != len(t.children) or node.type in _LEAF_TYPES:
-            return False
-        return all(self.match(tc, c) for tc, c in zip(t.children, kids, strict=True))
-
-
-def _comments_outside(node: Node, spans: list[tuple[int, int]]) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "comment":
-            if not any(s <= n.start_byte and n.end_byte <= e for s, e in spans):
-                return True
-        stack.extend(n.children)
-    return False
-
-
-@lru_cache(maxsize=8)
-def _parsed(text: str) -> tuple[bytes, Tree]:
-    """The document's bytes and tree, parsed once for all the templates tried on it."""
-    src = text.encode("utf-8")
-    return src, treesitter.parse(src, "python")
-
-
-def _candidates(text: str, rng: Range) -> tuple[bytes, list[Node]]:
-    """The node at the problem's start and its ancestors up to the enclosing definition."""
-    src, tree = _parsed(text)
-    lines = text.splitlines(keepends=True)
-    if rng.start.line >= len(lines):
-        return src, []
-
-    def col(line: int, character: int) -> int:
-        if line >= len(lines):
-            return 0
-        return len(lines[line][:character].encode("utf-8"))
-
-    start = (rng.start.line, col(rng.start.line, rng.start.character))
-    end = (rng.end.line, col(rng.end.line, rng.end.character))
-    if end < start:
-        end = start
-    node: Node | None = tree.root_node.descendant_for_point_range(start, end)
-    out: list[Node] = []
-    while node is not None and node.type != "module":
-        out.append(node)
-        if node.type in _STOP_AT:
-            break
-        node = node.parent
-    return src, out
-
-
-def _char(src: bytes, offset: int) -> int:
-    return len(src[:offset].decode("utf-8", "replace"))
-
-
-def _edit(text: str, src: bytes, start: int, end: int, new: str) -> TextEdit:
-    starts = line_starts(text)
-    return TextEdit(
-        Range(offset_position(starts, _char(src, start)), offset_position(starts, _char(src, end))),
-        new,
-    )
-
-
-def _minimal_edit(text: str, src: bytes, start: int, end: int, new: str) -> TextEdit:
-    """The edit replacing src[start:end] by `new`, narrowed to the part that differs."""
-    old = src[start:end].decode("utf-8", "replace")
-    p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
-    a = start + len(old[:p].encode("utf-8"))
-    b = end - len(old[len(old) - s :].encode("utf-8")) if s else end
-    return _edit(text, src, a, b, new[p : len(new) - s])
-
-
-def _reindent(fragment: str, old: str, new: str) -> str:
-    if "\n" not in fragment or old == new:
-        return fragment
-    return re.sub(
-        r"\n([ \t]*)",
-        lambda m: (
-            "\n" + (new + m.group(1)[len(old) :] if m.group(1).startswith(old) else m.group(1))
-        ),
-        fragment,
-    )
-
-
-def _apply_removal(
-    template: Template, node: Node, src: bytes, text: str, mapping: dict[str, str]
-) -> TextEdit | None:
-    """Delete the one element of `node` equal to the template's, with one comma next to it."""
-    if node.type != template.after.type:
-        return None
-    kids = _children(node)
-    hits = [
-        i
-        for i, c in enumerate(kids)
-        if c.is_named and _Binding(src, mapping).match(template.before, c)
-    ]
-    if len(hits) != 1:
-        return None
-    i = hits[0]
-    closing = (")", "]", "}")
-    after = kids[i + 1] if i + 1 < len(kids) else None
-    if after is not None and after.type == ",":
-        nxt = kids[i + 2] if i + 2 < len(kids) else None
-        if nxt is not None and nxt.type not in closing:
-            start, end = kids[i].start_byte, nxt.start_byte  # `a, b` -> `b`
-        elif i > 0 and kids[i - 1].type == ",":
-            start, end = kids[i - 1].end_byte, after.end_byte  # `a, b,)` -> `a,)`
-        else:
-            return None
-    elif i > 0 and kids[i - 1].type == ",":
-        start, end = kids[i - 1].start_byte, kids[i].end_byte  # `a, b` -> `a`
-    else:
-        return None
-    if _has_comment(node, start, end):
-        return None
-    return _edit(text, src, start, end, "")
-
-
-def _has_comment(node: Node, start: int, end: int) -> bool:
-    """Whether a comment lies inside the span to delete."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "comment" and start < n.end_byte and n.start_byte < end:
-            return True
-        stack.extend(n.children)
-    return False
-
-
-def _value_anchored(template: Template, mapping: dict[str, str], new_values: list[str]) -> bool:
-    """Whether the removed element is (or contains) a value of the new problem's message."""
-    rendered = template.before.render({}, mapping)
-    parts = {p for v in new_values for p in _IDENTS.findall(v)}
-    return any(re.search(rf"(?<![\w.]){re.escape(p)}(?![\w])", rendered) for p in parts)
-
-
-def _statement_of(node: Node) -> Node:
-    """The statement holding `node` (its ancestor right below a block or the module)."""
-    while node.parent is not None and node.parent.type not in ("block", "module"):
-        node = node.parent
-    return node
-
-
-@lru_cache(maxsize=8)
-def _parses_whole(text: str) -> bool:
-    return python_parses(text)
-
-
-def _breaks_syntax(src: bytes, node: Node, edit: TextEdit, text: str, result: str) -> bool:
-    """Whether the edit makes valid Python invalid: checked on the statement it is in (the
-    statement's lines, dedented, alone: a few lines instead of the whole file, for every
-    candidate), or on the whole text when the statement does not parse alone."""
-    stmt = _statement_of(node)
-    start = src.rfind(b"\n", 0, stmt.start_byte) + 1
-    end = src.find(b"\n", stmt.end_byte)
-    end = len(src) if end < 0 else end
-    old = src[start:end].decode("utf-8", "replace")
-    if python_parses(textwrap.dedent(old)):
-        lo, hi = _char(src, start), _char(src, end)
-        grown = len(result) - len(text)
-        return not python_parses(textwrap.dedent(result[lo : hi + grown]))
-    return _parses_whole(text) and not python_parses(result)
-
-
-def replay_template(
-    template: Template,
-    old_values: list[str],
-    new_values: list[str],
-    new_text: str,
-    new_range: Range,
-) -> ReplayResult | None:
-    """Apply one template at a new problem (Python only)."""
-    mapping = build_value_mapping(old_values, new_values)
-    if mapping is None:
-        return None
-    if template.removed:
-        # `from os.path import exists` for "`os.path.exists` imported": the name imported is
-        # the last part of the value, whatever the shape of the new one
-        for old, new in zip(old_values, new_values, strict=True):
-            o, n = _IDENTS.findall(old), _IDENTS.findall(new)
-            if o and n:
-                mapping.setdefault(o[-1], n[-1])
-        if not _value_anchored(template, mapping, new_values):
-            return None
-    src, nodes = _candidates(new_text, new_range)
-    for node in nodes:
-        if template.removed:
-            edit = _apply_removal(template, node, src, new_text, mapping)
-            if edit is None:
-                continue
-            kind = "structural removal from a list"
-        else:
-            binding = _Binding(src, mapping)
-            if not binding.match(template.before, node):
-                continue
-            if _comments_outside(node, binding.hole_spans):
-                return None
-            rendered = template.after.render(binding.binds, mapping)
-            rendered = _reindent(rendered, template.indent, _indent(src, node.start_byte))
-            edit = _minimal_edit(new_text, src, node.start_byte, node.end_byte, rendered)
-            kind = (
-                f"fix pattern generalised from {template.members} past fixes"
-                if template.general
-                else "structural fix pattern"
-            )
-        try:
-            result = apply_edits(new_text, [edit])
-        except ValueError:
-            return None
-        if result == new_text or _breaks_syntax(src, node, edit, new_text, result):
-            return None
-        confidence = GENERAL_CONFIDENCE if template.general else SPECIFIC_CONFIDENCE
-        return ReplayResult([edit], confidence, kind, result)
-    return None
-
-
-def replay_templates(
-    change_before: str,
-    change_after: str,
-    old_values: list[str],
-    new_values: list[str],
-    new_text: str,
-    new_range: Range,
-    language: str | None,
-) -> ReplayResult | None:
-    """`replay_fix`-shaped entry point: the template of one learned change, applied."""
-    if treesitter.normalise_language(language) != "python":
-        return None
-    template = learn_template(change_before, change_after)
-    if template is None:
-        return None
-    return replay_template(template, old_values, new_values, new_text, new_range)

@@ -1,7 +1,7 @@
 """Check a replayed fix before it is offered: re-run the detector that reported the problem.
 
 A replay is only a guess until the tool agrees. For a tool that can check unsaved text (ruff and
-pyflakes read stdin; `detectors.runner.TEXT_TOOLS`), the original document and the edited one
+pyflakes read stdin; `detectors.text.TEXT_TOOLS`), the original document and the edited one
 are checked from the project root under the file's own name (so the project's configuration
 applies, plus the problem's rule). The fix is *verified* when
 
@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecortex.detectors.parsers import DetectorOutputError
-from codecortex.detectors.runner import TEXT_TOOLS, find_executable, run_on_text
+from codecortex.detectors.text import TEXT_TOOLS, run_on_text
+from codecortex.detectors.tools import find_executable
 from codecortex.detectors.versions import ruff_on_versions
 from codecortex.diagnostics import Diagnostic, Range, TextEdit
-from codecortex.memory.replay import python_parses, python_tree
+from codecortex.memory.tokens import python_parses, python_tree
 
 __all__ = [
     "UNVERIFIED_CONFIDENCE",

@@ -26,9 +26,10 @@ from codecortex.knowledge import backfill
 from codecortex.knowledge.docs import add_note, ingest_file, ingest_workspace
 from codecortex.knowledge.embeddings import make_embedder
 from codecortex.llm.redaction import scrub
-from codecortex.memory import problem_memory as mem
-from codecortex.memory.identity import register_repo
-from codecortex.memory.problem_memory import Identity, Memory, ProblemView, Resolved
+from codecortex.memory.identity import Identity, register_repo
+from codecortex.memory.observe import range_of
+from codecortex.memory.problem_memory import Memory
+from codecortex.memory.views import ProblemView, Resolved
 from codecortex.session.database import Database, DatabaseDown
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as jobs_store
@@ -644,7 +645,7 @@ class Service:
             learned = learn_change(
                 entry.before_text,  # from the stored (redacted) snapshot: compare like with like
                 scrub(doc.text),
-                mem._range_of(entry.problem),
+                range_of(entry.problem),
                 doc.language,
                 max_diff_lines=self.settings.max_diff_lines * 4,
             )

@@ -20,7 +20,9 @@ import psycopg
 
 from codecortex.knowledge.docs import embed_items
 from codecortex.llm.redaction import scrub_value
-from codecortex.memory.problem_memory import Identity, Memory, solution_text
+from codecortex.memory.identity import Identity
+from codecortex.memory.observe import solution_text
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import identity as identity_store
 from codecortex.store import portability as store
 

@@ -235,7 +235,7 @@ async def test_eslint_live(tmp_path: Path) -> None:
 
 
 def _cargo_skip_reason() -> str | None:
-    from codecortex.detectors.runner import cargo_toolchain
+    from codecortex.detectors.tools import cargo_toolchain
 
     working, reason = cargo_toolchain()
     return None if working else f"cargo: {reason}"

@@ -18,7 +18,11 @@ from conftest import codecortex_exe
 from lsphelp import command, eventually, server_env, start_client
 from psycopg.rows import dict_row
 
-from codecortex.history.miner import is_reformatting, layout_only_hunks, vendored_or_generated_path
+from codecortex.history.filters import (
+    is_reformatting,
+    layout_only_hunks,
+    vendored_or_generated_path,
+)
 
 T0 = 1_700_000_000
 HOUR = 3600

@@ -14,7 +14,9 @@ import pytest
 from memory_project import PYPROJECT, Project, view_for
 
 from codecortex.config import load_settings
-from codecortex.memory.problem_memory import MAX_REPLAYED_CANDIDATES, Identity, Memory
+from codecortex.memory.fix_options import MAX_REPLAYED_CANDIDATES
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import identity as identity_store
 from codecortex.store import solutions as solution_store
 from codecortex.store.pool import connect

@@ -1,4 +1,4 @@
-"""Structural fix patterns (fixtemplates) and the project's formatter, through the real memory.
+"""Fix templates (memory.templates) and the project's formatter, through the real memory.
 
 Real ruff on files in a temporary project, the real `Memory` (observe -> learn, recall -> replay
 + verify) on the real embedded PostgreSQL, as in test_verified_memory.py.
@@ -14,14 +14,11 @@ from memory_project import Project, view_for
 
 from codecortex.config import load_settings
 from codecortex.diagnostics import Range
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.memory.replay import replay_fix
-from codecortex.memory.templates import (
-    generalise,
-    learn_template,
-    replay_template,
-    replay_templates,
-)
+from codecortex.memory.template_replay import replay_template
+from codecortex.memory.templates import generalise, learn_template
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
 
@@ -165,9 +162,7 @@ def test_a_structural_fix_matches_only_at_the_problem() -> None:
     template = learn_template("    if x == None:\n", "    if x is None:\n")
     assert template is not None and template.before.type == "comparison_operator"
     text = "a = b == None\nif self.items[0].value == None:\n    pass\n"
-    result = replay_templates(
-        "    if x == None:\n", "    if x is None:\n", [], [], text, Range.of(1, 3, 1, 30), "python"
-    )
+    result = replay_template(template, [], [], text, Range.of(1, 3, 1, 30))
     assert result is not None
     assert result.new_text == "a = b == None\nif self.items[0].value is None:\n    pass\n"
 

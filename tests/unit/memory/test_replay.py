@@ -20,14 +20,9 @@ from conftest import ROOT
 
 from codecortex.diagnostics import Range, apply_edits
 from codecortex.memory.learning import LearnedChange, NoSolution, learn_change
-from codecortex.memory.replay import (
-    build_value_mapping,
-    map_text,
-    replay_fix,
-    suggestion_values,
-    tokenize,
-)
+from codecortex.memory.replay import replay_fix
 from codecortex.memory.signatures import compute_signature
+from codecortex.memory.tokens import build_value_mapping, map_text, suggestion_values, tokenize
 
 FIX = ROOT / "tests" / "fixtures" / "replay"
 BIN = Path(sys.executable).parent

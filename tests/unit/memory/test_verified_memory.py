@@ -15,7 +15,8 @@ from memory_project import NOQA, PYPROJECT, Project, view_for
 from codecortex.config import load_settings
 from codecortex.detectors import run_detectors
 from codecortex.diagnostics import Range, apply_edits
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.memory.replay import replay_fix
 from codecortex.memory.verify import Verifier
 from codecortex.store import identity as identity_store

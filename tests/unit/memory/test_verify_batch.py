@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecortex.detectors.runner import run_on_text
+from codecortex.detectors.text import run_on_text
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.memory.verify import Verifier
 

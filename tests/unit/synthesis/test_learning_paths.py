@@ -15,7 +15,8 @@ from conftest import codecortex_exe
 from codecortex.config import load_settings
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.llm import LLMBadResponse, LLMClient, LLMSettings
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.store import identity as identity_store
 from codecortex.store.pool import connect
 from codecortex.synthesis.learning_paths import NotEnoughHistory, generate, mark_lesson, path_json

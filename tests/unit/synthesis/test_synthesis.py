@@ -12,7 +12,8 @@ import pytest
 from codecortex.config import load_settings
 from codecortex.diagnostics import Diagnostic, Range, apply_edits
 from codecortex.llm import LLMClient, LLMSettings
-from codecortex.memory.problem_memory import Identity, Memory
+from codecortex.memory.identity import Identity
+from codecortex.memory.problem_memory import Memory
 from codecortex.reports.stats import collect_stats
 from codecortex.store import identity as identity_store
 from codecortex.store import prompts as prompt_store
