@@ -1,7 +1,9 @@
-"""The pygls language server: a `LanguageServer` subclass holding the engine (`Service`) and the
-editor-facing helpers the engine calls back (log, show once, status, views changed).
+"""The pygls language server: a `LanguageServer` subclass holding the session (`Service`) and the
+editor-facing helpers the session calls back (log, show once, status, views changed, job
+progress), with our own reading of the wire and our own teardown.
 
-Handlers live in `lsp/features.py`; this module only wires and runs.
+Handlers live in `lsp/setup.py` (the features in `lsp/features/`); this module only runs.
+(Over 400 lines: the protocol work-arounds and the two serving loops belong together.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -30,8 +33,8 @@ from pygls.protocol.language_server import lsp_method
 
 from codecortex import __version__
 from codecortex.config import Settings, load_settings
-from codecortex.diagnostics import Diagnostic
 from codecortex.limits import MAX_ARGUMENTS_TOTAL, MAX_DIAGNOSTIC_MESSAGE, clip, json_size
+from codecortex.lsp.progress import JobProgress
 from codecortex.lsp.wire import Framer
 from codecortex.session.service import Service
 
@@ -325,11 +328,11 @@ class CodeCortexServer(LanguageServer):
         self._popup_times: list[float] = []
         self.started = False  # `initialized` has run start-up (a repeat must not)
         self._publish_handles: dict[str, asyncio.TimerHandle] = {}
-        # detectOnSave: the detectors' latest diagnostics per document, published with ours so
-        # that an editor without a linter of its own shows what was detected.
-        self.detected: dict[str, list[Diagnostic]] = {}
+        # publishes our diagnostics of a document (set by lsp/setup.py)
+        self.publish: Callable[[str], None] = lambda uri: None
+        self.folders: list[Path] = []  # the workspace folders `initialize` named
         self.document_changes = False
-        self._job_chains: dict[str, asyncio.Future[None]] = {}
+        self._job_progress = JobProgress(self)
         self.exit_code: int | None = None  # set by the client's `exit`
         self._exiting: asyncio.Event | None = None
 
@@ -340,6 +343,14 @@ class CodeCortexServer(LanguageServer):
             self._stop_event.set()
         if self._exiting is not None:
             self._exiting.set()
+
+    def document_text(self, uri: str) -> tuple[str, int | None, str | None] | None:
+        """(text, version, languageId) of an open document, None when the editor never
+        opened it."""
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return None
+        return doc.source, doc.version, doc.language_id
 
     @property
     def wire(self) -> CodeCortexProtocol:
@@ -392,61 +403,19 @@ class CodeCortexServer(LanguageServer):
 
     def views_changed(self, uri: str) -> None:
         """Re-publish our hint diagnostics for a document (coalesced)."""
-        from codecortex.lsp.features import publish_hints
-
         handle = self._publish_handles.pop(uri, None)
         if handle is not None:
             handle.cancel()
         loop = asyncio.get_event_loop()
-        self._publish_handles[uri] = loop.call_later(0.02, publish_hints, self, uri)
+        self._publish_handles[uri] = loop.call_later(0.02, self._publish_now, uri)
+
+    def _publish_now(self, uri: str) -> None:
+        self._publish_handles.pop(uri, None)
+        self.publish(uri)
 
     def job_progress(self, job: Any, fraction: float | None, message: str | None) -> None:
-        """Queue-job progress as LSP work-done progress (token `job-<id>`, cancellable).
-
-        fraction None means the job finished (message is its final status)."""
-        token = f"job-{job.job_id}"
-        previous = self._job_chains.get(token)
-        if previous is None and fraction is None:
-            return  # finished before reporting anything: nothing to show
-        self._job_chains[token] = asyncio.ensure_future(
-            self._job_step(previous, token, job, fraction, message)
-        )
-
-    async def _job_step(
-        self,
-        previous: asyncio.Future[None] | None,
-        token: str,
-        job: Any,
-        fraction: float | None,
-        message: str | None,
-    ) -> None:
-        window = self.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return
-        try:
-            if previous is None:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(
-                    token,
-                    types.WorkDoneProgressBegin(
-                        title=f"CodeCortex: {job.job_type.replace('_', ' ')}",
-                        cancellable=True,
-                        percentage=0,
-                    ),
-                )
-            else:
-                await previous
-            if fraction is None:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-                self._job_chains.pop(token, None)
-                self.work_done_progress.tokens.pop(token, None)
-            else:
-                self.work_done_progress.report(
-                    token,
-                    types.WorkDoneProgressReport(message=message, percentage=int(fraction * 100)),
-                )
-        except Exception as exc:  # the client went away or refused progress
-            log.debug("job progress %s: %s", token, exc)
+        """Queue-job progress as LSP work-done progress (`lsp/progress.JobProgress`)."""
+        self._job_progress(job, fraction, message)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Out-of-band errors (unparseable input, a failed send). pygls would show each one in a
@@ -611,16 +580,7 @@ def _leave_now(code: int) -> None:
     os._exit(code)
 
 
-def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> int:
-    from codecortex.lsp.features import register
-
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO))
     for name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server", "pygls.server"):
         logging.getLogger(name).addFilter(_ClientErrorsInOneLine())
-    server = CodeCortexServer(settings)
-    register(server)
-    if host is not None and port is not None:
-        server.start_tcp(host, port)
-    else:
-        server.start_io()
-    return server.exit_code if server.exit_code is not None else 0
