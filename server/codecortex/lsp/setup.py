@@ -131,7 +131,7 @@ def register(server: CodeCortexServer, features: list[Feature]) -> None:
         async def boot() -> None:
             await ls.service.start(ls.folders)
             ls.service.spawn(
-                ls.service.watch_workspace(open_files, sources_changed), "watch workspace"
+                ls.service.knowledge.watch_workspace(open_files, sources_changed), "watch workspace"
             )
             if ls.service.connected:
                 knowledge.index("index docs")
@@ -196,7 +196,9 @@ def register(server: CodeCortexServer, features: list[Feature]) -> None:
             ls.log(f"ignored diagnostics for {uri}: the document is not open", "warning")
             return
         pos = convert.positions(ls, opened[0])
-        ls.service.observe_editor(uri, version, opened, [pos.diagnostic_in(d) for d in diagnostics])
+        ls.service.observing.observe_editor(
+            uri, version, opened, [pos.diagnostic_in(d) for d in diagnostics]
+        )
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: CodeCortexServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -226,7 +228,7 @@ def register(server: CodeCortexServer, features: list[Feature]) -> None:
         ls.service.refresh_if_stale(uri)
         # diagnostics we have not seen yet: recorded (no resolution from a subset)
         theirs = [d for d in params.context.diagnostics if d.source != "codecortex"]
-        ls.service.observe_unseen(
+        ls.service.observing.observe_unseen(
             uri,
             version,
             text,

@@ -4,8 +4,7 @@ processed in the background, in order, per document) and the cached reads the ed
 use (they never touch the database). Observations made while the database is down stay queued
 and are written when it is back.
 
-Also the decisions about documents: which ones are not worth recording (`unsuitable`), and when
-diagnostics are stale (`stale`).
+(Over 400 lines: the queue and the recall it drives are one piece of logic.)
 """
 
 from __future__ import annotations
@@ -57,37 +56,6 @@ class Host(Protocol):
     def identity(self, path: Path | None = None) -> Identity: ...
     def publish_status(self) -> None: ...
     async def refresh_counts(self, conn: Any) -> None: ...
-
-
-def unsuitable_uri(uri: str) -> str | None:
-    """Why a document URI cannot be recorded (a NUL byte or a lone surrogate in it), or None."""
-    if "\x00" in uri:
-        return "its URI contains a NUL byte"
-    try:
-        uri.encode("utf-8")
-    except UnicodeEncodeError:
-        return "its URI is not valid Unicode"
-    return None
-
-
-def unsuitable(uri: str, text: str, max_size: int) -> str | None:
-    """Why a document is not worth recording (its URI, huge or binary), or None."""
-    reason = unsuitable_uri(uri)
-    if reason is not None:
-        return reason
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > max_size:
-        return f"larger than maxFileSize ({size} > {max_size} bytes)"
-    if "\x00" in text[:8192]:
-        return "binary content"
-    if "\x00" in text:  # PostgreSQL text cannot store it: say so rather than fail later
-        return f"contains a NUL byte (at offset {text.index(chr(0))})"
-    return None
-
-
-def stale(version: int | None, document_version: int | None) -> bool:
-    """Diagnostics of another version than the document's current one (both known)."""
-    return version is not None and document_version is not None and version != document_version
 
 
 @dataclass

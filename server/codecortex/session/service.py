@@ -19,12 +19,11 @@ from typing import Any
 from codecortex.analysis import pipeline as analysis_pipeline
 from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range
-from codecortex.files.roots import RepoInfo, language_of, uri_to_path
+from codecortex.files.roots import RepoInfo, uri_to_path
 from codecortex.github import sync as github_sync
 from codecortex.history import miner as history_miner
 from codecortex.jobs import Handler, JobRunner
 from codecortex.knowledge import backfill
-from codecortex.knowledge.docs import add_note, ingest_file, ingest_workspace
 from codecortex.knowledge.embeddings import make_embedder
 from codecortex.llm.redaction import scrub
 from codecortex.memory import problem_memory as mem
@@ -36,12 +35,12 @@ from codecortex.session.documents import (
     STALE_AFTER_SECONDS,
     Client,
     Documents,
-    stale,
-    unsuitable,
 )
 from codecortex.session.folders import Workspace
 from codecortex.session.insights import Insights
+from codecortex.session.knowledge import Knowledge
 from codecortex.session.learning import Learning
+from codecortex.session.observing import Observing
 from codecortex.session.sources import Sources
 from codecortex.store import identity as identity_store
 from codecortex.store import jobs as jobs_store
@@ -94,6 +93,8 @@ class Service:
         self._runner_stop = asyncio.Event()
         self._runner_task: asyncio.Task[Any] | None = None
         self.insights = Insights(self)
+        self.knowledge = Knowledge(self)
+        self.observing = Observing(self)
         self.learning = Learning(self)
         self.sources = Sources(self)
 
@@ -321,54 +322,6 @@ class Service:
             method=method,
         )
 
-    def observe_editor(
-        self,
-        uri: str,
-        version: int | None,
-        document: tuple[str, int | None, str | None],
-        diagnostics: list[Diagnostic],
-    ) -> None:
-        """The editor's diagnostics of an open document (text, version, languageId): recorded
-        unless the document is not worth it or they are of another version. With detectOnSave
-        the editor's list says nothing about the detectors' problems (an empty list after
-        opening a file must not resolve what the detector just found there)."""
-        text, doc_version, language_id = document
-        reason = unsuitable(uri, text, self.settings.max_file_size)
-        if reason is not None:
-            self.client.log(f"ignored diagnostics for {uri}: {reason}", "warning")
-            self.client.show_once(
-                "skip-file",
-                f"CodeCortex: not recording {uri}: {reason} (later files: see the log)",
-                "info",
-            )
-            return
-        if stale(version, doc_version):
-            log.debug("stale diagnostics for %s (v%s, document v%s)", uri, version, doc_version)
-            return
-        path = uri_to_path(uri)
-        theirs = self.detect_tools(path) if self.settings.detect_on_save and path else frozenset()
-        self.observe(
-            uri, doc_version, text, language_of(path, language_id), diagnostics, not_tools=theirs
-        )
-
-    def observe_unseen(
-        self,
-        uri: str,
-        version: int | None,
-        text: str,
-        language_id: str | None,
-        diagnostics: list[Diagnostic],
-        rng: Range,
-    ) -> None:
-        """The diagnostics at `rng` a code action request carries: those not seen yet are
-        recorded as a partial set (they add, resolve nothing), when the document is worth it."""
-        views = self.views_at(uri, rng)
-        unknown = [d for d in diagnostics if not any(d.range == v.diagnostic.range for v in views)]
-        if not unknown or unsuitable(uri, text, self.settings.max_file_size):
-            return  # not recordable (said when its diagnostics arrived)
-        language = language_of(uri_to_path(uri), language_id)
-        self.observe(uri, version, text, language, unknown, tools=set(), method="code_action")
-
     def close_document(self, uri: str) -> None:
         state = self.documents.get(uri)
         if state is not None and not state.pending:
@@ -388,56 +341,6 @@ class Service:
 
     def fixes_for(self, uri: str, view: ProblemView, text: str, version: int | None) -> list[Any]:
         return self.documents.fixes_for(uri, view, text, version)
-
-    def detect_tools(self, path: Path) -> frozenset[str]:
-        """The tools detectOnSave may run on `path` (the project's `detectors`, else any): their
-        problems in that file are the detectors' to report and to resolve."""
-        from codecortex.detectors import TOOLS
-        from codecortex.memory.signatures import normalise_tool
-
-        project = self.project_for(path.resolve())
-        names = project.detectors if project.detectors is not None else TOOLS
-        return frozenset(normalise_tool(t) for t in names)
-
-    async def detect(
-        self,
-        uri: str,
-        document: tuple[str, int | None, str | None],
-        shown: Callable[[list[Diagnostic]], None],
-    ) -> None:
-        """detectOnSave: run the installed detectors on one open file, `shown` their
-        diagnostics at once, then observe them."""
-        from codecortex.detectors import run_detectors
-        from codecortex.memory.signatures import normalise_tool
-
-        path = uri_to_path(uri)
-        if path is None:
-            return
-        text, version, language_id = document
-        reason = unsuitable(uri, text, self.settings.max_file_size)
-        if reason is not None:
-            self.client.log(f"not checking {uri}: {reason}", "warning")
-            return
-        root = self.workspace.folder_of(path)
-        project = self.project_for(path.resolve())
-        if not project.enable or project.ignores(path):
-            return
-        wanted = list(project.detectors) if project.detectors is not None else None
-        run = await run_detectors([path], root=root, tools=wanted)
-        for tool, error in run.errors.items():
-            self.client.log(f"detector {tool} failed: {error}", "warning")
-        diagnostics = run.diagnostics.get(path.resolve(), [])
-        shown(diagnostics)
-        tools = {tool for tool, files in run.checked.items() if path.resolve() in files}
-        self.observe(
-            uri,
-            version,
-            text,
-            language_of(path, language_id),
-            diagnostics,
-            tools={normalise_tool(t) for t in tools},
-            method="detector",
-        )
 
     # --- user actions ------------------------------------------------------------------------
 
@@ -501,102 +404,3 @@ class Service:
 
         async with self.db.connection() as conn:
             return await collect_stats(conn, self.user_id)
-
-    # --- knowledge ---------------------------------------------------------------------------
-
-    async def add_note(self, text: str, title: str = "", tags: list[str] | None = None) -> Any:
-        async with self.db.connection() as conn:
-            return await add_note(
-                conn,
-                self.memory.embedder,
-                user_id=self.user_id,
-                repo_id=next(iter(self.repos.values()), None),
-                text=text,
-                title=title,
-                tags=tags,
-                visibility=self.settings.default_visibility,
-            )
-
-    async def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        async with self.db.connection() as conn:
-            return await self.memory.search(conn, self.identity(), query, limit)
-
-    async def index_docs(
-        self, progress: Callable[[float, str], Awaitable[None]] | None = None
-    ) -> dict[str, int]:
-        totals = {"files": 0, "added": 0, "removed": 0}
-        for n, (folder, repo_id) in enumerate(self.repos.items()):
-
-            async def report(fraction: float, message: str, n: int = n) -> None:
-                if progress is not None:
-                    await progress((n + fraction) / max(len(self.repos), 1), message)
-
-            async with self.db.connection() as conn:
-                result = await ingest_workspace(
-                    conn,
-                    self.memory.embedder,
-                    repo_id,
-                    self.repo_infos[folder].root,
-                    max_file_size=self.settings.max_file_size,
-                    progress=report,
-                    user_id=self.user_id,
-                    visibility=self.doc_visibility(),
-                )
-            for key in totals:
-                totals[key] += result[key]
-        return totals
-
-    def doc_visibility(self) -> str:
-        """Indexed docs are the indexing developer's own unless shareDocs is on."""
-        return "team" if self.settings.share_docs else "private"
-
-    async def reingest(self, paths: list[Path]) -> int:
-        """Re-ingest doc files changed outside the editor (watchfiles)."""
-        changed = 0
-        async with self.db.connection() as conn:
-            for path in paths:
-                for folder, repo_id in self.repos.items():
-                    root = self.repo_infos[folder].root
-                    if root in path.parents:
-                        added, removed = await ingest_file(
-                            conn,
-                            self.memory.embedder,
-                            repo_id,
-                            root,
-                            path,
-                            self.settings.max_file_size,
-                            user_id=self.user_id,
-                            visibility=self.doc_visibility(),
-                        )
-                        changed += added + removed
-        return changed
-
-    async def watch_workspace(
-        self, open_files: Callable[[], set[Path]], on_sources: Callable[[list[Path]], None]
-    ) -> None:
-        """Re-ingest docs changed outside the editor (git checkout, generators); source files
-        changed there (not open in the editor) go to `on_sources`."""
-        from codecortex.analysis.phases import DEFAULT_SKIP_DIRS
-        from codecortex.files.watching import changed_files
-        from codecortex.knowledge.docs import DOC_SUFFIXES
-        from codecortex.syntax.grammars import language_for_path
-
-        roots = [str(info.root) for info in self.repo_infos.values()]
-        if not roots:
-            return
-        self.client.log(f"watching {len(roots)} folder(s) for doc changes")
-        async for found in changed_files(roots, DEFAULT_SKIP_DIRS, DOC_SUFFIXES):
-            opened = open_files()
-            sources = sorted(p for p in found if language_for_path(p) and p not in opened)
-            if sources and self.connected:
-                on_sources(sources)
-            paths = sorted(p for p in found if p.suffix.lower() in DOC_SUFFIXES)
-            if not paths or not self.connected:
-                continue
-            try:
-                changed = await self.reingest(paths)
-                self.client.log(
-                    f"re-indexed {len(paths)} changed doc file(s) ({changed} chunks changed)"
-                )
-            except Exception as exc:
-                self.client.log(f"re-indexing changed docs failed: {exc}", "warning")

@@ -36,7 +36,7 @@ class KnowledgeFeature(Feature):
         error = limits.too_long("the search query", query, limits.MAX_QUERY)
         if error is not None:
             return {"results": [], "error": error}
-        hits = await self.service.search(query)
+        hits = await self.service.knowledge.search(query)
         root = self.service.folders[0] if self.service.folders else None
         return {"results": [presentation.search_result_json(h, root) for h in hits]}
 
@@ -64,7 +64,7 @@ class KnowledgeFeature(Feature):
                 return {"error": error}
         if len(tags) > limits.MAX_TAGS:
             return {"error": f"too many tags ({len(tags)}; the limit is {limits.MAX_TAGS})"}
-        note_id = await self.service.add_note(text, title, tags)
+        note_id = await self.service.knowledge.add_note(text, title, tags)
         return {"id": str(note_id)}
 
     async def stats(self, *args: Any) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class KnowledgeFeature(Feature):
 
         message = "done"
         try:
-            result = await self.service.index_docs(progress)
+            result = await self.service.knowledge.index_docs(progress)
             message = f"{result['files']} doc files, {result['added']} chunks added"
         except asyncio.CancelledError:
             message = "cancelled"

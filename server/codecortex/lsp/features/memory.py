@@ -85,7 +85,7 @@ class MemoryFeature(Feature):
             self.detected[uri] = diagnostics
             self.ls.views_changed(uri)  # shown at once, hints follow when they are processed
 
-        await self.service.detect(uri, opened, shown)
+        await self.service.observing.detect(uri, opened, shown)
 
     # --- code actions and hover ---------------------------------------------------------------
 
