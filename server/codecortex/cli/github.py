@@ -36,7 +36,6 @@ from codecortex.memory.problem_memory import Identity
 from codecortex.store import github as store
 from codecortex.store import history as history_store
 from codecortex.store import identity as identity_store
-from codecortex.store import jobs as job_queue
 from codecortex.store.jobs import Job
 from codecortex.store.pool import connect
 
@@ -264,18 +263,10 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
             shared, {JOB_TYPE: make_job_handler(settings)}, lease_seconds=LEASE_SECONDS,
             on_progress=printer,
         )  # fmt: skip
-        job: Job | None = None
         try:
-            while True:
-                ran = await runner.run_one([JOB_TYPE])
-                if ran is not None and ran.job_id == job_id:
-                    job = ran
-                    if ran.status == "pending":  # failed; runnable again by the next run
-                        await history_store.release_job(conn, job_id)
-                    break
-                if ran is None:
-                    job = await job_queue.get_job(conn, job_id)
-                    break
+            job = await runner.run(job_id)
+            if job is not None and job.status == "pending":  # failed; runnable again next run
+                await history_store.release_job(conn, job_id)
         except asyncio.CancelledError:
             printer.close()
             await finish(history_store.release_job(conn, job_id, interrupted=True))

@@ -31,8 +31,6 @@ from codecortex.history.miner import (
 from codecortex.jobs import JobRunner
 from codecortex.memory.identity import resolve_identity
 from codecortex.store import history as history_store
-from codecortex.store import jobs as job_queue
-from codecortex.store.jobs import Job
 from codecortex.store.pool import connect
 
 
@@ -106,18 +104,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             lease_seconds=LEASE_SECONDS,
             on_progress=printer,
         )
-        job: Job | None = None
         try:
-            while True:
-                ran = await runner.run_one([JOB_TYPE])
-                if ran is not None and ran.job_id == job_id:
-                    job = ran
-                    if ran.status == "pending":  # failed; runnable again by the next run
-                        await history_store.release_job(conn, job_id)
-                    break
-                if ran is None:
-                    job = await job_queue.get_job(conn, job_id)
-                    break
+            job = await runner.run(job_id)
+            if job is not None and job.status == "pending":  # failed; runnable again next run
+                await history_store.release_job(conn, job_id)
         except asyncio.CancelledError:
             # Ctrl-C: the commits done so far are saved; the next run continues from there.
             printer.close()
