@@ -71,3 +71,21 @@ class Feature:
 
     def commands(self) -> list[Command]:
         return []
+
+
+def quick_fix(
+    title: str,
+    run: tuple[str, str, list[Any]],
+    diagnostic: types.Diagnostic | None = None,
+    **fields: Any,
+) -> types.CodeAction:
+    """A quick-fix code action that runs the command `run` (its title, name, arguments) for
+    `diagnostic`; `fields`: the action's others (an edit, is_preferred)."""
+    command_title, command, arguments = run
+    return types.CodeAction(
+        title=title,
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic] if diagnostic is not None else None,
+        command=types.Command(title=command_title, command=command, arguments=arguments),
+        **fields,
+    )

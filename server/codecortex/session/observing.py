@@ -83,7 +83,7 @@ class Observing:
             if self.service.settings.detect_on_save and path
             else frozenset()
         )
-        self.service.observe(
+        self.service.documents.on_diagnostics(
             uri, doc_version, text, language_of(path, language_id), diagnostics, not_tools=theirs
         )
 
@@ -103,7 +103,7 @@ class Observing:
         if not unknown or unsuitable(uri, text, self.service.settings.max_file_size):
             return  # not recordable (said when its diagnostics arrived)
         language = language_of(uri_to_path(uri), language_id)
-        self.service.observe(
+        self.service.documents.on_diagnostics(
             uri, version, text, language, unknown, tools=set(), method="code_action"
         )
 
@@ -147,7 +147,7 @@ class Observing:
         diagnostics = run.diagnostics.get(path.resolve(), [])
         shown(diagnostics)
         tools = {tool for tool, files in run.checked.items() if path.resolve() in files}
-        self.service.observe(
+        self.service.documents.on_diagnostics(
             uri,
             version,
             text,

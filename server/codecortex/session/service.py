@@ -18,7 +18,7 @@ from typing import Any
 
 from codecortex.analysis import pipeline as analysis_pipeline
 from codecortex.config import Settings
-from codecortex.diagnostics import Diagnostic, Range
+from codecortex.diagnostics import Range
 from codecortex.files.roots import RepoInfo, uri_to_path
 from codecortex.github import sync as github_sync
 from codecortex.history import miner as history_miner
@@ -297,30 +297,6 @@ class Service:
             await jobs_store.request_cancel(conn, job_id)
 
     # --- documents ---------------------------------------------------------------------------
-
-    def observe(
-        self,
-        uri: str,
-        version: int | None,
-        text: str,
-        language: str | None,
-        diagnostics: list[Diagnostic],
-        *,
-        tools: set[str] | None = None,
-        not_tools: frozenset[str] = frozenset(),
-        method: str = "editor",
-    ) -> None:
-        """Queue an observation of a document (see `Documents.on_diagnostics`)."""
-        self.documents.on_diagnostics(
-            uri,
-            version,
-            text,
-            language,
-            diagnostics,
-            tools=tools,
-            not_tools=not_tools,
-            method=method,
-        )
 
     def close_document(self, uri: str) -> None:
         state = self.documents.get(uri)

@@ -30,7 +30,7 @@ from codecortex.analysis import pipeline as ap
 from codecortex.diagnostics import Position, Range, TextEdit
 from codecortex.files.roots import uri_to_path
 from codecortex.lsp import convert
-from codecortex.lsp.feature import Command, Feature
+from codecortex.lsp.feature import Command, Feature, quick_fix
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.syntax.grammars import language_for_path
 
@@ -130,29 +130,21 @@ class InsightsFeature(Feature):
             if fix_edits:
                 how = (row.get("detail") or {}).get("how_to_fix") or row["title"]
                 out.append(
-                    types.CodeAction(
-                        title=f"CodeCortex: fix '{row['title'][:60]}' ({how[:60]})",
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[diag],
+                    quick_fix(
+                        f"CodeCortex: fix '{row['title'][:60]}' ({how[:60]})",
+                        ("Record the applied fix", CMD_APPLIED, [str(row["id"])]),
+                        diag,
                         is_preferred=True,
                         edit=convert.workspace_edit(
                             uri, version, fix_edits, self.ls.document_changes, pos
                         ),
-                        command=types.Command(
-                            title="Record the applied fix",
-                            command=CMD_APPLIED,
-                            arguments=[str(row["id"])],
-                        ),
                     )
                 )
             out.append(
-                types.CodeAction(
-                    title=f"CodeCortex: ignore insight '{row['title'][:60]}'",
-                    kind=types.CodeActionKind.QuickFix,
-                    diagnostics=[diag],
-                    command=types.Command(
-                        title="Ignore insight", command=CMD_IGNORE, arguments=[str(row["id"])]
-                    ),
+                quick_fix(
+                    f"CodeCortex: ignore insight '{row['title'][:60]}'",
+                    ("Ignore insight", CMD_IGNORE, [str(row["id"])]),
+                    diag,
                 )
             )
         return out

@@ -11,7 +11,7 @@ from lsprotocol import types
 from codecortex import presentation
 from codecortex.diagnostics import Diagnostic, Position, Range
 from codecortex.lsp import convert
-from codecortex.lsp.feature import Command, Feature
+from codecortex.lsp.feature import Command, Feature, quick_fix
 from codecortex.lsp.server import CodeCortexServer
 
 CMD_SHOW_SOLUTIONS = "codecortex.showSolutions"
@@ -109,10 +109,14 @@ class MemoryFeature(Feature):
             best = next((f for f in fixes if f.verified is True), fixes[0] if fixes else None)
             if best is not None:
                 actions.append(
-                    types.CodeAction(
-                        title=presentation.fix_title(best),
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[lsp_diag],
+                    quick_fix(
+                        presentation.fix_title(best),
+                        (
+                            "Record that the fix was applied",
+                            CMD_RECORD_FIX,
+                            [str(best.solution["id"]), str(view.problem_id)],
+                        ),
+                        lsp_diag,
                         is_preferred=(
                             best.verified is True
                             and best.confidence >= ls.settings.replay_min_confidence
@@ -120,35 +124,26 @@ class MemoryFeature(Feature):
                         edit=convert.workspace_edit(
                             uri, version, best.replay.edits, ls.document_changes, pos
                         ),
-                        command=types.Command(
-                            title="Record that the fix was applied",
-                            command=CMD_RECORD_FIX,
-                            arguments=[str(best.solution["id"]), str(view.problem_id)],
-                        ),
                     )
                 )
             if view.fixes or (view.history or {}).get("fixed"):
                 actions.append(
-                    types.CodeAction(
-                        title=f"CodeCortex: show past solutions ({len(view.fixes)})",
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[lsp_diag],
-                        command=types.Command(
-                            title="Show past solutions",
-                            command=CMD_SHOW_SOLUTIONS,
-                            arguments=[uri, view.diagnostic.range.start.line],
+                    quick_fix(
+                        f"CodeCortex: show past solutions ({len(view.fixes)})",
+                        (
+                            "Show past solutions",
+                            CMD_SHOW_SOLUTIONS,
+                            [uri, view.diagnostic.range.start.line],
                         ),
+                        lsp_diag,
                     )
                 )
             else:
                 actions.append(
-                    types.CodeAction(
-                        title=f"CodeCortex: ignore “{presentation.short_message(view.diagnostic)}”",
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[lsp_diag],
-                        command=types.Command(
-                            title="Ignore", command=CMD_IGNORE, arguments=[view.signature.key]
-                        ),
+                    quick_fix(
+                        f"CodeCortex: ignore “{presentation.short_message(view.diagnostic)}”",
+                        ("Ignore", CMD_IGNORE, [view.signature.key]),
+                        lsp_diag,
                     )
                 )
         return actions
@@ -241,13 +236,12 @@ class SaveChangeFeature(Feature):
                 if abs(line - rng.start.line) <= 3:
                     message = presentation.shorten(resolved.problem.get("error_message") or "")
                     actions.append(
-                        types.CodeAction(
-                            title=f"CodeCortex: save this change as a solution ({message})",
-                            kind=types.CodeActionKind.QuickFix,
-                            command=types.Command(
-                                title="Save as solution",
-                                command=CMD_SAVE_SOLUTION,
-                                arguments=[uri, str(resolved.problem["id"])],
+                        quick_fix(
+                            f"CodeCortex: save this change as a solution ({message})",
+                            (
+                                "Save as solution",
+                                CMD_SAVE_SOLUTION,
+                                [uri, str(resolved.problem["id"])],
                             ),
                         )
                     )

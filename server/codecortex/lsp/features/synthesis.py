@@ -25,7 +25,7 @@ from codecortex.diagnostics import Range
 from codecortex.files.roots import language_of, uri_to_path
 from codecortex.llm import LLMError
 from codecortex.lsp import convert
-from codecortex.lsp.feature import Command, Feature
+from codecortex.lsp.feature import Command, Feature, quick_fix
 from codecortex.lsp.progress import WorkDone
 from codecortex.lsp.server import CodeCortexServer
 from codecortex.session.database import DatabaseDown
@@ -110,13 +110,10 @@ class SynthesisFeature(Feature):
             synth_id = self.delivered.get(str(view.problem_id))
             if synth_id is not None:
                 actions.append(
-                    types.CodeAction(
-                        title="CodeCortex: synthesized fix not helpful",
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[diag],
-                        command=types.Command(
-                            title="Not helpful", command=CMD_REJECT, arguments=[synth_id]
-                        ),
+                    quick_fix(
+                        "CodeCortex: synthesized fix not helpful",
+                        ("Not helpful", CMD_REJECT, [synth_id]),
+                        diag,
                     )
                 )
         return actions

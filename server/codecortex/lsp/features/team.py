@@ -12,7 +12,7 @@ from lsprotocol import types
 
 from codecortex import presentation
 from codecortex.diagnostics import Range
-from codecortex.lsp.feature import Command, Feature
+from codecortex.lsp.feature import Command, Feature, quick_fix
 from codecortex.lsp.server import CodeCortexServer
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,8 @@ class TeamFeature(Feature):
                         f"your past fix for “{presentation.short_message(view.diagnostic)}”",
                     )
         return [
-            types.CodeAction(
-                title=f"CodeCortex: share {what} with the team",
-                kind=types.CodeActionKind.QuickFix,
-                command=types.Command(
-                    title="Share with the team", command=CMD_SHARE, arguments=[sid]
-                ),
+            quick_fix(
+                f"CodeCortex: share {what} with the team", ("Share with the team", CMD_SHARE, [sid])
             )
             for sid, what in candidates.items()
             if sid not in self.shared
