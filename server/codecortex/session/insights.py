@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codecortex.analysis import analyze_source, run_file_rules
 from codecortex.analysis import pipeline as ap
+from codecortex.diagnostics import TextEdit
 from codecortex.store import analysis as store
 from codecortex.store.jobs import Job
+from codecortex.syntax.grammars import language_for_path
 
 if TYPE_CHECKING:
     from codecortex.session.service import Service
@@ -21,6 +24,28 @@ READY_SECONDS = 60.0  # an analysis asked for at start-up waits this long for th
 class Insights:
     def __init__(self, service: Service) -> None:
         self.service = service
+        # fixes recomputed for the latest (uri, version, text) a code action asked about
+        self._fixes_key: tuple[str, int | None, int] | None = None
+        self._fixes: dict[str, list[TextEdit]] = {}
+
+    def current_fixes(
+        self, uri: str, path: Path, root: Path, text: str, version: int | None
+    ) -> dict[str, list[TextEdit]]:
+        """Insight fixes by fingerprint for a document's current text (the file rules run on
+        it again, so that the edits always apply)."""
+        key = (uri, version, hash(text))
+        if self._fixes_key != key:
+            rel = path.relative_to(root).as_posix()
+            analysis = analyze_source(rel, text, language_for_path(rel), collect_calls=False)
+            insights = run_file_rules(analysis, text, ap.thresholds_from(self.service.settings))
+            analysis.drop_tree()
+            self._fixes = {i.fingerprint: i.fix for i in insights if i.fix}
+            self._fixes_key = key
+        return self._fixes
+
+    def forget_fixes(self) -> None:
+        """The stored insights changed: recompute the fixes at the next code action."""
+        self._fixes_key = None
 
     def on_changed(self, listener: Callable[[str, set[str] | None], Awaitable[None]]) -> None:
         """`listener(root, files or None for all)` after the stored insights changed."""

@@ -25,7 +25,6 @@ from typing import Any
 
 from lsprotocol import types
 
-from codecortex.analysis import analyze_source, run_file_rules
 from codecortex.analysis import pipeline as ap
 from codecortex.diagnostics import Position, Range, TextEdit
 from codecortex.files.roots import uri_to_path
@@ -54,9 +53,6 @@ class InsightsFeature(Feature):
         super().__init__(ls)
         # the open insights per file: read from here, never the database on the request path
         self.by_file: dict[Path, list[dict[str, Any]]] = {}
-        # fixes recomputed for the latest (uri, version) a code action asked about
-        self.fixes_key: tuple[str, int | None, int] | None = None
-        self.fixes: dict[str, list[TextEdit]] = {}
         self.service.on_connected.append(self.reload_all)
         self.service.insights.on_changed(self.reload)
 
@@ -93,20 +89,6 @@ class InsightsFeature(Feature):
             return None
         return "\n\n---\n\n".join(_hover_part(row) for row in rows[:3])
 
-    def _current_fixes(
-        self, uri: str, path: Path, root: Path, text: str, version: int | None
-    ) -> dict[str, list[TextEdit]]:
-        """Fixes by fingerprint for the document's current text (the rules run on it again)."""
-        key = (uri, version, hash(text))
-        if self.fixes_key != key:
-            rel = path.relative_to(root).as_posix()
-            analysis = analyze_source(rel, text, language_for_path(rel), collect_calls=False)
-            insights = run_file_rules(analysis, text, ap.thresholds_from(self.ls.settings))
-            analysis.drop_tree()
-            self.fixes = {i.fingerprint: i.fix for i in insights if i.fix}
-            self.fixes_key = key
-        return self.fixes
-
     def code_actions(
         self, uri: str, rng: Range, text: str, version: int | None
     ) -> list[types.CodeAction]:
@@ -122,9 +104,9 @@ class InsightsFeature(Feature):
             fix_edits: list[TextEdit] | None = None
             if (row.get("detail") or {}).get("fix") and where is not None and path is not None:
                 try:
-                    fix_edits = self._current_fixes(uri, path, where[1], text, version).get(
-                        row.get("fingerprint") or ""
-                    )
+                    fix_edits = self.service.insights.current_fixes(
+                        uri, path, where[1], text, version
+                    ).get(row.get("fingerprint") or "")
                 except Exception:
                     log.exception("recomputing the fix of insight %s failed", row["id"])
             if fix_edits:
@@ -178,7 +160,7 @@ class InsightsFeature(Feature):
                 p = root / row["file_path"]
                 self.by_file.setdefault(p, []).append(row)
                 fresh.add(p)
-        self.fixes_key = None
+        self.service.insights.forget_fixes()
         self._republish(None if files is None else stale | fresh, root)
 
     async def reload_all(self) -> None:
