@@ -4,8 +4,10 @@ layer, which calls this façade and never the store.
 It owns the database connection (kept alive across outages, `session/database.py`), the
 workspace and the developer's identity (`session/folders.py`), the open documents with their
 observation queue and cached views (`session/documents.py`), the one job runner, and the
-engine calls of the editor's commands (the synthesis, team, insights and history parts in
-`session/learning.py`, `session/insights.py` and `session/sources.py`).
+engine calls behind the editor's requests and commands: what the editor and the detectors report
+(`session/observing.py`), knowledge (`session/knowledge.py`), synthesis, learning paths and the
+team (`session/learning.py`), insights (`session/insights.py`), git history and GitHub
+(`session/sources.py`).
 """
 
 from __future__ import annotations
