@@ -63,9 +63,9 @@ from codecortex.jobs import (
     ConnectionFactory,
     JobCancelled,
     JobContext,
+    JobRunner,
     PermanentJobError,
     ProgressCallback,
-    worker_name,
 )
 from codecortex.store import analysis as store
 from codecortex.store import jobs as jobs_store
@@ -141,15 +141,6 @@ class AnalysisState:
                     await maybe
             except Exception:
                 log.exception("analysis listener failed")
-
-
-def state_of(owner: Any) -> AnalysisState:
-    """The analysis state attached to `owner` (the server's Service), created on first use."""
-    state = getattr(owner, "_analysis_state", None)
-    if state is None:
-        state = AnalysisState()
-        owner._analysis_state = state
-    return state
 
 
 # --------------------------------------------------------------------------- a session
@@ -722,45 +713,26 @@ async def run_inline(
     When another worker holds the job (a language server analysing the same repository), its
     progress is reported until it finishes; a job whose worker died is taken over once its lease
     expires. Interrupted here (Ctrl-C: `CancelledError`), the job and its session are cancelled."""
-    worker = worker_name()
-    while True:
-        async with connection() as conn:
-            claimed = await store.claim_job(conn, job_id, worker, lease_seconds=lease_seconds)
-            job = await jobs_store.get_job(conn, job_id)
-        if job is None:
-            raise PermanentJobError(f"job {job_id} does not exist")
-        if claimed:
-            break
-        if job.status in ("completed", "failed", "cancelled"):
-            return job
-        if on_progress is not None:
-            maybe = on_progress(job, job.progress, job.progress_message or "waiting")
-            if maybe is not None:
-                await maybe
-        await asyncio.sleep(poll_seconds)
-    ctx = JobContext(job, connection, worker, lease_seconds, on_progress)
-    try:
-        result = await run_job(ctx, settings, state, processes=processes)
-    except JobCancelled:
-        async with connection() as conn:
-            await jobs_store.mark_cancelled(conn, job_id, worker)
-        job.status = "cancelled"
-        return job
-    except asyncio.CancelledError:
-        async with connection() as conn:
-            await jobs_store.mark_cancelled(conn, job_id, worker)
-            session = await store.session_for_job(conn, job_id)
-            if session is not None:
-                await store.update_session(conn, session["id"], status="cancelled", finished=True)
-        raise
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        async with connection() as conn:
-            job.status = await jobs_store.fail(conn, job_id, worker, message, retry=False)
-        job.last_error = message
-        return job
-    async with connection() as conn:
-        await jobs_store.complete(conn, job_id, worker, result)
-    job.status = "completed"
-    job.result = result
+    runner = JobRunner(
+        connection,
+        {JOB_TYPE: lambda ctx: run_job(ctx, settings, state, processes=processes)},
+        lease_seconds=lease_seconds,
+    )
+
+    async def interrupted(conn: Any) -> None:
+        await jobs_store.mark_cancelled(conn, job_id, runner.worker_id)
+        session = await store.session_for_job(conn, job_id)
+        if session is not None:
+            await store.update_session(conn, session["id"], status="cancelled", finished=True)
+
+    job = await runner.run(
+        job_id,
+        on_progress=on_progress,
+        wait=True,
+        retry=False,
+        poll_seconds=poll_seconds,
+        on_interrupt=interrupted,
+    )
+    if job is None:
+        raise PermanentJobError(f"job {job_id} does not exist")
     return job

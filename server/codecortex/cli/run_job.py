@@ -13,7 +13,6 @@ from codecortex.cancellation import finish
 from codecortex.cli.progress import ProgressBar
 from codecortex.jobs import Handler, JobRunner
 from codecortex.store import history as history_store
-from codecortex.store import jobs as job_queue
 from codecortex.store.jobs import Job
 
 
@@ -32,9 +31,9 @@ async def run_here(
     lease_seconds: float,
     printer: ProgressBar,
 ) -> Job | None:
-    """Run jobs of `job_type` here until `job_id` has run (or none is runnable: then its state
-    as another process left it). A failed run is made runnable again at once; interrupted
-    (Ctrl-C), the job is released for the next run, which continues where this one stopped."""
+    """Run `job_id` here now (the one runner's `run`); held by another process, its state as that
+    process left it. A failed run is made runnable again at once; interrupted (Ctrl-C), the job
+    is released for the next run, which continues where this one stopped."""
 
     def shared() -> Any:
         return reuse(conn)
@@ -43,14 +42,10 @@ async def run_here(
         shared, {job_type: handler}, lease_seconds=lease_seconds, on_progress=printer
     )
     try:
-        while True:
-            ran = await runner.run_one([job_type])
-            if ran is not None and ran.job_id == job_id:
-                if ran.status == "pending":  # failed; runnable again by the next run
-                    await history_store.release_job(conn, job_id)
-                return ran
-            if ran is None:
-                return await job_queue.get_job(conn, job_id)
+        job = await runner.run(job_id)
+        if job is not None and job.status == "pending":  # failed; runnable again by the next run
+            await history_store.release_job(conn, job_id)
+        return job
     except asyncio.CancelledError:
         printer.close()
         await finish(history_store.release_job(conn, job_id, interrupted=True))

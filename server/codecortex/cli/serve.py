@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from codecortex.lsp.server import run_server
+    from codecortex.lsp.setup import run_server
 
     host, port = None, None
     if args.tcp:

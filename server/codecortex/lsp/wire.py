@@ -7,16 +7,25 @@ swallows or cuts the following messages for good) and parses with
 key inside the params is taken for a message of its own. `Framer` reads headers case-
 insensitively, resynchronises on the next header after a bad length, and returns plain JSON
 values; only the top-level object is turned into a message.
+
+Also the two ends of the transport over stdio: `stdin_reader` and `ClientWriter`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 import re
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from codecortex.limits import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 _LENGTH_RE = re.compile(rb"content-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
 _ID_VALUE_RE = re.compile(r'\s*:\s*(-?\d{1,15}|"(?:[^"\\]|\\.){0,200}")')
@@ -200,3 +209,58 @@ class Framer:
         """Could more bytes turn the buffer into one JSON object? (It starts like one and no
         next header is buffered yet; if nothing comes, the idle pause decides.)"""
         return body.lstrip()[:1] == b"{" and _LENGTH_RE.search(self.buf, len(body)) is None
+
+
+class ClientWriter:
+    """Writes to the client; once the client is gone (a broken pipe), stops the server once
+    instead of letting every later notification fail with a traceback of its own."""
+
+    def __init__(self, stream: BinaryIO, lost: Callable[[], Any]) -> None:
+        self._stream = stream
+        self._lost = lost
+        self.gone = False
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+    def write(self, data: bytes) -> None:
+        if self.gone:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError, a closed file
+            self.gone = True
+            log.error("the connection to the client is lost; shutting down")
+            self._lost()
+
+
+def stdin_reader(stream: BinaryIO) -> Callable[[], Awaitable[bytes]]:
+    """`read()` for `serve`: chunks of stdin from a daemon thread of our own (a thread pool
+    worker blocked in read would keep the process alive after the loop has ended)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    try:  # the raw descriptor: a daemon thread blocked inside a BufferedReader holds its
+        fd: int | None = stream.fileno()  # lock, and the interpreter aborts at exit over it
+    except (OSError, ValueError, AttributeError):
+        fd = None
+
+    def run() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536) if fd is not None else stream.read(65536)
+            except (OSError, ValueError):
+                chunk = b""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the event loop is gone
+                return
+            if not chunk:
+                return
+
+    threading.Thread(target=run, name="codecortex-stdin", daemon=True).start()
+    return queue.get

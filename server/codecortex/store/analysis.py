@@ -473,19 +473,3 @@ async def last_completed_session(
     )
     row = await cur.fetchone()
     return dict(row) if row else None
-
-
-async def claim_job(
-    conn: psycopg.AsyncConnection[Any], job_id: str, worker_id: str, *, lease_seconds: float
-) -> bool:
-    """Claim one given job (pending, or running with an expired lease). True when claimed."""
-    cur = await conn.execute(
-        "UPDATE processing_jobs SET status = 'running', locked_by = %s,"
-        " lease_expires_at = NOW() + make_interval(secs => %s), attempts = attempts + 1,"
-        " started_at = COALESCE(started_at, NOW())"
-        " WHERE job_id = %s AND ((status = 'pending' AND run_after <= NOW())"
-        "   OR (status = 'running' AND lease_expires_at < NOW()))"
-        " RETURNING job_id",
-        (worker_id, lease_seconds, job_id),
-    )
-    return await cur.fetchone() is not None

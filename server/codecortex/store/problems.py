@@ -235,3 +235,21 @@ async def ignored_signatures(conn: psycopg.AsyncConnection[Any], user_id: Any) -
         "SELECT problem_signature FROM ignored_signatures WHERE user_id = %s", (user_id,)
     )
     return {r["problem_signature"] for r in await cur.fetchall()}
+
+
+async def counts(conn: psycopg.AsyncConnection[Any], user_id: Any) -> dict[str, int]:
+    """The status bar's figures: the developer's problems, and the solutions they can use
+    (their own and the team's)."""
+    cur = await conn.execute(
+        "SELECT (SELECT COUNT(*) FROM detected_problems WHERE user_id = %(u)s) AS problems,"
+        " (SELECT COUNT(*) FROM past_solutions WHERE user_id = %(u)s"
+        "  OR visibility = 'team') AS solutions",
+        {"u": user_id},
+    )
+    row = await cur.fetchone()
+    if not row:
+        return {}
+    values = (
+        row if isinstance(row, dict) else dict(zip(("problems", "solutions"), row, strict=True))
+    )
+    return {"problems": int(values["problems"]), "solutions": int(values["solutions"])}

@@ -1,0 +1,1 @@
+"""The editor features, one module each, as `lsp.feature.Feature` objects (see `lsp/setup.py`)."""
