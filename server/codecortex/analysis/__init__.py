@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from codecortex.analysis.context import enclosing_context, find_symbol_range
 from codecortex.analysis.insights import AnalysisThresholds, run_file_rules, run_project_rules
-from codecortex.analysis.listing import SkippedFile, SourceFile, iter_source_files
 from codecortex.analysis.model import (
     CallRef,
     CodeContext,
@@ -27,6 +26,7 @@ from codecortex.analysis.phases import (
 )
 from codecortex.analysis.relations import resolve_imports
 from codecortex.analysis.symbols import analyze_source, is_test_path
+from codecortex.files.listing import SkippedFile, SourceFile, iter_source_files
 
 __all__ = [
     "AnalysisThresholds",

@@ -19,32 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from codecortex.analysis.insights import AnalysisThresholds, run_file_rules, run_project_rules
-from codecortex.analysis.listing import (
-    DEFAULT_SKIP_DIRS,
-    SNIFF_BYTES,
-    SkippedFile,
-    SourceFile,
-    iter_source_files,
-    list_workspace_files,
-)
 from codecortex.analysis.model import FileAnalysis, Insight, Relationship
 from codecortex.analysis.project import import_cycle_rule
 from codecortex.analysis.relations import ModuleIndex
 from codecortex.analysis.symbols import analyze_source
+from codecortex.files.listing import (
+    SNIFF_BYTES,
+    SkippedFile,
+    iter_source_files,
+)
 from codecortex.syntax.grammars import language_for_path
 
-# DEFAULT_SKIP_DIRS, SkippedFile, SourceFile, iter_source_files and list_workspace_files are
-# `analysis.listing`'s, re-exported for the modules that import them from here
 __all__ = [
-    "DEFAULT_SKIP_DIRS",
     "IncrementalResult",
-    "SkippedFile",
-    "SourceFile",
     "WorkspaceAnalysis",
     "affected_files",
     "analyze_workspace",
-    "iter_source_files",
-    "list_workspace_files",
     "reanalyze_file",
 ]
 

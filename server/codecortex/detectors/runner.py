@@ -29,6 +29,7 @@ from codecortex.detectors.scope import (
 )
 from codecortex.detectors.tools import ALL_EXTENSIONS, TOOLS, find_executable
 from codecortex.diagnostics import Diagnostic
+from codecortex.files.listing import list_workspace_files
 from codecortex.files.text import read_text_file
 
 P = ParamSpec("P")
@@ -71,7 +72,6 @@ class DetectorRun:
 def _walk(directory: Path) -> Iterable[Path]:
     """The checkable files of a folder as the project sees them: git's list (so .gitignore is
     honoured) or a walk, without hidden folders and build/dependency folders."""
-    from codecortex.analysis.phases import list_workspace_files
 
     names, _ = list_workspace_files(directory, PRUNE_DIRS)
     for name in names:

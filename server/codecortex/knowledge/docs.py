@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from codecortex.analysis.phases import list_workspace_files
+from codecortex.files.listing import list_workspace_files
 from codecortex.files.text import read_text_file
 from codecortex.knowledge.embeddings import Embedder, HashEmbedder
 from codecortex.store import knowledge as store

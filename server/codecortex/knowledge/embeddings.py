@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from codecortex.config import read_api_key
 from codecortex.llm.errors import LLMBadResponse, LLMError, LLMNotConfigured
 from codecortex.llm.redaction import redact
 from codecortex.llm.retry import RetryPolicy, call_with_retries
@@ -255,11 +256,7 @@ class OpenAIEmbedder:
         key = self._api_key
         if not key:
             if self.base_url is None:
-                import os
-
-                key = os.environ.get("CODECORTEX_OPENAI_API_KEY") or os.environ.get(
-                    "OPENAI_API_KEY"
-                )
+                key = read_api_key("openai")
                 if not key:
                     raise LLMNotConfigured(
                         "embedder 'openai' needs an API key (CODECORTEX_OPENAI_API_KEY or "

@@ -121,10 +121,6 @@ async def award_due(
     return new
 
 
-# transitional name: lsp/team_feature.py calls it until it calls `record_progress`
-check_achievements = award_due
-
-
 async def record_progress(conn: psycopg.AsyncConnection[Any], user_id: Any) -> list[str]:
     """What the write paths call after recording a developer's work: store their refreshed
     metrics and award the achievements now due; returns the newly earned kinds."""

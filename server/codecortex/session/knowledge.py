@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codecortex.files.listing import DEFAULT_SKIP_DIRS
 from codecortex.knowledge.docs import add_note, ingest_file, ingest_workspace
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ class Knowledge:
     ) -> None:
         """Re-ingest docs changed outside the editor (git checkout, generators); source files
         changed there (not open in the editor) go to `on_sources`."""
-        from codecortex.analysis.phases import DEFAULT_SKIP_DIRS
         from codecortex.files.watching import changed_files
         from codecortex.knowledge.docs import DOC_SUFFIXES
         from codecortex.syntax.grammars import language_for_path

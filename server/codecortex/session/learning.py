@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from codecortex.llm import LLMError
 from codecortex.memory.views import ProblemView
-from codecortex.reports import achievements, metrics
+from codecortex.reports import achievements
 from codecortex.synthesis import fixes as synthesis
 from codecortex.synthesis import learning_paths
+from codecortex.synthesis.runner import Synthesizer
 from codecortex.team import roles as team
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class Learning:
 
     async def synthesize(
         self,
-        synth: synthesis.Synthesizer,
+        synth: Synthesizer,
         view: ProblemView,
         *,
         uri: str,
@@ -92,7 +93,7 @@ class Learning:
         return service.identity(service.folders[0] if service.folders else None)
 
     async def learning_path(
-        self, synth: synthesis.Synthesizer | None, weeks: int, refresh: bool
+        self, synth: Synthesizer | None, weeks: int, refresh: bool
     ) -> dict[str, Any]:
         """The latest learning path (a new one with `refresh`); the model's errors go on
         (`LLMError`), `NotEnoughHistory` too."""
@@ -138,11 +139,10 @@ class Learning:
         return kind
 
     async def new_achievements(self) -> list[str]:
-        """Refresh the metrics, award what is earned; the announcements not made yet."""
+        """Store the refreshed metrics, award what is due; the announcements not made yet."""
         service = self.service
         if service.user_id is None or not service.connected:
             return []
         async with service.db.connection() as conn:
-            refreshed = await metrics.refresh_metrics(conn, service.user_id)
-            await achievements.check_achievements(conn, service.user_id, refreshed["figures"])
+            await achievements.record_progress(conn, service.user_id)
             return await achievements.take_announcements(conn, service.user_id)

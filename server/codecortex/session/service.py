@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codecortex.analysis import pipeline as analysis_pipeline
-from codecortex.config import ProjectConfig, Settings
+from codecortex.config import ProjectConfig, Settings, read_api_key
 from codecortex.diagnostics import Range
 from codecortex.files.roots import RepoInfo, uri_to_path
 from codecortex.github import sync as github_sync
@@ -107,16 +107,12 @@ class Service:
 
     @staticmethod
     def _make_embedder(settings: Settings) -> Any:
-        import os
-
         if settings.embedder == "openai":
             return make_embedder(
                 "openai",
                 model=settings.embedding_model,
                 base_url=settings.embedding_base_url or settings.llm_base_url or None,
-                api_key=settings.llm_api_key
-                or os.environ.get("CODECORTEX_OPENAI_API_KEY")
-                or os.environ.get("OPENAI_API_KEY"),
+                api_key=read_api_key("openai", settings.llm_api_key) or None,
             )
         return make_embedder("hash")
 

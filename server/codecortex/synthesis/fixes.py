@@ -351,7 +351,6 @@ __all__ = [
     "ACTIONS",
     "InvalidEdits",
     "SynthesisResult",
-    "Synthesizer",  # the runner's, re-exported: lsp/synthesis_feature.py uses synthesis.Synthesizer
     "fix_for_problem",
     "record_action",
     "synthesis_row",

@@ -31,6 +31,7 @@ from codecortex.lsp.server import CodeCortexServer
 from codecortex.session.database import DatabaseDown
 from codecortex.synthesis import fixes as synthesis
 from codecortex.synthesis import learning_paths
+from codecortex.synthesis.runner import Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,12 @@ class SynthesisFeature(Feature):
 
     def __init__(self, ls: CodeCortexServer) -> None:
         super().__init__(ls)
-        self.synth: synthesis.Synthesizer | None = None
+        self.synth: Synthesizer | None = None
         self.delivered: dict[str, str] = {}  # problem id -> synth id
         self.uris: dict[str, str] = {}  # synth id -> uri
         self.watches: dict[str, Watch] = {}  # synth id -> watch
 
-    def synthesizer(self) -> synthesis.Synthesizer | None:
+    def synthesizer(self) -> Synthesizer | None:
         """The synthesizer for the current settings; None when no model is configured."""
         settings = self.ls.settings.llm_settings()
         if settings.provider == "none":
@@ -76,7 +77,7 @@ class SynthesisFeature(Feature):
             or current.settings != settings
             or current.settings.api_key != settings.api_key
         ):
-            self.synth = synthesis.Synthesizer(settings)
+            self.synth = Synthesizer(settings)
             if current is not None:
                 self.service.spawn(current.aclose(), "close model client")
         return self.synth
