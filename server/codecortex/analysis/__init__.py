@@ -5,11 +5,9 @@ No storage here: callers persist `FileAnalysis`, `Relationship` and `Insight` (a
 
 from __future__ import annotations
 
-from codecortex.analysis.context import enclosing_context, find_symbol_range
 from codecortex.analysis.insights import AnalysisThresholds, run_file_rules, run_project_rules
 from codecortex.analysis.model import (
     CallRef,
-    CodeContext,
     FileAnalysis,
     ImportInfo,
     Insight,
@@ -31,7 +29,6 @@ from codecortex.files.listing import SkippedFile, SourceFile, iter_source_files
 __all__ = [
     "AnalysisThresholds",
     "CallRef",
-    "CodeContext",
     "FileAnalysis",
     "ImportInfo",
     "IncrementalResult",
@@ -45,8 +42,6 @@ __all__ = [
     "affected_files",
     "analyze_source",
     "analyze_workspace",
-    "enclosing_context",
-    "find_symbol_range",
     "is_test_path",
     "iter_source_files",
     "reanalyze_file",

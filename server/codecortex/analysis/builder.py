@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from codecortex.analysis._text import normalise_snippet, sha256_hex
 from codecortex.analysis.model import Insight, Priority, SymbolInfo
 from codecortex.diagnostics import Range, TextEdit
+from codecortex.syntax.positions import normalise_snippet, sha256_hex
 
 __all__ = ["InsightBuilder", "Rule", "prioritise"]
 

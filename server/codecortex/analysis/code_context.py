@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from codecortex.analysis._text import LineIndex, node_text
 from codecortex.analysis.builder import InsightBuilder
 from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
+from codecortex.syntax.positions import LineIndex, node_text
 
 __all__ = [
     "BUILT",

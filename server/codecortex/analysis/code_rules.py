@@ -29,10 +29,10 @@ from codecortex.analysis.code_context import (
     remove_argument,
 )
 from codecortex.analysis.code_queries import TRIGGERS, rule_matches, rules_query
-from codecortex.analysis.languages import queries
 from codecortex.analysis.model import FileAnalysis
 from codecortex.diagnostics import TextEdit
 from codecortex.syntax.grammars import parse
+from codecortex.syntax.queries import queries
 
 __all__ = ["run_code_rules"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from codecortex.analysis._text import node_text
 from codecortex.analysis.model import ImportInfo
+from codecortex.syntax.positions import node_text
 
 __all__ = [
     "go_import",

@@ -324,33 +324,6 @@ class Relationship:
 
 
 @dataclass(slots=True)
-class CodeContext:
-    """The code around a position: the smallest enclosing statement and the enclosing definition.
-
-    `function_name` is the qualified name of the innermost enclosing function, method or class
-    ("Class.method"), `symbol_path` the names of all enclosing definitions, outermost first.
-    Without a grammar the statement is the line itself and the "function" a window of +-3 lines.
-    """
-
-    statement_text: str
-    statement_range: Range
-    function_name: str | None
-    function_text: str
-    function_range: Range
-    symbol_path: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "statement_text": self.statement_text,
-            "statement_range": self.statement_range.to_json(),
-            "function_name": self.function_name,
-            "function_text": self.function_text,
-            "function_range": self.function_range.to_json(),
-            "symbol_path": list(self.symbol_path),
-        }
-
-
-@dataclass(slots=True)
 class Priority:
     """`insight_priorities`: how urgent an insight is and how cheap to act on."""
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import codecortex.detectors.parsers as parsers
 from codecortex.cancellation import to_the_end
-from codecortex.detectors import parsers
 from codecortex.detectors.parsers import DetectorOutputError, Found, widen_to_token
 from codecortex.detectors.process import cache_args, run_tool
 from codecortex.detectors.scope import (

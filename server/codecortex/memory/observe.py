@@ -12,7 +12,6 @@ from typing import Any
 
 import psycopg
 
-from codecortex.analysis.context import enclosing_context
 from codecortex.config import Settings
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.knowledge.embeddings import Embedder, HashEmbedder
@@ -26,6 +25,7 @@ from codecortex.memory.views import Observation, ProblemView, Resolved
 from codecortex.store import problems as problem_store
 from codecortex.store import solutions as solution_store
 from codecortex.syntax import grammars as treesitter
+from codecortex.syntax.context import enclosing_context
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import psycopg
 
-from codecortex.analysis.context import enclosing_context
 from codecortex.analysis.symbols import analyze_source
 from codecortex.diagnostics import Diagnostic
 from codecortex.llm import fit_to_budget
 from codecortex.llm.redaction import redact
 from codecortex.store import solutions as solution_store
 from codecortex.syntax import grammars as treesitter
+from codecortex.syntax.context import enclosing_context
 
 log = logging.getLogger(__name__)
 

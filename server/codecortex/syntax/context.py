@@ -6,15 +6,44 @@ Used to snapshot the code around each detected problem and to locate the same re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from tree_sitter import Node, QueryCursor
 
-from codecortex.analysis._text import LineIndex
-from codecortex.analysis.languages import BLOCK_TYPES, DEFINITION_TYPES, queries
-from codecortex.analysis.model import CodeContext
-from codecortex.analysis.symbols import _def_name, definitions
 from codecortex.diagnostics import Position, Range
+from codecortex.syntax.definitions import definition_name, definitions
 from codecortex.syntax.grammars import normalise_language, parse
+from codecortex.syntax.positions import LineIndex
+from codecortex.syntax.queries import BLOCK_TYPES, DEFINITION_TYPES, queries
+
+
+@dataclass(slots=True)
+class CodeContext:
+    """The code around a position: the smallest enclosing statement and the enclosing definition.
+
+    `function_name` is the qualified name of the innermost enclosing function, method or class
+    ("Class.method"), `symbol_path` the names of all enclosing definitions, outermost first.
+    Without a grammar the statement is the line itself and the "function" a window of +-3 lines.
+    """
+
+    statement_text: str
+    statement_range: Range
+    function_name: str | None
+    function_text: str
+    function_range: Range
+    symbol_path: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statement_text": self.statement_text,
+            "statement_range": self.statement_range.to_json(),
+            "function_name": self.function_name,
+            "function_text": self.function_text,
+            "function_range": self.function_range.to_json(),
+            "symbol_path": list(self.symbol_path),
+        }
+
 
 __all__ = ["WINDOW", "enclosing_context", "find_symbol_range"]
 
@@ -118,7 +147,7 @@ def enclosing_context(
     n = node
     while n is not None:
         if n.type in def_types:
-            name, explicit_parent = _def_name(n, lang, src)
+            name, explicit_parent = definition_name(n, lang, src)
             if name != "<anonymous>":
                 path.append(name)
                 if explicit_parent:

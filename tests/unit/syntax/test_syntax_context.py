@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import TESTS
 
-from codecortex.analysis import enclosing_context, find_symbol_range
+from codecortex.syntax.context import enclosing_context, find_symbol_range
 
 FIXTURES = TESTS / "fixtures" / "analysis"
 
