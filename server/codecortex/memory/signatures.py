@@ -3,7 +3,8 @@
 Two occurrences of the same problem with different names (``'os' imported but unused`` and
 ``'sys' imported but unused``) get the same :attr:`Signature.key`; the variable parts are kept as
 typed placeholders (:class:`Placeholder`) so that a fix learned for one occurrence can be replayed
-on another (:func:`map_values`).
+on another (:func:`map_values`). Over 400 lines: the message grammar (the typed spans and their
+regular expressions) is one table read by one templating pass.
 
 Placeholder kinds are decided by the *context* of a value (the words around it: "of type",
 "module", "file", "is not defined", ...), never by the value itself, so the key does not change

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codecortex.analysis import analyze_source, run_file_rules
+from codecortex.analysis import analyze_source, incremental, run_file_rules
 from codecortex.analysis import pipeline as ap
 from codecortex.diagnostics import TextEdit
 from codecortex.store import analysis as store
@@ -89,10 +89,10 @@ class Insights:
 
     async def reanalyze(
         self, repo_id: Any, root: Path, path: Path, text: str | None
-    ) -> ap.Reanalysis | None:
+    ) -> incremental.Reanalysis | None:
         """Bring the stored analysis up to date after `path` changed (`text` None: deleted)."""
         service = self.service
-        return await ap.reanalyze(
+        return await incremental.reanalyze(
             service.db.connection,
             service.settings,
             service.analysis,

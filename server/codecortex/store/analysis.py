@@ -1,6 +1,7 @@
 """Analysis results: code items, relationships, insights (+ priorities) and analysis sessions.
 
-Rows in, plain dicts out; the engine's types are converted by `codecortex.analysis.pipeline`.
+Rows in, plain dicts out; the engine's types are converted by `codecortex.analysis.rows`.
+Over 400 lines: the queries of the five analysis tables, which change together.
 Lines are 0-based (like LSP and the engine).
 
 Insights are upserted by fingerprint: a finding seen again keeps its row, its id and an

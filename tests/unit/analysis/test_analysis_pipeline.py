@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from codecortex.analysis import incremental
 from codecortex.analysis import pipeline as ap
 from codecortex.config import load_settings
 from codecortex.jobs import JobRunner
@@ -237,7 +238,7 @@ async def test_a_save_reanalyses_only_the_file_and_its_importers(env: Env) -> No
     (env.root / "pkg" / "clean.py").write_text(new_text)
     notified: list[Any] = []
     env.state.listeners.append(lambda root, files: notified.append(files))
-    result = await ap.reanalyze(
+    result = await incremental.reanalyze(
         env.connection,
         env.settings,
         env.state,
@@ -262,7 +263,7 @@ async def test_a_save_reanalyses_only_the_file_and_its_importers(env: Env) -> No
     }
     assert notified and "pkg/clean.py" in notified[-1]
     # The same content again: nothing to do.
-    again = await ap.reanalyze(
+    again = await incremental.reanalyze(
         env.connection,
         env.settings,
         env.state,
@@ -276,7 +277,7 @@ async def test_a_save_reanalyses_only_the_file_and_its_importers(env: Env) -> No
     # Breaking the cycle on save expires the cycle insight.
     b_text = '"""B."""\n\n\ndef fb():\n    """B."""\n    return 1\n'
     (env.root / "pkg" / "b.py").write_text(b_text)
-    result = await ap.reanalyze(
+    result = await incremental.reanalyze(
         env.connection,
         env.settings,
         env.state,
