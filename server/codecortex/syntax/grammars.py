@@ -5,6 +5,7 @@ Every module that parses code goes through here so that grammar loading happens 
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections import OrderedDict
@@ -43,36 +44,22 @@ LANGUAGE_IDS: dict[str, str] = {
 }
 
 
+# Each grammar's PyPI package and the function in it that returns the language.
+_GRAMMAR_MODULES = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+}
+
+
 def _loader(name: str) -> Callable[[], object]:
-    if name == "python":
-        import tree_sitter_python as mod
-
-        return mod.language
-    if name == "javascript":
-        import tree_sitter_javascript as mod_js
-
-        return mod_js.language
-    if name == "typescript":
-        import tree_sitter_typescript as mod_ts
-
-        return mod_ts.language_typescript
-    if name == "tsx":
-        import tree_sitter_typescript as mod_tsx
-
-        return mod_tsx.language_tsx
-    if name == "go":
-        import tree_sitter_go as mod_go
-
-        return mod_go.language
-    if name == "rust":
-        import tree_sitter_rust as mod_rs
-
-        return mod_rs.language
-    if name == "java":
-        import tree_sitter_java as mod_java
-
-        return mod_java.language
-    raise KeyError(name)
+    module, function = _GRAMMAR_MODULES[name]  # KeyError: no grammar of that name
+    loader: Callable[[], object] = getattr(importlib.import_module(module), function)
+    return loader
 
 
 SUPPORTED: tuple[str, ...] = ("python", "javascript", "typescript", "tsx", "go", "rust", "java")
