@@ -251,7 +251,7 @@ def test_import_from_embedded_into_team_server_as_developer(
     developer's role: all rows land as theirs; their private ones stay invisible to Bob."""
     import asyncio
 
-    from test_portability import build_memory
+    from portable_memory import build_memory
 
     solo = pg.create_database("solo")
     work = tmp_path / "w"
