@@ -1,5 +1,6 @@
 """Bad input on the wire: the real server answers what it can, says what is wrong, keeps running
-and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it)."""
+and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it, initialized with an
+editor's capabilities)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lsphelp import server_env
+from lsphelp import Editor, server_env
+from wireclient import answer
 
 
 class RawClient:
@@ -45,7 +47,16 @@ class RawClient:
         )  # fmt: skip
         message = json.loads(self.reader.read(length))
         self.seen.append(message)
+        if "method" in message and "id" in message:  # the server asks: answer as an editor does
+            self.send({"id": message["id"], **answer(message, {})})
         return message
+
+    def initialize(self, msg_id: int, editor: Editor, root: Path | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"capabilities": editor.capabilities_json()}
+        if root is not None:
+            params["rootUri"] = root.as_uri()
+        self.send({"id": msg_id, "method": "initialize", "params": params})
+        return self.reply_to(msg_id)
 
     def reply_to(self, msg_id: int) -> dict[str, Any]:
         while True:
@@ -54,13 +65,15 @@ class RawClient:
                 return message
 
 
-def test_malformed_messages_get_errors_and_the_server_keeps_going(fresh_db: str, tmp_path) -> None:
+def test_malformed_messages_get_errors_and_the_server_keeps_going(
+    editor: Editor, fresh_db: str, tmp_path
+) -> None:
     env = server_env(fresh_db)
     client = RawClient(env)
     try:
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
-                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
-        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        assert (
+            client.initialize(1, editor, tmp_path)["result"]["serverInfo"]["name"] == "codecortex"
+        )
         client.send({"method": "initialized", "params": {}})
 
         client.send_bytes(b"{this is not json")  # not even JSON
@@ -115,15 +128,15 @@ def test_cli_skips_binary_and_non_utf8_files_with_a_reason(
     assert "Traceback" not in result.stderr
 
 
-def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_path) -> None:
+def test_client_vanishing_without_shutdown_leaves_no_process(
+    editor: Editor, fresh_db: str, tmp_path
+) -> None:
     """An editor killed mid-session closes our stdin without shutdown/exit: the server (with
     its connection pool busy) must still end by itself."""
     env = server_env(fresh_db)
     for _ in range(3):
         client = RawClient(env)
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
-                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
-        client.reply_to(1)
+        client.initialize(1, editor, tmp_path)
         client.send({"method": "initialized", "params": {}})
         while True:  # until the database is connected (the pool and the job runner are busy)
             message = client.read()
@@ -139,7 +152,7 @@ def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_
                 client.proc.kill()
 
 
-def test_serve_over_tcp(fresh_db: str) -> None:
+def test_serve_over_tcp(editor: Editor, fresh_db: str) -> None:
     import socket
     import time
 
@@ -161,8 +174,7 @@ def test_serve_over_tcp(fresh_db: str) -> None:
                 assert time.monotonic() < deadline, "the server never listened"
                 time.sleep(0.1)
         client = RawClient(stream=conn.makefile("rwb"))
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {}}})
-        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        assert client.initialize(1, editor)["result"]["serverInfo"]["name"] == "codecortex"
         client.send({"method": "initialized", "params": {}})
         for n in range(2, 200):  # until the database is up
             client.send({"id": n, "method": "workspace/executeCommand",
