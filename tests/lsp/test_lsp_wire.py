@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,19 @@ class RawClient:
         if "method" in message and "id" in message:  # the server asks: answer as an editor does
             self.send({"id": message["id"], **answer(message, {})})
         return message
+
+    def keep_reading(self) -> None:
+        """Read (and answer) on a thread until the server closes its output, as an editor does
+        until the server has exited: a request it sends on the way out is not left waiting."""
+
+        def drain() -> None:
+            try:
+                while True:
+                    self.read()
+            except (AssertionError, OSError, ValueError):  # closed
+                return
+
+        threading.Thread(target=drain, daemon=True).start()
 
     def initialize(self, msg_id: int, editor: Editor, root: Path | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"capabilities": editor.capabilities_json()}
@@ -99,6 +113,7 @@ def test_malformed_messages_get_errors_and_the_server_keeps_going(
         client.send({"id": 4, "method": "shutdown"})
         assert "error" not in client.reply_to(4)
         client.send({"method": "exit"})
+        client.keep_reading()
         assert client.proc.wait(timeout=30) == 0
         logs = [
             m["params"]["message"] for m in client.seen if m.get("method") == "window/logMessage"
@@ -187,6 +202,7 @@ def test_serve_over_tcp(editor: Editor, fresh_db: str) -> None:
         client.send({"id": 999, "method": "shutdown"})
         client.reply_to(999)
         client.send({"method": "exit"})
+        client.keep_reading()
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
