@@ -37,6 +37,16 @@ class EmbeddedPostgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by `create_database` (its pages are never written back), ending
+        what is still connected to it (a server that was killed, or is still exiting)."""
+        name = url.split("?", 1)[0].rsplit("/", 1)[1]
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass  # left for the cluster's removal at the end
+
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[EmbeddedPostgres]:
@@ -66,9 +76,11 @@ def _not_durable(admin_url: str) -> None:
 
 
 @pytest.fixture
-def fresh_db(pg: EmbeddedPostgres) -> str:
-    """URL of a new, empty database on the embedded server."""
-    return pg.create_database()
+def fresh_db(pg: EmbeddedPostgres) -> Iterator[str]:
+    """URL of a new, empty database on the embedded server, dropped after the test."""
+    url = pg.create_database()
+    yield url
+    pg.drop_database(url)
 
 
 @pytest.fixture
