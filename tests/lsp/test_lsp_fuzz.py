@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lsphelp import server_env
+from lsphelp import Editor, server_env
 from wireclient import WireClient, learn_then_replay
 
 SEED = int(os.environ.get("FUZZ_SEED", "15"))  # another seed: FUZZ_SEED=n pytest ...
@@ -80,14 +80,14 @@ def _command_args(rnd: random.Random) -> list[Any]:
     return [_weird(rnd) for _ in range(rnd.randint(0, 4))]
 
 
-def test_protocol_fuzz(fresh_db: str, tmp_path: Path) -> None:
+def test_protocol_fuzz(editor: Editor, fresh_db: str, tmp_path: Path) -> None:
     rnd = random.Random(SEED)
     err = tmp_path / "stderr.txt"
     stderr = err.open("wb")
     client = WireClient(server_env(fresh_db), stderr=stderr)
     expected: set[Any] = set()
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=editor)
         uri = (tmp_path / "fuzz.py").as_uri()
         skeletons = _skeletons(uri)
         started = time.monotonic()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 from lsphelp import (
+    Editor,
     apply_workspace_edit,
     change_doc,
     command,
@@ -61,12 +62,12 @@ async def actions_at(client, uri: str, diag: types.Diagnostic) -> list[types.Cod
     return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
 
-async def test_insights_in_the_editor(fresh_db: str, tmp_path: Path) -> None:
+async def test_insights_in_the_editor(editor: Editor, fresh_db: str, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     path = ws / "settings.py"
     path.write_text(SOURCE)
-    client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
+    client = await start_client(server_env(fresh_db), ws, editor)
     try:
         await eventually(lambda: _stats(client))
         uri = open_doc(client, path, SOURCE)
@@ -121,7 +122,7 @@ async def test_insights_in_the_editor(fresh_db: str, tmp_path: Path) -> None:
         # Apply the mechanical fix of the yaml insight.
         fix = next(a for a in await actions_at(client, uri, yaml_diag) if "fix" in a.title)
         assert fix.title.startswith("CodeCortex: fix") and fix.is_preferred
-        fixed = apply_workspace_edit(SOURCE, uri, fix.edit)
+        fixed = apply_workspace_edit(SOURCE, uri, fix.edit, editor)
         assert "return yaml.safe_load(open(path))" in fixed
         assert fixed.replace("yaml.safe_load(", "yaml.load(") == SOURCE
         await command(client, fix.command.command, *fix.command.arguments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsphelp import (
+    Editor,
     apply_workspace_edit,
     change_doc,
     code_actions,
@@ -41,11 +42,11 @@ async def _solutions(client, minimum: int):
 
 
 async def test_wrong_target_is_not_offered_and_a_verified_fix_is(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
+    client = await start_client(server_env(fresh_db), ws, editor)
     try:
         await eventually(lambda: command(client, "codecortex.stats"))
         # learned: `cast` removed from a two-name import
@@ -90,7 +91,7 @@ async def test_wrong_target_is_not_offered_and_a_verified_fix_is(
         (action, *_) = await eventually(fix_actions)
         assert "unverified" not in action.title
         assert action.is_preferred
-        assert apply_workspace_edit(b_text, d_uri, action.edit) == b_text.replace(
+        assert apply_workspace_edit(b_text, d_uri, action.edit, editor) == b_text.replace(
             "import glob\n", ""
         )
     finally:
@@ -98,13 +99,13 @@ async def test_wrong_target_is_not_offered_and_a_verified_fix_is(
 
 
 async def test_a_fix_offered_before_an_edit_above_it_still_applies_at_its_new_place(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     """Recalled problems keep their fixes across edits (replayed on the new text, not looked
     up again): the fix follows the problem when lines are added above it."""
     ws = tmp_path / "ws"
     ws.mkdir()
-    client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
+    client = await start_client(server_env(fresh_db), ws, editor)
     try:
         await eventually(lambda: command(client, "codecortex.stats"))
         await _teach(
@@ -131,13 +132,17 @@ async def test_a_fix_offered_before_an_edit_above_it_still_applies_at_its_new_pl
 
         await eventually(lambda: solutions_at(0))
         (first, *_) = await eventually(lambda: fix_for(text))
-        assert apply_workspace_edit(text, b_uri, first.edit) == text.replace("import glob\n", "")
+        assert apply_workspace_edit(text, b_uri, first.edit, editor) == text.replace(
+            "import glob\n", ""
+        )
 
         moved = '"""Tools."""\n\n' + text
         change_doc(client, b_uri, moved, 2)
         forward(client, b_uri, 2, ruff_diagnostics(b_path, moved))
         await eventually(lambda: solutions_at(2))  # the server's view moved with the problem
         (again, *_) = await eventually(lambda: fix_for(moved))
-        assert apply_workspace_edit(moved, b_uri, again.edit) == moved.replace("import glob\n", "")
+        assert apply_workspace_edit(moved, b_uri, again.edit, editor) == moved.replace(
+            "import glob\n", ""
+        )
     finally:
         await client.shutdown_session()

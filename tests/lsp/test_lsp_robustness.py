@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from lsphelp import server_env
+from lsphelp import Editor, server_env
 from wireclient import WireClient, learn_then_replay
 
 from codecortex.lsp.wire import Framer
@@ -51,10 +51,12 @@ def test_framing_recovers_from_wrong_lengths_and_odd_headers() -> None:
     assert second is not None and second.value == b
 
 
-def test_every_request_gets_exactly_one_answer(fresh_db: str, tmp_path: Path) -> None:
+def test_every_request_gets_exactly_one_answer(
+    editor: Editor, fresh_db: str, tmp_path: Path
+) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=editor)
         ids: list[object] = []
 
         def req(msg_id: object, method: str, params: object) -> None:
@@ -122,10 +124,12 @@ def test_every_request_gets_exactly_one_answer(fresh_db: str, tmp_path: Path) ->
         client.kill()
 
 
-def test_big_input_is_refused_or_clipped_without_blocking(fresh_db: str, tmp_path: Path) -> None:
+def test_big_input_is_refused_or_clipped_without_blocking(
+    editor: Editor, fresh_db: str, tmp_path: Path
+) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=editor)
         big = "x" * 10_000_000
         delays = {}
 
@@ -174,11 +178,13 @@ def test_big_input_is_refused_or_clipped_without_blocking(fresh_db: str, tmp_pat
         client.kill()
 
 
-def test_a_storm_of_problems_shows_few_popups(fresh_db: str, tmp_path: Path) -> None:
+def test_a_storm_of_problems_shows_few_popups(
+    editor: Editor, fresh_db: str, tmp_path: Path
+) -> None:
     client = WireClient(server_env(fresh_db))
     try:
         # notifications = all: notices ("not recording ...") are popups too (default: log)
-        client.start(tmp_path, {"maxFileSize": 1000, "notifications": "all"})
+        client.start(tmp_path, {"maxFileSize": 1000, "notifications": "all"}, editor=editor)
         for n in range(20):  # large and binary files, each its own URI
             uri = client.open(tmp_path / f"f{n}.py", ("\x00" if n % 2 else "y = 1\n" * 500))
             client.forward(uri, 1, [{"range": {"start": {"line": 0, "character": 0},
@@ -201,10 +207,10 @@ def test_a_storm_of_problems_shows_few_popups(fresh_db: str, tmp_path: Path) -> 
         client.kill()
 
 
-def test_repeated_initialized_starts_up_once(fresh_db: str, tmp_path: Path) -> None:
+def test_repeated_initialized_starts_up_once(editor: Editor, fresh_db: str, tmp_path: Path) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=editor)
         for _ in range(3):
             client.notify("initialized", {})
         assert "result" in client.request("textDocument/hover", HOVER)
@@ -217,12 +223,14 @@ def test_repeated_initialized_starts_up_once(fresh_db: str, tmp_path: Path) -> N
         client.kill()
 
 
-def test_a_killed_busy_client_leaves_no_tracebacks(fresh_db: str, tmp_path: Path) -> None:
+def test_a_killed_busy_client_leaves_no_tracebacks(
+    editor: Editor, fresh_db: str, tmp_path: Path
+) -> None:
     err = tmp_path / "stderr.txt"
     with err.open("wb") as stderr:
         client = WireClient(server_env(fresh_db), stderr=stderr)
         try:
-            client.start(tmp_path)
+            client.start(tmp_path, editor=editor)
             uri = client.open(tmp_path / "busy.py", "import os\n")
             for version in range(2, 400):  # keep it busy: observations, hints, status
                 client.change(uri, f"import os\nx = {version}\n", version)
@@ -241,10 +249,10 @@ def test_a_killed_busy_client_leaves_no_tracebacks(fresh_db: str, tmp_path: Path
     assert text.count("\n") < 50, text[-3000:]
 
 
-def test_learn_then_replay_after_bad_input(fresh_db: str, tmp_path: Path) -> None:
+def test_learn_then_replay_after_bad_input(editor: Editor, fresh_db: str, tmp_path: Path) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path)
+        client.start(tmp_path, editor=editor)
         client.raw(b"Content-Length: 5\r\n\r\n{oops" + b"garbage\r\n\r\n")
         client.send_body(b"\xff\xfe\x00")
         replayed = learn_then_replay(client, tmp_path)

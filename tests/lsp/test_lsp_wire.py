@@ -1,15 +1,18 @@
 """Bad input on the wire: the real server answers what it can, says what is wrong, keeps running
-and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it)."""
+and exits cleanly (raw JSON-RPC over stdio, as a broken client would send it, initialized with an
+editor's capabilities)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from lsphelp import server_env
+from lsphelp import Editor, server_env
+from wireclient import answer
 
 
 class RawClient:
@@ -45,7 +48,29 @@ class RawClient:
         )  # fmt: skip
         message = json.loads(self.reader.read(length))
         self.seen.append(message)
+        if "method" in message and "id" in message:  # the server asks: answer as an editor does
+            self.send({"id": message["id"], **answer(message, {})})
         return message
+
+    def keep_reading(self) -> None:
+        """Read (and answer) on a thread until the server closes its output, as an editor does
+        until the server has exited: a request it sends on the way out is not left waiting."""
+
+        def drain() -> None:
+            try:
+                while True:
+                    self.read()
+            except (AssertionError, OSError, ValueError):  # closed
+                return
+
+        threading.Thread(target=drain, daemon=True).start()
+
+    def initialize(self, msg_id: int, editor: Editor, root: Path | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"capabilities": editor.capabilities_json()}
+        if root is not None:
+            params["rootUri"] = root.as_uri()
+        self.send({"id": msg_id, "method": "initialize", "params": params})
+        return self.reply_to(msg_id)
 
     def reply_to(self, msg_id: int) -> dict[str, Any]:
         while True:
@@ -54,13 +79,15 @@ class RawClient:
                 return message
 
 
-def test_malformed_messages_get_errors_and_the_server_keeps_going(fresh_db: str, tmp_path) -> None:
+def test_malformed_messages_get_errors_and_the_server_keeps_going(
+    editor: Editor, fresh_db: str, tmp_path
+) -> None:
     env = server_env(fresh_db)
     client = RawClient(env)
     try:
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
-                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
-        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        assert (
+            client.initialize(1, editor, tmp_path)["result"]["serverInfo"]["name"] == "codecortex"
+        )
         client.send({"method": "initialized", "params": {}})
 
         client.send_bytes(b"{this is not json")  # not even JSON
@@ -86,6 +113,7 @@ def test_malformed_messages_get_errors_and_the_server_keeps_going(fresh_db: str,
         client.send({"id": 4, "method": "shutdown"})
         assert "error" not in client.reply_to(4)
         client.send({"method": "exit"})
+        client.keep_reading()
         assert client.proc.wait(timeout=30) == 0
         logs = [
             m["params"]["message"] for m in client.seen if m.get("method") == "window/logMessage"
@@ -115,15 +143,15 @@ def test_cli_skips_binary_and_non_utf8_files_with_a_reason(
     assert "Traceback" not in result.stderr
 
 
-def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_path) -> None:
+def test_client_vanishing_without_shutdown_leaves_no_process(
+    editor: Editor, fresh_db: str, tmp_path
+) -> None:
     """An editor killed mid-session closes our stdin without shutdown/exit: the server (with
     its connection pool busy) must still end by itself."""
     env = server_env(fresh_db)
     for _ in range(3):
         client = RawClient(env)
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {},
-                     "rootUri": tmp_path.as_uri()}})  # fmt: skip
-        client.reply_to(1)
+        client.initialize(1, editor, tmp_path)
         client.send({"method": "initialized", "params": {}})
         while True:  # until the database is connected (the pool and the job runner are busy)
             message = client.read()
@@ -139,7 +167,7 @@ def test_client_vanishing_without_shutdown_leaves_no_process(fresh_db: str, tmp_
                 client.proc.kill()
 
 
-def test_serve_over_tcp(fresh_db: str) -> None:
+def test_serve_over_tcp(editor: Editor, fresh_db: str) -> None:
     import socket
     import time
 
@@ -161,8 +189,7 @@ def test_serve_over_tcp(fresh_db: str) -> None:
                 assert time.monotonic() < deadline, "the server never listened"
                 time.sleep(0.1)
         client = RawClient(stream=conn.makefile("rwb"))
-        client.send({"id": 1, "method": "initialize", "params": {"capabilities": {}}})
-        assert client.reply_to(1)["result"]["serverInfo"]["name"] == "codecortex"
+        assert client.initialize(1, editor)["result"]["serverInfo"]["name"] == "codecortex"
         client.send({"method": "initialized", "params": {}})
         for n in range(2, 200):  # until the database is up
             client.send({"id": n, "method": "workspace/executeCommand",
@@ -175,6 +202,7 @@ def test_serve_over_tcp(fresh_db: str) -> None:
         client.send({"id": 999, "method": "shutdown"})
         client.reply_to(999)
         client.send({"method": "exit"})
+        client.keep_reading()
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:

@@ -3,15 +3,19 @@
 A past fix for E711 (`== None` -> `is None`) is learned on an ASCII file, then replayed on lines
 with é, CJK characters and an emoji before the problem. The client counts columns in the encoding
 it negotiated (UTF-8, UTF-16 or, when offered, UTF-32; UTF-16 when it offers nothing), as Neovim
-and VS Code do: the edit, the hint's range and the hover's range must be right in each.
+and VS Code do: the edit, the hint's range and the hover's range must be right in each. Each
+editor runs with what it offers itself (Neovim: UTF-8 first; VS Code: nothing, so UTF-16) and with
+each offer put in its place.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from lsphelp import (
+    Editor,
     change_doc,
     command,
     eventually,
@@ -20,6 +24,7 @@ from lsphelp import (
     ruff_diagnostics,
     server_env,
     start_client,
+    workspace_edits,
 )
 from lsprotocol import types
 
@@ -68,15 +73,9 @@ def client_diagnostics(path: Path, text: str, encoding: str) -> list[dict]:
     return out
 
 
-def apply(text: str, edit: types.WorkspaceEdit, uri: str, encoding: str) -> str:
+def apply(text: str, edit: types.WorkspaceEdit, uri: str, encoding: str, editor: Editor) -> str:
     lines = text.splitlines(keepends=True)
-    if edit.document_changes:
-        (doc_edit,) = edit.document_changes
-        assert isinstance(doc_edit, types.TextDocumentEdit) and doc_edit.text_document.uri == uri
-        edits = list(doc_edit.edits)
-    else:
-        assert edit.changes is not None
-        edits = list(edit.changes[uri])
+    edits = workspace_edits(uri, edit, editor)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
@@ -90,18 +89,21 @@ def apply(text: str, edit: types.WorkspaceEdit, uri: str, encoding: str) -> str:
     return out
 
 
-@pytest.mark.parametrize("offered", [["utf-8"], ["utf-16"], ["utf-32", "utf-16"], None])
+@pytest.mark.parametrize(
+    "offered",
+    [None, ["utf-8"], ["utf-16"], ["utf-32", "utf-16"]],
+    ids=["own", "utf-8", "utf-16", "utf-32"],
+)
 async def test_past_fix_edits_hints_and_hover_in_the_negotiated_encoding(
-    offered: list[str] | None, fresh_db: str, tmp_path: Path
+    offered: list[str] | None, editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    if offered is None:  # VS Code offers no encodings: UTF-16
-        client = await start_client(server_env(fresh_db), ws, "visual-studio-code")
-    else:
-        general = types.GeneralClientCapabilities(position_encodings=offered)
-        client = await start_client(server_env(fresh_db), ws, "neovim", general=general)
-    expected = offered[0] if offered else "utf-16"
+    general = editor.capabilities().general  # the editor's, offering `offered` instead
+    if offered is not None:
+        general = attrs.evolve(general, position_encodings=offered)
+    client = await start_client(server_env(fresh_db), ws, editor, general=general)
+    expected = offered[0] if offered else editor.position_encoding
     try:
         negotiated = client.initialize_result.capabilities.position_encoding
         assert negotiated == expected
@@ -142,7 +144,7 @@ async def test_past_fix_edits_hints_and_hover_in_the_negotiated_encoding(
                 return [a for a in result or [] if a.edit is not None and "past fix" in a.title]
 
             (action, *_) = await eventually(fix)
-            fixed = apply(text, action.edit, uri, expected)
+            fixed = apply(text, action.edit, uri, expected, editor)
             assert fixed == text.replace("== None", "is None"), (name, fixed)
 
             hints = await eventually(lambda uri=uri: _hints(client, uri))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import codecortex_exe
-from lsphelp import eventually, open_doc, server_env, start_client
+from lsphelp import Editor, eventually, open_doc, server_env, start_client
 
 from codecortex.detectors import run_detectors
 
@@ -80,8 +80,10 @@ def test_check_follows_the_projects_configuration(project: Path, cli_env, fresh_
     assert ("tools/gen.py", "return-value") not in found(scoped)
 
 
-async def test_detect_on_save_follows_the_projects_configuration(project: Path, fresh_db) -> None:
-    client = await start_client(server_env(fresh_db), project, "neovim", {"detectOnSave": True})
+async def test_detect_on_save_follows_the_projects_configuration(
+    editor: Editor, project: Path, fresh_db
+) -> None:
+    client = await start_client(server_env(fresh_db), project, editor, {"detectOnSave": True})
     try:
         await eventually(lambda: _connected(client))
         for path in (project / "vendor" / "lib.py", project / "src" / "app.py"):

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 from conftest import codecortex_exe
-from lsphelp import eventually, forward, open_doc, ruff_diagnostics, server_env, start_client
+from lsphelp import (
+    Editor,
+    eventually,
+    forward,
+    open_doc,
+    ruff_diagnostics,
+    server_env,
+    start_client,
+)
 
 BASE = (
     '[project]\nname = "demo"\n\n[tool.ruff.lint]\nselect = ["F"]\n\n[tool.mypy]\nstrict = false\n'
@@ -66,11 +74,13 @@ def test_cli_reads_tool_codecortex(project: Path, cli_env, fresh_db) -> None:
     assert "detectors: unknown rufff" in typo.stderr
 
 
-async def test_server_does_not_record_ignored_paths(project: Path, fresh_db) -> None:
+async def test_server_does_not_record_ignored_paths(
+    editor: Editor, project: Path, fresh_db
+) -> None:
     (project / "pyproject.toml").write_text(
         BASE + '\n[tool.codecortex]\nignore = ["generated/**"]\n'
     )
-    client = await start_client(server_env(fresh_db), project, "neovim")
+    client = await start_client(server_env(fresh_db), project, editor)
     try:
         for rel in ("generated/models.py", "src/app.py"):
             path = project / rel

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import codecortex_exe
 from lsphelp import (
+    Editor,
     change_doc,
     code_actions,
     command,
@@ -36,7 +37,7 @@ async def ruff_server(repo: Path, path: Path, text: str) -> list[dict]:
 
 
 async def test_learned_in_the_editor_replayed_by_the_cli_and_back(
-    tmp_path: Path, cli_env: dict[str, str], fresh_db: str
+    editor: Editor, tmp_path: Path, cli_env: dict[str, str], fresh_db: str
 ) -> None:
     repo = tmp_path / "proj"
     repo.mkdir()
@@ -50,7 +51,7 @@ async def test_learned_in_the_editor_replayed_by_the_cli_and_back(
     (repo / "tool.py").write_text("import sys\n\nprint(sys.argv)\n")
     assert "learned its fix" in (await check(repo, env, "tool.py")).stdout
 
-    client = await start_client(server_env(fresh_db), repo, "neovim")
+    client = await start_client(server_env(fresh_db), repo, editor)
     try:
         await eventually(lambda: _stats(client))
         # E711 learned in the editor, from ruff's server.

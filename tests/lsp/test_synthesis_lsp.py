@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from lsphelp import (
+    Editor,
     apply_workspace_edit,
     change_doc,
     code_actions,
@@ -63,7 +64,9 @@ async def synth_actions(client: Any, uri: str, diag: dict) -> list[types.CodeAct
     return [a for a in await code_actions(client, uri, diag) if "synthesize fix" in a.title]
 
 
-async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_openai: FakeOpenAI):
+async def test_synthesized_fix_end_to_end(
+    editor: Editor, fresh_db: str, tmp_path: Path, fake_openai: FakeOpenAI
+):
     fake_openai.configure(api_key=API_KEY)  # the server must send the key from its environment
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -71,7 +74,7 @@ async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_op
     client = await start_client(
         server_env(fresh_db, CODECORTEX_OPENAI_API_KEY=API_KEY),
         ws,
-        "visual-studio-code",
+        editor,
         options,
     )
     try:
@@ -91,7 +94,7 @@ async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_op
         fake_openai.reply_json(FIX)
         resolved = await client.code_action_resolve_async(action)
         assert resolved.edit is not None, [m.message for m in client.messages]
-        fixed = apply_workspace_edit(TEXT, uri, resolved.edit)
+        fixed = apply_workspace_edit(TEXT, uri, resolved.edit, editor)
         assert fixed == "import os\n" + TEXT
         assert ruff_diagnostics(path, fixed) == []  # applies and is valid
         assert resolved.command.command == "codecortex.acceptSynthesis"
@@ -113,7 +116,7 @@ async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_op
         # the same request again: answered from the cache, the model is not called
         (again,) = await synth_actions(client, uri, diags[0])
         cached = await client.code_action_resolve_async(again)
-        assert apply_workspace_edit(TEXT, uri, cached.edit) == fixed
+        assert apply_workspace_edit(TEXT, uri, cached.edit, editor) == fixed
         assert len(fake_openai.requests_to("chat")) == 1
 
         # applying it: the client edits the document and runs the command
@@ -153,7 +156,7 @@ async def test_synthesized_fix_end_to_end(fresh_db: str, tmp_path: Path, fake_op
         fake_openai.reply_json(FIX)
         (b_action,) = await synth_actions(client, b_uri, b_diags[0])
         b_resolved = await client.code_action_resolve_async(b_action)
-        b_fixed = apply_workspace_edit(broken, b_uri, b_resolved.edit)
+        b_fixed = apply_workspace_edit(broken, b_uri, b_resolved.edit, editor)
         change_doc(client, b_uri, b_fixed, 2)
         await command(client, "codecortex.acceptSynthesis", *b_resolved.command.arguments)
         edited = b_fixed.replace("import os\n", "import os.path\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 from lsphelp import (
+    Editor,
     change_doc,
     code_actions,
     command,
@@ -35,14 +36,12 @@ async def stats(client) -> dict:
 
 
 async def test_share_learned_fix_and_announce_achievement_once(
-    fresh_db: str, tmp_path: Path
+    editor: Editor, fresh_db: str, tmp_path: Path
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     # notifications = all: achievements shown as messages too (default: the log only).
-    client = await start_client(
-        server_env(fresh_db), ws, "visual-studio-code", {"notifications": "all"}
-    )
+    client = await start_client(server_env(fresh_db), ws, editor, {"notifications": "all"})
     try:
         await eventually(lambda: stats(client))
         uri = open_doc(client, ws / "a.py", BEFORE)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 from conftest import codecortex_exe
-from lsphelp import ruff_diagnostics, server_env
+from lsphelp import NEOVIM, ruff_diagnostics, server_env
 from wireclient import WireClient, _until
 
 from codecortex.llm.redaction import redact
@@ -114,7 +114,7 @@ def test_no_secret_is_stored_or_exported(fresh_db: str, tmp_path: Path, cli_env)
 
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(project)
+        client.start(project, editor=NEOVIM)
         # Learn a fix right next to the secrets: removing the unused import.
         path = project / "app.py"
         uri = client.open(path, source)
