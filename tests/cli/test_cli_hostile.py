@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import codecortex_exe
-from lsphelp import VSCODE, server_env
+from lsphelp import server_env
 from wireclient import WireClient
 
 
@@ -132,11 +132,11 @@ def test_import_of_a_file_that_is_not_utf8(tmp_path: Path, cli_env, fresh_db) ->
 
 
 def test_the_server_says_why_it_does_not_record_a_file_with_a_late_nul(
-    fresh_db: str, tmp_path: Path
+    fresh_db: str, tmp_path: Path, editor
 ) -> None:
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(tmp_path, editor=VSCODE)
+        client.start(tmp_path, editor=editor)
         text = "import os\n" + "#" * 9000 + "\n\x00\n"
         uri = client.open(tmp_path / "late.py", text)
         client.forward(uri, 1, [{"range": {"start": {"line": 0, "character": 7}, "end": {

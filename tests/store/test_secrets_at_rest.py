@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psycopg
 from conftest import codecortex_exe
-from lsphelp import NEOVIM, ruff_diagnostics, server_env
-from wireclient import WireClient, _until
+from lsphelp import ruff_diagnostics, server_env
+from wireclient import WireClient, _until, edits_of
 
 from codecortex.llm.redaction import redact
 
@@ -99,7 +99,7 @@ def test_the_redactor_knows_every_planted_secret() -> None:
     assert clean.count("\n") == _source(secrets).count("\n")  # line numbers kept
 
 
-def test_no_secret_is_stored_or_exported(fresh_db: str, tmp_path: Path, cli_env) -> None:
+def test_no_secret_is_stored_or_exported(fresh_db: str, tmp_path: Path, cli_env, editor) -> None:
     secrets = _planted()
     project = tmp_path / "proj"
     project.mkdir()
@@ -114,7 +114,7 @@ def test_no_secret_is_stored_or_exported(fresh_db: str, tmp_path: Path, cli_env)
 
     client = WireClient(server_env(fresh_db))
     try:
-        client.start(project, editor=NEOVIM)
+        client.start(project, editor=editor)
         # Learn a fix right next to the secrets: removing the unused import.
         path = project / "app.py"
         uri = client.open(path, source)
@@ -151,7 +151,7 @@ def test_no_secret_is_stored_or_exported(fresh_db: str, tmp_path: Path, cli_env)
                 break
             time.sleep(0.2)
         assert fixes, "the fix learned next to the secrets was not offered"
-        edit = fixes[0]["edit"]["changes"][other_uri][0]
+        (edit,) = edits_of(fixes[0]["edit"], other_uri, editor)
         assert edit["range"]["start"]["line"] == 0 and edit["newText"] == ""
         _until(client, lambda st: st["problems"] >= 3)
         assert client.stop() == 0

@@ -416,9 +416,9 @@ def test_a_key_file_readable_by_others_is_refused(cli_env, fresh_db, fake, tmp_p
 
 
 async def test_the_editor_lists_repositories_and_syncs_with_progress(
-    cli_env, fresh_db, fake, tmp_path
+    cli_env, fresh_db, fake, tmp_path, editor
 ) -> None:
-    from lsphelp import VSCODE, command, eventually, start_client
+    from lsphelp import command, eventually, start_client
 
     made = setup_repos(fake)
     env = gh_env(cli_env, fresh_db, fake, tmp_path / "data")
@@ -426,7 +426,7 @@ async def test_the_editor_lists_repositories_and_syncs_with_progress(
     assert cc(env, "repos").returncode == 0
     assert cc(env, "select", "octo/app").returncode == 0
     local = git_init(tmp_path / "work")
-    client = await start_client(env, local, VSCODE)
+    client = await start_client(env, local, editor)
     try:
 
         async def listed():

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import codecortex_exe
-from lsphelp import VSCODE, command, eventually, server_env, start_client
+from lsphelp import command, eventually, server_env, start_client
 from psycopg.rows import dict_row
 
 from codecortex.history.filters import (
@@ -389,9 +389,9 @@ def test_noise_filters() -> None:
     assert not is_reformatting([(4, 2)])
 
 
-async def test_learn_history_from_the_editor_with_progress(history, fresh_db) -> None:
+async def test_learn_history_from_the_editor_with_progress(history, fresh_db, editor) -> None:
     root, _shas = history
-    client = await start_client(server_env(fresh_db), root, VSCODE)
+    client = await start_client(server_env(fresh_db), root, editor)
     try:
 
         async def queued():
