@@ -1,1 +1,2 @@
-"""The tree-sitter layer shared by memory, synthesis and analysis: grammars and parsers."""
+"""The tree-sitter layer shared by memory, synthesis and analysis: grammars and parsers,
+per-language queries, byte/character positions, definitions and the code around a position."""
