@@ -79,7 +79,7 @@ from codecortex.memory.identity import Identity
 from codecortex.memory.problem_memory import Memory
 from codecortex.memory.views import FixOption, ProblemView
 from codecortex.session.database import _acquire as acquire_connection
-from codecortex.session.service import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
+from codecortex.session.documents import RELATED_STALE_SECONDS, STALE_AFTER_SECONDS
 from codecortex.store import identity as identity_store
 from codecortex.store import team as team_store
 from codecortex.store.embedded import DatabaseTarget, DatabaseUnavailable
