@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 from conftest import codecortex_exe
 
@@ -173,3 +174,30 @@ def test_fix_applies_only_verified_replays(repo: Path, cli_env, fresh_db) -> Non
     assert "unverified" in out.stdout, out.stdout + out.stderr
     assert "[fixed]" not in out.stdout
     assert b.read_text() == b_text
+
+
+def test_achievements_are_awarded_by_the_work_not_by_reading_stats(
+    repo: Path, cli_env, fresh_db: str
+) -> None:
+    env = {**cli_env, "CODECORTEX_DATABASE_URL": fresh_db}
+
+    def stats() -> dict:
+        result = subprocess.run(
+            [codecortex_exe(), "stats", "--json"],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def earned(data: dict) -> set[str]:
+        return {a["type"] for a in data["achievements"]}
+
+    assert earned(stats()) == set()
+    (repo / "report.py").write_text("def total(rows):\n    return rows == None\n")
+    assert check(repo, env, "report.py").returncode == 1  # a problem recorded in this repository
+    with psycopg.connect(fresh_db) as conn:  # awarded by `check`, before anyone reads stats
+        rows = conn.execute("SELECT achievement_type FROM codecortex_achievements").fetchall()
+    assert ("first_repo",) in rows
+    first = stats()
+    assert "first_repo" in earned(first)
+    assert stats() == first  # reading again changes nothing

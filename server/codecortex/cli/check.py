@@ -23,6 +23,7 @@ from codecortex.memory.identity import resolve_identity
 from codecortex.memory.problem_memory import Memory
 from codecortex.memory.signatures import normalise_tool
 from codecortex.memory.views import ProblemView
+from codecortex.reports.achievements import record_progress
 from codecortex.store.pool import connect
 from codecortex.syntax.grammars import language_for_path
 
@@ -221,6 +222,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     remaining += 1
                 if not args.json:
                     _print_view(item, out)
+        await record_progress(conn, ident.user_id)  # what was learned and applied counts now
     if args.json:
         json.dump(report, out, indent=2, default=str)
         out.write("\n")

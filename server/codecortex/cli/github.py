@@ -31,6 +31,7 @@ from codecortex.github.sync import (
 from codecortex.github.vault import VaultError
 from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.memory.identity import Identity
+from codecortex.reports.achievements import record_progress
 from codecortex.store import github as store
 from codecortex.store import identity as identity_store
 from codecortex.store.jobs import Job
@@ -255,6 +256,7 @@ async def sync(args: argparse.Namespace, settings: Settings) -> int:
             conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
             printer=printer,
         )  # fmt: skip
+        await record_progress(conn, user_id)
     if not ran_here(
         job,
         "github sync",

@@ -20,6 +20,7 @@ from codecortex.files.roots import git
 from codecortex.history.job import JOB_TYPE, LEASE_SECONDS, enqueue_learn_history, make_job_handler
 from codecortex.history.options import HISTORY_TOOLS, HistoryOptions
 from codecortex.memory.identity import resolve_identity
+from codecortex.reports.achievements import record_progress
 from codecortex.store import history as history_store
 from codecortex.store.pool import connect
 
@@ -88,6 +89,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             conn, JOB_TYPE, make_job_handler(settings), job_id, lease_seconds=LEASE_SECONDS,
             printer=printer,
         )  # fmt: skip
+        await record_progress(conn, ident.user_id)
     if not ran_here(
         job, "learn-history", "this repository's history is being learned by another process"
         " ({locked_by}); try again when it is done",

@@ -11,6 +11,7 @@ from codecortex.files.text import read_text_file
 from codecortex.knowledge.docs import add_note
 from codecortex.memory.identity import resolve_identity
 from codecortex.memory.problem_memory import Memory
+from codecortex.reports.achievements import record_progress
 from codecortex.store.pool import connect
 
 
@@ -54,5 +55,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             source_path=source, line_start=line_start,
             visibility="team" if args.share else settings.default_visibility,
         )  # fmt: skip
+        await record_progress(conn, ident.user_id)
     print(f"added {kind} {item_id}")
     return 0

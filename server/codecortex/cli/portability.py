@@ -14,6 +14,7 @@ from pathlib import Path
 from codecortex.config import Settings
 from codecortex.memory.identity import resolve_identity
 from codecortex.memory.problem_memory import Memory
+from codecortex.reports.achievements import record_progress
 from codecortex.store.pool import connect
 from codecortex.team import portability
 
@@ -71,6 +72,7 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         except portability.ImportFormatError as exc:
             print(f"codecortex: error: {args.file}: {exc}", file=sys.stderr)
             return 2
+        await record_progress(conn, ident.user_id)
     for kind, c in counts.items():
         print(f"{kind}s: {c['added']} added, {c['skipped']} already there")
     return 0

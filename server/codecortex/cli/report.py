@@ -7,7 +7,6 @@ from pathlib import Path
 
 from codecortex.config import Settings
 from codecortex.memory.identity import resolve_identity
-from codecortex.reports.achievements import record_progress
 from codecortex.reports.html import render_html
 from codecortex.reports.stats import collect_stats
 from codecortex.store import team as team_store
@@ -22,9 +21,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with connect(settings) as conn:
         ident, _root = await resolve_identity(conn, settings, Path.cwd())
         name = await team_store.user_name(conn, ident.user_id)
-        # the CLI's own write paths (check, learn-history) do not award: bring the stored metrics
-        # and achievements up to date first, then read
-        await record_progress(conn, ident.user_id)
         data = await collect_stats(conn, ident.user_id)
     page = render_html(data, user=name or ident.user_name)
     args.html.parent.mkdir(parents=True, exist_ok=True)

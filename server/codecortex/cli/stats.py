@@ -9,7 +9,6 @@ from pathlib import Path
 from codecortex.config import Settings
 from codecortex.memory.identity import resolve_identity
 from codecortex.presentation import format_duration
-from codecortex.reports.achievements import record_progress
 from codecortex.reports.stats import collect_stats
 from codecortex.store.pool import connect
 
@@ -21,9 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with connect(settings) as conn:
         ident, _root = await resolve_identity(conn, settings, Path.cwd())
-        # the CLI's own write paths (check, learn-history) do not award: bring the stored metrics
-        # and achievements up to date first, then read
-        await record_progress(conn, ident.user_id)
         data = await collect_stats(conn, ident.user_id)
     if args.json:
         print(json.dumps(data, indent=2, default=str))
