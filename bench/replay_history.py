@@ -55,6 +55,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import database, log, percentiles  # noqa: E402
 from lsphelp import (  # noqa: E402
+    VSCODE,
     apply_workspace_edit,
     change_doc,
     command,
@@ -470,7 +471,7 @@ async def ask(
             if top is None or top.edit is None:
                 answers[p.n] = (None, "")
             else:
-                answers[p.n] = (apply_workspace_edit(p.old, uri, top.edit), top.title)
+                answers[p.n] = (apply_workspace_edit(p.old, uri, top.edit, VSCODE), top.title)
         client.text_document_did_close(
             types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
         )
@@ -573,7 +574,7 @@ async def bench_repo(
         "[tool.ruff.lint]\nselect = [" + ", ".join(f'"{s}"' for s in args.select.split(",")) + "]\n"
     )
     env = {**server_env, "CODECORTEX_USER": f"bench-{name}"}
-    client = await start_client(env, root, "visual-studio-code")
+    client = await start_client(env, root, VSCODE)
     latencies: list[float] = []
     try:
         async with connection(url) as conn:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "helpers"))
 
 from common import database, log  # noqa: E402
+from lsphelp import VSCODE  # noqa: E402
 from wireclient import WireClient  # noqa: E402
 
 HOVER = {"textDocument": {"uri": "file:///nowhere.py"}, "position": {"line": 0, "character": 0}}
@@ -72,7 +73,7 @@ def main() -> None:
         root = Path(tmp)
         client = WireClient(db.server_env)
         try:
-            client.start(root)
+            client.start(root, editor=VSCODE)
             waits: dict[str, list[float]] = {}
             for name, send in _inputs(client, root).items():
                 for _ in range(args.repeat):
