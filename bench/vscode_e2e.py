@@ -1,4 +1,4 @@
-"""Timings of the extension in a real VS Code, from tests/test_vscode_e2e.py.
+"""Timings of the extension in a real VS Code, from tests/e2e/test_vscode_e2e.py.
 
 Runs the e2e test (code-server in headless Chromium: learn a fix in a.py, apply it in b.py)
 `--runs` times and prints one JSON object: each run's figures and their medians.
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST = "tests/test_vscode_e2e.py::test_vscode_learns_a_fix_and_applies_it_in_another_file"
+TEST = "tests/e2e/test_vscode_e2e.py::test_vscode_learns_a_fix_and_applies_it_in_another_file"
 FIGURES = re.compile(r"^timings \(figures, not assertions\): (\{.*\})$", re.M)
 
 
