@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from codecortex.config import Settings
+from codecortex.config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pgvector.psycopg import register_vector_async
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from codecortex.config import Settings
+from codecortex.config.settings import Settings
 from codecortex.store.embedded import (
     DatabaseTarget,
     DatabaseUnavailable,
