@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codecortex.detectors import TOOLS, run_detectors
 from codecortex.diagnostics import Diagnostic, Range
 from codecortex.files.roots import language_of, uri_to_path
+from codecortex.memory.signatures import normalise_tool
 
 if TYPE_CHECKING:
     from codecortex.session.service import Service
@@ -110,9 +112,6 @@ class Observing:
     def detect_tools(self, path: Path) -> frozenset[str]:
         """The tools detectOnSave may run on `path` (the project's `detectors`, else any): their
         problems in that file are the detectors' to report and to resolve."""
-        from codecortex.detectors import TOOLS
-        from codecortex.memory.signatures import normalise_tool
-
         project = self.service.project_for(path.resolve())
         names = project.detectors if project.detectors is not None else TOOLS
         return frozenset(normalise_tool(t) for t in names)
@@ -125,9 +124,6 @@ class Observing:
     ) -> None:
         """detectOnSave: run the installed detectors on one open file, `shown` their
         diagnostics at once, then observe them."""
-        from codecortex.detectors import run_detectors
-        from codecortex.memory.signatures import normalise_tool
-
         path = uri_to_path(uri)
         if path is None:
             return
