@@ -42,7 +42,8 @@ async def changed_files(
     from watchfiles import Change
 
     interesting = _interesting(skip_dirs, doc_suffixes)
-    async for changes in _watch(roots, interesting):
+
+    def expand(changes: Any) -> set[Path]:
         found: set[Path] = set()
         for _change, name in changes:
             path = Path(name)
@@ -50,6 +51,11 @@ async def changed_files(
                 found.update(p for p in path.rglob("*") if interesting(Change.modified, str(p)))
             else:
                 found.add(path)
+        return found
+
+    async for changes in _watch(roots, interesting):
+        # a new directory is walked on a worker thread: it may hold a checkout's worth of files
+        found = await asyncio.to_thread(expand, changes)
         found -= await git_ignored(sorted(found))
         yield found
 
